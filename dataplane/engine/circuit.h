@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-core circuit breakers, one per backend that is misbehaving.
+//
+// A direct-server-return balancer sees only client-to-server packets, so the
+// engine reports what it can observe: a *success* when a tracked flow's
+// handshake completes (the client's first non-SYN packet) and a *failure*
+// when a SYN is retransmitted at least syn_retry_min_ms after the first one
+// for a flow still waiting for its handshake (CircuitPolicy, config.h).
+//
+// States of one backend:
+//   closed    -- consecutive_failures failures in a row -->  open
+//   open      -- the ejection time passes               -->  half-open
+//   half-open -- a success                              -->  closed
+//   half-open -- a failure                              -->  open (doubled time)
+// The ejection time is base_ejection_ms << (ejections - 1), capped at
+// max_ejection_ms; the ejection count returns to zero once the backend has
+// stayed closed for max_ejection_ms. A half-open backend admits up to
+// half_open_trials new flows.
+//
+// Keyed by the backend fingerprint (a keyed hash of its address), so state
+// survives configuration snapshots. Note the consequence: a backend address
+// shared by two services shares one breaker on a core; the policy applied is
+// the one passed with each call.
+//
+// Only backends away from the default (closed, no failures, no ejection to
+// remember) hold a slot, so healthy backends cost nothing: with no slot in
+// use, admit() is one compare. The table is an open-addressing map with
+// linear probing bounded to kMaxProbe slots, sized at construction, never
+// allocating afterwards. When it is full, a newly failing backend cannot be
+// tracked: it stays closed and `untracked` counts it. Size the table to the
+// number of backends a core can reach.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "dataplane/engine/config.h"
+
+namespace sluice::engine {
+
+enum class CircuitState : uint8_t {
+  kClosed,    // new flows go to the backend
+  kOpen,      // ejected: no new flows until the ejection time passes
+  kHalfOpen,  // on trial: up to half_open_trials new flows
+};
+
+// What a record_* call changed (for logs and events).
+enum class CircuitTransition : uint8_t {
+  kNone,               // no state change
+  kOpened,             // closed -> open
+  kReopened,           // half-open -> open, with a doubled ejection time
+  kClosed,             // half-open -> closed
+  kRefusedMaxEjected,  // would have opened, but the pool is at max_ejected_percent
+  kUntracked,          // would need a slot, but the table is full
+};
+
+struct CircuitStats {
+  uint64_t opened = 0;       // transitions into open, reopenings included
+  uint64_t closed = 0;       // half-open -> closed
+  uint64_t half_opened = 0;  // open -> half-open
+  uint64_t failures = 0;     // record_failure calls
+  uint64_t successes = 0;    // record_success calls
+  uint64_t refused_by_max_ejected = 0;
+  uint64_t untracked = 0;    // failures dropped because the table was full
+};
+
+class CircuitTable {
+ public:
+  static constexpr uint32_t kMaxProbe = 16;
+  static constexpr uint32_t kMaxCapacity = 1u << 24;
+
+  // Tracks up to `capacity` backends at once (rounded up to a power of two,
+  // at least 1, at most kMaxCapacity). The slot array is twice that, so
+  // probe runs stay short when the table is as full as it may get.
+  explicit CircuitTable(uint32_t capacity);
+
+  CircuitTable(CircuitTable&&) noexcept = default;
+  CircuitTable& operator=(CircuitTable&&) noexcept = default;
+  CircuitTable(const CircuitTable&) = delete;
+  CircuitTable& operator=(const CircuitTable&) = delete;
+
+  // May a new flow go to this backend now? Closed: yes. Open: no until its
+  // ejection time has passed, then it turns half-open. Half-open: yes while
+  // trials remain, consuming one. If the trials are spent and no verdict has
+  // come back within one more ejection time (the trial flows may have died
+  // without a sign), a fresh batch of trials is granted, so a backend can
+  // never stay ejected for ever on a core. Disabled policy: yes, and any
+  // state left from when it was enabled is forgotten.
+  bool admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+
+  // The answer admit() would give, consuming nothing.
+  bool available(uint64_t fp, uint32_t now_ms) const;
+
+  // A handshake completed on a flow to this backend. Closes a half-open
+  // circuit (whichever flow it came from: the balancer cannot tell trial flows
+  // from older ones), resets the failure count of a closed one, and is
+  // ignored while open. Returns kClosed or kNone.
+  CircuitTransition record_success(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+
+  // A connect failure on a flow to this backend. pool_size and
+  // pool_open_count describe the backend's pool on this core (the caller
+  // counts backends whose state() is not kClosed); the circuit does not open
+  // if pool_open_count * 100 >= max_ejected_percent * pool_size. A half-open
+  // backend reopens regardless, since it is already counted as ejected.
+  // Failures while open change nothing.
+  CircuitTransition record_failure(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p,
+                                   uint32_t pool_size, uint32_t pool_open_count);
+
+  // The state as of now (an open circuit whose time has passed is reported
+  // half-open even before admit() has moved it).
+  CircuitState state(uint64_t fp, uint32_t now_ms) const;
+
+  uint32_t capacity() const { return capacity_; }
+  uint32_t tracked() const { return size_; }  // backends holding a slot
+  CircuitStats stats() const { return stats_; }
+
+ private:
+  enum class Phase : uint8_t { kFree, kClosed, kOpen, kHalfOpen };
+
+  struct Slot {
+    uint64_t fp = 0;
+    uint32_t consecutive_failures = 0;
+    uint32_t ejections = 0;         // for doubling; 0 after max_ejection_ms closed
+    uint32_t opened_ms = 0;         // start of the current ejection
+    uint32_t ejection_ms = 0;       // length of the current (or last) ejection
+    uint32_t closed_ms = 0;         // when it last closed
+    uint32_t trials_ms = 0;         // when the current batch of trials was granted
+    uint32_t trials_left = 0;
+    Phase phase = Phase::kFree;
+  };
+
+  uint32_t home(uint64_t fp) const;
+  Slot* find(uint64_t fp);
+  const Slot* find(uint64_t fp) const;
+  // The slot for fp, claiming a free one (or one holding only forgettable
+  // state) if fp has none; nullptr when none is free within kMaxProbe.
+  Slot* find_or_claim(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+  void release(Slot* s);
+  // Moves open -> half-open once the ejection time has passed.
+  void advance(Slot& s, uint32_t now_ms, const CircuitPolicy& p);
+  void open(Slot& s, uint32_t now_ms, const CircuitPolicy& p);
+
+  std::unique_ptr<Slot[]> slots_;
+  uint32_t mask_ = 0;      // slot count - 1
+  uint32_t capacity_ = 0;  // most backends tracked at once
+  uint32_t size_ = 0;
+  CircuitStats stats_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine's input: services as an operator describes them.
+//
+// These are plain value types with defaults an operator would expect. They
+// are checked by validate_config() (config_validate.h) and compiled into an
+// immutable Snapshot (snapshot.h) that the hot path reads. The control plane
+// maps its protobuf messages onto these types.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/engine/flow_hash.h"
+
+namespace sluice::engine {
+
+// An IPv4 or IPv6 address; IPv4 uses bytes[0..3], the rest stay zero.
+struct IpAddress {
+  uint8_t family = SLUICE_AF_INET;  // SLUICE_AF_INET or SLUICE_AF_INET6
+  std::array<uint8_t, 16> bytes{};
+
+  bool is_v4() const { return family == SLUICE_AF_INET; }
+  int bit_length() const { return is_v4() ? 32 : 128; }
+  // Parses "10.0.0.1" or "2001:db8::1"; nullopt when it is neither.
+  static std::optional<IpAddress> parse(std::string_view text);
+  static IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
+  std::string to_string() const;
+  auto operator<=>(const IpAddress&) const = default;
+};
+
+// A prefix such as 10.1.0.0/16. Host bits beyond the length must be zero.
+struct Cidr {
+  IpAddress address;
+  uint8_t length = 0;
+
+  // Parses "10.1.0.0/16" or "2001:db8::/32"; nullopt when malformed.
+  // Host bits set beyond the length are an error (it is usually a typo).
+  static std::optional<Cidr> parse(std::string_view text);
+  bool contains(const IpAddress& a) const;
+  std::string to_string() const;
+  auto operator<=>(const Cidr&) const = default;
+};
+
+using MacAddress = std::array<uint8_t, 6>;
+
+enum class Protocol : uint8_t { kTcp = 6, kUdp = 17 };
+
+enum class BackendState : uint8_t {
+  kActive,    // receives new flows and keeps its flows
+  kDraining,  // keeps its established flows, receives no new ones
+  kDisabled,  // receives nothing; its flows are moved on their next packet
+};
+
+enum class Affinity : uint8_t {
+  kFlow = SLUICE_AFFINITY_FLOW,
+  kClientAddress = SLUICE_AFFINITY_CLIENT_ADDR,
+  kClientPrefix = SLUICE_AFFINITY_CLIENT_PREFIX,
+};
+
+enum class Encapsulation : uint8_t { kIpip, kGue };
+
+struct BackendConfig {
+  IpAddress address;
+  uint32_t weight = 1;  // relative share inside its pool, 1..kMaxBackendWeight
+  BackendState state = BackendState::kActive;
+};
+
+struct PoolConfig {
+  std::string name;     // unique in its service; its hash is the pool's identity
+  uint32_t weight = 0;  // relative share of new flows, 0..SLUICE_MAX_POOL_WEIGHT
+  std::vector<BackendConfig> backends;
+};
+
+// Clients whose source address falls in `source` go to `pool`, ahead of the
+// weighted split. The longest matching prefix wins.
+struct SourceRule {
+  Cidr source;
+  std::string pool;
+};
+
+// Circuit breaking as a direct-server-return balancer can observe it: it sees
+// only client-to-server packets, so a handshake completing (the client's
+// first non-SYN packet) is a success and a retransmitted SYN is a failure.
+struct CircuitPolicy {
+  bool enabled = true;
+  uint32_t consecutive_failures = 3;    // failures that open the circuit
+  uint32_t syn_retry_min_ms = 500;      // a SYN repeated sooner is not a failure
+  uint32_t base_ejection_ms = 5000;     // first ejection; doubles on each repeat
+  uint32_t max_ejection_ms = 300000;    // cap on the doubled ejection time
+  uint32_t half_open_trials = 3;        // new flows let through when half-open
+  uint32_t max_ejected_percent = 50;    // of a pool's backends, per core
+};
+
+struct FlowTimeouts {
+  uint32_t tcp_syn_ms = 10000;          // handshake not yet completed
+  uint32_t tcp_established_ms = 300000;
+  uint32_t tcp_closing_ms = 10000;      // after FIN or RST seen
+  uint32_t udp_ms = 30000;
+};
+
+struct ServiceConfig {
+  std::string name;
+  IpAddress vip;
+  uint16_t port = 0;  // host byte order, 1..65535
+  Protocol protocol = Protocol::kTcp;
+  Affinity affinity = Affinity::kFlow;
+  uint8_t client_prefix_v4 = 24;  // for Affinity::kClientPrefix
+  uint8_t client_prefix_v6 = 64;
+  Encapsulation encapsulation = Encapsulation::kIpip;
+  uint16_t gue_port = 6080;  // UDP destination port of GUE packets
+  uint32_t maglev_table_size = 65537;
+  std::vector<PoolConfig> pools;
+  std::vector<SourceRule> rules;
+  std::string fallback_pool;  // empty: the first pool
+  CircuitPolicy circuit;
+  FlowTimeouts timeouts;
+};
+
+// How encapsulated packets leave the appliance.
+struct ForwardingConfig {
+  IpAddress source_v4;     // outer source for IPv4 outer headers
+  IpAddress source_v6{SLUICE_AF_INET6, {}};  // outer source for IPv6 outer headers
+  MacAddress local_mac{};     // Ethernet source of forwarded frames
+  MacAddress next_hop_mac{};  // Ethernet destination (the router toward backends)
+  uint32_t max_frame_size = 1514 + 40;  // Ethernet frame limit after encapsulation
+};
+
+struct EngineConfig {
+  sluice_hash_seed seed{};  // 128-bit secret; the same on every appliance
+  ForwardingConfig forwarding;
+  std::vector<ServiceConfig> services;
+};
+
+// Limits enforced by validation (documented in README).
+inline constexpr size_t kMaxServices = 4096;
+inline constexpr size_t kMaxPools = 8;  // SLUICE_MAX_POOLS
+inline constexpr size_t kMaxBackendsPerPool = 4096;
+inline constexpr size_t kMaxRulesPerService = 4096;
+inline constexpr uint32_t kMaxBackendWeight = 1000000;
+inline constexpr uint32_t kMinMaglevTableSize = 7;
+inline constexpr uint32_t kMaxMaglevTableSize = 655373;
+
+}  // namespace sluice::engine

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-core counters of one engine worker. Each worker owns its block and is
+// its only writer (plain increments, no atomics); readers aggregate blocks
+// across workers and accept slightly stale values.
+//
+// Worker-wide counters are declared once, as an X-macro, so the struct, the
+// names printed by tools and the exported stats cannot drift apart.
+// Traffic per service, pool and backend is indexed by counter slots the
+// snapshot compiler assigns by name and never reuses, so counts survive
+// configuration changes that reorder backends.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/engine/verdict.h"
+
+namespace sluice::engine {
+
+// X(name, "what it counts")
+#define SLUICE_WORKER_COUNTERS(X)                                                    \
+  X(rx_packets, "frames given to the engine")                                        \
+  X(forwarded, "frames encapsulated toward a backend")                               \
+  X(replied, "ICMP echo replies sent for a VIP")                                     \
+  X(to_host, "frames handed to the kernel (not for a VIP)")                          \
+  X(dropped, "frames dropped; see drop reasons")                                     \
+  X(new_flows, "flows scheduled to a backend for the first time")                    \
+  X(flow_hits, "packets of flows found in the flow table")                           \
+  X(flows_rescheduled, "tracked flows whose backend was removed or disabled")        \
+  X(untracked_tcp, "non-SYN TCP packets of unknown flows (scheduled statelessly)")   \
+  X(rule_matches, "new flows pinned to a pool by a source-CIDR rule")                \
+  X(handshakes_completed, "tracked TCP handshakes completed (circuit successes)")    \
+  X(connect_failures, "retransmitted SYNs counted as connect failures")              \
+  X(syn_retry_steered, "retransmitted SYNs steered to another backend")              \
+  X(circuit_skips, "new flows moved off a backend whose circuit is open")            \
+  X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
+  X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
+  X(snapshot_switches, "configuration generations adopted")
+
+struct TrafficCounter {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+struct WorkerCounters {
+#define SLUICE_X(name, help) uint64_t name = 0;
+  SLUICE_WORKER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+  std::array<uint64_t, kDropReasonCount> drops{};
+  // Indexed by counter slot; sized once when the worker starts.
+  std::vector<TrafficCounter> services;
+  std::vector<TrafficCounter> pools;
+  std::vector<TrafficCounter> backends;
+
+  // Adds another worker's counts (for aggregation by readers).
+  void add(const WorkerCounters& other);
+};
+
+inline void WorkerCounters::add(const WorkerCounters& other) {
+#define SLUICE_X(name, help) name += other.name;
+  SLUICE_WORKER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+  for (int i = 0; i < kDropReasonCount; ++i) drops[i] += other.drops[i];
+  auto add_vec = [](std::vector<TrafficCounter>& to, const std::vector<TrafficCounter>& from) {
+    if (to.size() < from.size()) to.resize(from.size());
+    for (size_t i = 0; i < from.size(); ++i) {
+      to[i].packets += from[i].packets;
+      to[i].bytes += from[i].bytes;
+    }
+  };
+  add_vec(services, other.services);
+  add_vec(pools, other.pools);
+  add_vec(backends, other.backends);
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/engine/engine.h"
+
+#include "dataplane/engine/encap.h"
+#include "dataplane/engine/wire.h"
+
+namespace sluice::engine {
+namespace {
+
+// Packets ahead whose data is prefetched while the current one is parsed.
+constexpr uint32_t kPrefetchOffset = 4;
+
+bool is_icmp(const ParsedPacket& p) {
+  return p.key.proto == (p.key.family == SLUICE_AF_INET ? SLUICE_IPPROTO_ICMP
+                                                        : SLUICE_IPPROTO_ICMPV6);
+}
+
+bool is_echo_request(const ParsedPacket& p) {
+  return p.icmp_type == (p.key.family == SLUICE_AF_INET ? SLUICE_ICMP_ECHO_REQUEST
+                                                        : SLUICE_ICMPV6_ECHO_REQUEST);
+}
+
+// Path-MTU errors are the ICMP errors a VIP must pass on: the backend, not
+// the balancer, owns the connection whose segments were too big.
+bool is_pmtu_error(const ParsedPacket& p) {
+  if (p.key.family == SLUICE_AF_INET) {
+    return p.icmp_type == SLUICE_ICMP_DEST_UNREACH && p.icmp_code == SLUICE_ICMP_FRAG_NEEDED;
+  }
+  return p.icmp_type == SLUICE_ICMPV6_PACKET_TOO_BIG;
+}
+
+Decision drop(DropReason reason) {
+  Decision d;
+  d.verdict = {Action::kDrop, reason};
+  return d;
+}
+
+uint64_t affinity_hash(const CompiledService& svc, const sluice_flow_key& key, uint64_t flow_hash,
+                       const sluice_hash_seed& seed) {
+  if (svc.config.affinity == Affinity::kFlow) return flow_hash;
+  sluice_flow_key akey;
+  sluice_affinity_key(&key, static_cast<uint8_t>(svc.config.affinity), svc.affinity_prefix_len,
+                      &akey);
+  return sluice_flow_hash(&akey, &seed);
+}
+
+}  // namespace
+
+Worker::Worker(const WorkerOptions& options)
+    : flows_(options.flow_capacity), circuits_(options.circuit_capacity) {
+  counters_.services.resize(options.service_counter_slots);
+  counters_.pools.resize(options.pool_counter_slots);
+  counters_.backends.resize(options.backend_counter_slots);
+}
+
+void Worker::adopt(const Snapshot* snapshot) {
+  if (snapshot && snapshot->generation() != generation_) {
+    generation_ = snapshot->generation();
+    counters_.snapshot_switches++;
+  }
+}
+
+void Worker::process_burst(const Snapshot* snapshot, Packet* packets, Verdict* verdicts,
+                           uint32_t n, uint64_t now_ns) {
+  if (n > kMaxBurst) n = kMaxBurst;
+  adopt(snapshot);
+  const uint32_t now_ms = static_cast<uint32_t>(now_ns / 1000000);
+
+  // Pass 1: parse, find the service, hash the flow and prefetch its bucket,
+  // so that pass 2's flow-table reads hit the cache. Packet data is
+  // prefetched a few packets ahead (the l3fwd pattern).
+  for (uint32_t i = 0; i < n && i < kPrefetchOffset; ++i) __builtin_prefetch(packets[i].data);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (i + kPrefetchOffset < n) __builtin_prefetch(packets[i + kPrefetchOffset].data);
+    counters_.rx_packets++;
+    if (snapshot) {
+      classify(*snapshot, packets[i], scratch_[i]);
+    } else {
+      parse_packet(packets[i].data, packets[i].len, &scratch_[i].parsed);
+    }
+  }
+  // Pass 2: decide and rewrite.
+  for (uint32_t i = 0; i < n; ++i) {
+    Decision d;
+    const uint32_t rx_len = packets[i].len;  // counted as received, before encapsulation
+    if (snapshot) {
+      d = decide(*snapshot, packets[i], scratch_[i], now_ms);
+    } else if (scratch_[i].parsed.status == ParseStatus::kMalformed) {
+      d = drop(scratch_[i].parsed.drop_reason);
+    } else {
+      d.verdict = {Action::kHost, DropReason::kNone};
+    }
+    count(d, rx_len);
+    verdicts[i] = d.verdict;
+  }
+}
+
+Decision Worker::process_one(const Snapshot* snapshot, Packet& packet, uint64_t now_ns) {
+  adopt(snapshot);
+  counters_.rx_packets++;
+  Scratch& s = scratch_[0];
+  const uint32_t rx_len = packet.len;
+  Decision d;
+  if (snapshot) {
+    classify(*snapshot, packet, s);
+    d = decide(*snapshot, packet, s, static_cast<uint32_t>(now_ns / 1000000));
+  } else {
+    parse_packet(packet.data, packet.len, &s.parsed);
+    d = s.parsed.status == ParseStatus::kMalformed ? drop(s.parsed.drop_reason) : Decision{};
+    if (s.parsed.status != ParseStatus::kMalformed) d.verdict = {Action::kHost, DropReason::kNone};
+  }
+  count(d, rx_len);
+  return d;
+}
+
+void Worker::classify(const Snapshot& snap, const Packet& pkt, Scratch& s) {
+  parse_packet(pkt.data, pkt.len, &s.parsed);
+  s.service = nullptr;
+  s.flow_hash = 0;
+  const ParsedPacket& p = s.parsed;
+  if (p.status != ParseStatus::kOk || p.is_fragment) return;
+  if (p.key.proto != SLUICE_IPPROTO_TCP && p.key.proto != SLUICE_IPPROTO_UDP) return;
+  s.service = snap.find_service(p.key);
+  if (!s.service) return;
+  s.flow_hash = sluice_flow_hash(&p.key, &snap.seed());
+  flows_.prefetch(s.flow_hash);
+}
+
+Decision Worker::decide(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms) {
+  const ParsedPacket& p = s.parsed;
+  if (p.status == ParseStatus::kMalformed) return drop(p.drop_reason);
+  Decision host;
+  host.verdict = {Action::kHost, DropReason::kNone};
+  if (p.status == ParseStatus::kNotIp) return host;
+  if (s.service) return handle_flow(snap, pkt, s, now_ms);
+  // Anything else not addressed to a VIP belongs to the appliance's kernel.
+  if (!snap.is_vip(p.key)) return host;
+  if (p.is_fragment) return drop(DropReason::kFragment);
+  if (is_icmp(p)) return handle_icmp(snap, pkt, p, now_ms);
+  if (p.key.proto == SLUICE_IPPROTO_TCP || p.key.proto == SLUICE_IPPROTO_UDP) {
+    return drop(DropReason::kNoService);
+  }
+  return drop(DropReason::kUnsupportedProtocol);
+}
+
+Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPacket& p,
+                             uint32_t now_ms) {
+  if (is_echo_request(p)) {
+    const DropReason r = make_echo_reply(pkt, p);
+    if (r != DropReason::kNone) return drop(r);
+    counters_.replied++;
+    Decision d;
+    d.verdict = {Action::kForward, DropReason::kNone};
+    return d;
+  }
+  if (!is_pmtu_error(p) || !p.has_inner) return drop(DropReason::kBadIcmp);
+  // The quoted packet is the backend's reply (VIP -> client); `inner` reads
+  // it back as the client -> VIP flow, which is how it was scheduled.
+  const CompiledService* svc = snap.find_service(p.inner);
+  if (!svc) return drop(DropReason::kNoFlowForIcmp);
+  const uint64_t h = sluice_flow_hash(&p.inner, &snap.seed());
+  Decision d;
+  if (const FlowEntry* e = flows_.lookup(p.inner, h, now_ms, svc->config.timeouts)) {
+    const uint16_t idx = svc->find_backend(e->backend_fingerprint);
+    if (idx != kNoBackendIndex) {
+      d.service = svc;
+      d.backend = idx;
+      d.pool = svc->backends[idx].pool;
+      d.flow_hit = true;
+    }
+  }
+  if (d.backend == kNoBackendIndex) {
+    // Not tracked on this core: the stateless choice is what this core
+    // would pick for the flow, which is where it went unless weights moved.
+    d = schedule(snap, *svc, p.inner, h, now_ms, /*consume=*/false);
+    if (d.verdict.action == Action::kDrop) return drop(DropReason::kNoFlowForIcmp);
+  }
+  d = forward(snap, pkt, p, d, h);
+  if (d.verdict.action == Action::kForward) counters_.icmp_errors_forwarded++;
+  return d;
+}
+
+Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms) {
+  const ParsedPacket& p = s.parsed;
+  const CompiledService& svc = *s.service;
+  const FlowTimeouts& timeouts = svc.config.timeouts;
+  const CircuitPolicy& policy = svc.config.circuit;
+  const auto gen32 = static_cast<uint32_t>(snap.generation());
+  const bool tcp = p.key.proto == SLUICE_IPPROTO_TCP;
+  const bool syn = tcp && (p.tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
+
+  Decision d;
+  FlowEntry* e = flows_.lookup(p.key, s.flow_hash, now_ms, timeouts);
+  if (e) {
+    counters_.flow_hits++;
+    // Re-find the backend when the configuration changed since the entry
+    // last cached its index; draining backends keep their flows, removed or
+    // disabled ones do not.
+    if (e->generation != gen32) {
+      const uint16_t idx = svc.find_backend(e->backend_fingerprint);
+      if (idx == kNoBackendIndex || svc.backends[idx].state == BackendState::kDisabled) {
+        counters_.flows_rescheduled++;
+        e = nullptr;
+      } else {
+        e->backend_index = idx;
+        e->pool = svc.backends[idx].pool;
+        e->generation = gen32;
+      }
+    }
+  }
+  if (e && syn && e->state != FlowState::kSynSent) {
+    e = nullptr;  // a new connection reusing the 5-tuple: schedule it afresh
+  }
+
+  if (e) {
+    d.service = &svc;
+    d.backend = e->backend_index;
+    d.pool = e->pool;
+    d.flow_hit = true;
+    if (syn) {
+      // A retransmitted SYN: the backend did not answer in time.
+      if (policy.enabled && now_ms - e->state_since_ms >= policy.syn_retry_min_ms) {
+        const CompiledBackend& failed = svc.backends[e->backend_index];
+        record_connect_failure(svc, failed, now_ms);
+        // Steer the retry to the next usable backend of the same pool in
+        // Maglev order, so the client's next SYN gets an answer.
+        bool skipped = false;
+        const uint64_t ah = affinity_hash(svc, p.key, s.flow_hash, snap.seed());
+        const uint16_t next = pick_backend(svc, e->pool, ah, now_ms, /*consume=*/true,
+                                           failed.fingerprint, &skipped);
+        if (next != kNoBackendIndex) {
+          e->backend_index = next;
+          e->backend_fingerprint = svc.backends[next].fingerprint;
+          d.backend = next;
+          d.steered = true;
+          counters_.syn_retry_steered++;
+        }
+        e->state_since_ms = now_ms;
+      }
+    } else if (e->state == FlowState::kSynSent) {
+      // The client's first non-SYN packet: the handshake completed.
+      e->state = FlowState::kEstablished;
+      e->state_since_ms = now_ms;
+      counters_.handshakes_completed++;
+      if (policy.enabled) circuits_.record_success(e->backend_fingerprint, now_ms, policy);
+    }
+    if (tcp && (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) && e->state != FlowState::kClosing) {
+      e->state = FlowState::kClosing;
+      e->state_since_ms = now_ms;
+    }
+    e->last_seen_ms = now_ms;
+    return forward(snap, pkt, p, d, s.flow_hash);
+  }
+
+  // A flow this core has not seen (or must reschedule).
+  d = schedule(snap, svc, p.key, s.flow_hash, now_ms, /*consume=*/syn || !tcp);
+  if (d.verdict.action == Action::kDrop) return d;
+  counters_.new_flows++;
+  if (tcp && !syn) counters_.untracked_tcp++;
+  e = flows_.insert(p.key, s.flow_hash, now_ms, timeouts);
+  e->backend_fingerprint = svc.backends[d.backend].fingerprint;
+  e->backend_index = d.backend;
+  e->pool = d.pool;
+  e->generation = gen32;
+  e->last_seen_ms = now_ms;
+  e->state_since_ms = now_ms;
+  if (!tcp) {
+    e->state = FlowState::kUdp;
+  } else if (syn) {
+    e->state = FlowState::kSynSent;
+  } else if (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) {
+    e->state = FlowState::kClosing;
+  } else {
+    e->state = FlowState::kEstablished;
+  }
+  return forward(snap, pkt, p, d, s.flow_hash);
+}
+
+Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
+                          const sluice_flow_key& key, uint64_t flow_hash, uint32_t now_ms,
+                          bool consume) {
+  Decision d;
+  d.service = &svc;
+  // Source-CIDR rules pin clients to a pool ahead of the weighted split.
+  if (svc.has_rules) {
+    const int64_t pool = svc.rules.lookup(key.src, key.family);
+    if (pool != CidrTable::kNoMatch) {
+      d.pool = static_cast<uint8_t>(pool);
+      d.rule_matched = true;
+      if (consume) counters_.rule_matches++;
+    }
+  }
+  const uint64_t ah = affinity_hash(svc, key, flow_hash, snap.seed());
+  if (d.pool == SLUICE_NO_POOL) {
+    d.pool = static_cast<uint8_t>(sluice_pick_pool(ah, &svc.split));
+    if (d.pool == SLUICE_NO_POOL) return drop(DropReason::kNoPool);
+  }
+  bool skipped = false;
+  d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, /*exclude_fp=*/0, &skipped);
+  if (skipped && consume) counters_.circuit_skips++;
+  if (d.backend == kNoBackendIndex && d.pool != svc.fallback_pool) {
+    // Every backend of the pool is ejected (or none is active) on this
+    // core: its share goes to the fallback pool.
+    d.pool = svc.fallback_pool;
+    d.fallback = true;
+    d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, 0, &skipped);
+    if (d.backend != kNoBackendIndex && consume) counters_.fallback_used++;
+  }
+  if (d.backend == kNoBackendIndex) {
+    Decision none = drop(DropReason::kNoBackend);
+    none.service = &svc;
+    none.pool = d.pool;
+    return none;
+  }
+  d.verdict = {Action::kForward, DropReason::kNone};
+  return d;
+}
+
+uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, uint64_t hash,
+                              uint32_t now_ms, bool consume, uint64_t exclude_fp,
+                              bool* skipped) {
+  const CompiledPool& pool = svc.pools[pool_index];
+  if (pool.maglev.empty()) return kNoBackendIndex;
+  const CircuitPolicy& policy = svc.config.circuit;
+  const auto size = static_cast<uint32_t>(pool.maglev.size());
+  const uint32_t slot = sluice_hash_to_range(hash, size);
+  auto usable = [&](uint16_t idx) {
+    const CompiledBackend& b = svc.backends[idx];
+    if (b.fingerprint == exclude_fp && exclude_fp != 0) return false;
+    if (!policy.enabled) return true;
+    return consume ? circuits_.admit(b.fingerprint, now_ms, policy)
+                   : circuits_.available(b.fingerprint, now_ms);
+  };
+  // The Maglev slot, then the next few slots: the backends that would take
+  // over this slot's traffic, in proportion to their weights.
+  for (uint32_t probe = 0; probe < kMaxCircuitProbes; ++probe) {
+    const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
+    const uint16_t idx = pool.maglev[at];
+    if (usable(idx)) return idx;
+    *skipped = true;
+  }
+  // Rare: many ejected backends. Scan the pool once, from a hash-chosen
+  // start, for any active backend that may take the flow.
+  const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
+  for (uint32_t j = 0; j < pool.backend_count; ++j) {
+    uint32_t k = start + j;
+    if (k >= pool.backend_count) k -= pool.backend_count;
+    const auto idx = static_cast<uint16_t>(pool.first_backend + k);
+    if (svc.backends[idx].state == BackendState::kActive && usable(idx)) return idx;
+  }
+  return kNoBackendIndex;
+}
+
+void Worker::record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
+                                    uint32_t now_ms) {
+  counters_.connect_failures++;
+  const CompiledPool& pool = svc.pools[b.pool];
+  uint32_t active = 0, open = 0;
+  for (uint32_t k = 0; k < pool.backend_count; ++k) {
+    const CompiledBackend& peer = svc.backends[pool.first_backend + k];
+    if (peer.state != BackendState::kActive) continue;
+    ++active;
+    // Half-open backends are still ejected: they only take trial flows.
+    if (circuits_.state(peer.fingerprint, now_ms) != CircuitState::kClosed) ++open;
+  }
+  circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit, active, open);
+}
+
+Decision Worker::forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
+                         uint64_t flow_hash) {
+  const CompiledBackend& b = d.service->backends[d.backend];
+  const ForwardingConfig& fwd = snap.forwarding();
+  EncapParams params;
+  params.kind = d.service->config.encapsulation;
+  params.gue_port = d.service->config.gue_port;
+  params.outer_source = b.address.is_v4() ? &fwd.source_v4 : &fwd.source_v6;
+  params.backend = &b.address;
+  params.flow_hash = flow_hash;
+  params.local_mac = &fwd.local_mac;
+  params.next_hop_mac = &fwd.next_hop_mac;
+  params.max_frame_size = fwd.max_frame_size;
+  const DropReason r = encapsulate(pkt, p, params);
+  if (r != DropReason::kNone) {
+    d.verdict = {Action::kDrop, r};
+    return d;
+  }
+  d.verdict = {Action::kForward, DropReason::kNone};
+  return d;
+}
+
+void Worker::count(const Decision& d, uint32_t bytes) {
+  switch (d.verdict.action) {
+    case Action::kHost:
+      counters_.to_host++;
+      return;
+    case Action::kDrop:
+      counters_.dropped++;
+      counters_.drops[static_cast<int>(d.verdict.reason)]++;
+      return;
+    case Action::kForward:
+      break;
+  }
+  if (!d.service) return;  // an echo reply
+  counters_.forwarded++;
+  // Slots beyond the sizes chosen at start-up are not counted (bounded memory).
+  auto add = [bytes](std::vector<TrafficCounter>& v, uint32_t slot) {
+    if (slot < v.size()) {
+      v[slot].packets++;
+      v[slot].bytes += bytes;
+    }
+  };
+  add(counters_.services, d.service->counter_slot);
+  add(counters_.pools, d.service->pools[d.pool].counter_slot);
+  add(counters_.backends, d.service->backends[d.backend].counter_slot);
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// One engine worker: the per-packet pipeline of a single core.
+//
+//   parse -> VIP? -> service -> flow table -> (new flow: rule | split ->
+//   Maglev + circuit state) -> encapsulate -> verdict
+//
+// A Worker owns all its mutable state (flow table, circuit table, counters)
+// and is used by exactly one thread, so nothing on the hot path locks or
+// uses atomics. The configuration arrives as an immutable Snapshot pointer
+// per burst; the caller (the DPDK runtime) decides when a new one is safe.
+// After construction nothing allocates.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/engine/circuit.h"
+#include "dataplane/engine/counters.h"
+#include "dataplane/engine/flow_table.h"
+#include "dataplane/engine/packet.h"
+#include "dataplane/engine/parse.h"
+#include "dataplane/engine/snapshot.h"
+#include "dataplane/engine/verdict.h"
+
+namespace sluice::engine {
+
+struct WorkerOptions {
+  uint32_t flow_capacity = 1u << 20;     // flow-table entries (64 bytes each)
+  uint32_t circuit_capacity = 1u << 16;  // backends with non-default circuit state
+  uint32_t service_counter_slots = 4096;
+  uint32_t pool_counter_slots = 4096 * 8;
+  uint32_t backend_counter_slots = 1u << 17;
+};
+
+// Why a packet went where it went (tests, `explain` tooling).
+struct Decision {
+  Verdict verdict;
+  const CompiledService* service = nullptr;
+  uint8_t pool = SLUICE_NO_POOL;
+  uint16_t backend = kNoBackendIndex;  // index into service->backends
+  bool flow_hit = false;      // an existing flow-table entry decided
+  bool rule_matched = false;  // a source-CIDR rule chose the pool
+  bool fallback = false;      // the chosen pool was unavailable
+  bool steered = false;       // a SYN retry moved the flow to another backend
+};
+
+class Worker {
+ public:
+  static constexpr uint32_t kMaxBurst = 64;
+  // Maglev slots tried past an unavailable backend before scanning the pool.
+  static constexpr uint32_t kMaxCircuitProbes = 8;
+
+  explicit Worker(const WorkerOptions& options = {});
+
+  // Decides every packet of a burst (n <= kMaxBurst), rewriting forwarded
+  // frames in place. `snapshot` may be null (nothing configured yet: all
+  // traffic goes to the host). now_ns is a monotonic clock.
+  void process_burst(const Snapshot* snapshot, Packet* packets, Verdict* verdicts, uint32_t n,
+                     uint64_t now_ns);
+
+  // One packet, with the reasons (same code path as process_burst).
+  Decision process_one(const Snapshot* snapshot, Packet& packet, uint64_t now_ns);
+
+  // Generation of the last snapshot this worker used (0 before any).
+  uint64_t generation() const { return generation_; }
+  const WorkerCounters& counters() const { return counters_; }
+  const FlowTable& flows() const { return flows_; }
+  const CircuitTable& circuits() const { return circuits_; }
+
+ private:
+  // Per-burst scratch filled by the first pass (parse, service, hash).
+  struct Scratch {
+    ParsedPacket parsed;
+    const CompiledService* service;
+    uint64_t flow_hash;
+  };
+
+  void adopt(const Snapshot* snapshot);
+  void classify(const Snapshot& snap, const Packet& pkt, Scratch& s);
+  Decision decide(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
+  Decision handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, uint32_t now_ms);
+  Decision handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
+  // Chooses pool and backend for a new flow; consume = take half-open trials.
+  Decision schedule(const Snapshot& snap, const CompiledService& svc, const sluice_flow_key& key,
+                    uint64_t flow_hash, uint32_t now_ms, bool consume);
+  uint16_t pick_backend(const CompiledService& svc, uint8_t pool, uint64_t hash, uint32_t now_ms,
+                        bool consume, uint64_t exclude_fp, bool* skipped);
+  void record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
+                              uint32_t now_ms);
+  Decision forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
+                   uint64_t flow_hash);
+  void count(const Decision& d, uint32_t bytes);
+
+  FlowTable flows_;
+  CircuitTable circuits_;
+  WorkerCounters counters_;
+  uint64_t generation_ = 0;
+  std::array<Scratch, kMaxBurst> scratch_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/engine/snapshot.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/engine/maglev.h"
+
+namespace sluice::engine {
+namespace {
+
+// Index hash for (family, address[, port, proto]). VIPs are chosen by the
+// operator, not by clients, so an unkeyed mix is enough here.
+uint64_t listener_hash(uint8_t family, const uint8_t* addr, uint16_t port, uint8_t proto) {
+  uint64_t a, b;
+  std::memcpy(&a, addr, 8);
+  std::memcpy(&b, addr + 8, 8);
+  return sluice_mix64(a ^ sluice_mix64(b ^ (uint64_t{family} << 40 | uint64_t{proto} << 32 | port)));
+}
+
+bool same_address(const sluice_flow_key& key, const IpAddress& vip) {
+  return key.family == vip.family && std::memcmp(key.dst, vip.bytes.data(), 16) == 0;
+}
+
+uint16_t network_port(uint16_t host_port) {
+  return static_cast<uint16_t>((host_port >> 8) | (host_port << 8));
+}
+
+}  // namespace
+
+uint64_t backend_fingerprint(const IpAddress& address, const sluice_hash_seed& seed) {
+  sluice_flow_key key{};
+  std::memcpy(key.src, address.bytes.data(), 16);
+  key.family = address.family;
+  key.proto = 0xfd;  // domain separation from flow keys and Maglev permutations
+  return sluice_flow_hash(&key, &seed);
+}
+
+uint16_t CompiledService::find_backend(uint64_t fingerprint) const {
+  auto it = std::lower_bound(by_fingerprint_.begin(), by_fingerprint_.end(),
+                             std::make_pair(fingerprint, uint16_t{0}));
+  if (it == by_fingerprint_.end() || it->first != fingerprint) return kNoBackendIndex;
+  return it->second;
+}
+
+const CompiledService* Snapshot::find_service(const sluice_flow_key& key) const {
+  if (services_.empty()) return nullptr;
+  uint64_t i = listener_hash(key.family, key.dst, key.dport, key.proto);
+  for (uint64_t probe = 0; probe <= slot_mask_; ++probe, ++i) {
+    const uint32_t v = service_slots_[i & slot_mask_];
+    if (v == 0) return nullptr;
+    const CompiledService& s = services_[v - 1];
+    if (same_address(key, s.config.vip) && network_port(s.config.port) == key.dport &&
+        static_cast<uint8_t>(s.config.protocol) == key.proto) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+bool Snapshot::is_vip(const sluice_flow_key& key) const {
+  if (services_.empty()) return false;
+  uint64_t i = listener_hash(key.family, key.dst, 0, 0);
+  for (uint64_t probe = 0; probe <= slot_mask_; ++probe, ++i) {
+    const uint32_t v = vip_slots_[i & slot_mask_];
+    if (v == 0) return false;
+    if (same_address(key, services_[v - 1].config.vip)) return true;
+  }
+  return false;
+}
+
+uint32_t SnapshotCompiler::slot(std::map<std::string, uint32_t>& registry,
+                                const std::string& name) {
+  auto [it, fresh] = registry.emplace(name, static_cast<uint32_t>(registry.size()));
+  return it->second;
+}
+
+SnapshotCompiler::Result SnapshotCompiler::compile(const EngineConfig& config,
+                                                   uint64_t generation) {
+  Result result;
+  result.errors = validate_config(config);
+  if (!result.errors.empty()) return result;
+
+  auto snap = std::make_shared<Snapshot>();
+  snap->generation_ = generation;
+  snap->seed_ = config.seed;
+  snap->forwarding_ = config.forwarding;
+  snap->services_.reserve(config.services.size());
+
+  for (const ServiceConfig& sc : config.services) {
+    CompiledService& svc = snap->services_.emplace_back();
+    svc.config = sc;
+    svc.counter_slot = slot(service_slot_, sc.name);
+    svc.affinity_prefix_len = sc.vip.is_v4() ? sc.client_prefix_v4 : sc.client_prefix_v6;
+    svc.split.n_pools = static_cast<uint32_t>(sc.pools.size());
+    for (size_t p = 0; p < sc.pools.size(); ++p) {
+      const PoolConfig& pc = sc.pools[p];
+      CompiledPool& pool = svc.pools.emplace_back();
+      pool.name = pc.name;
+      pool.id = sluice_pool_id(pc.name.data(), static_cast<uint32_t>(pc.name.size()));
+      pool.weight = pc.weight;
+      pool.counter_slot = slot(pool_slot_, sc.name + "/" + pc.name);
+      svc.split.pool_id[p] = pool.id;
+      svc.split.inv_weight[p] = sluice_inv_weight(pc.weight);
+      if (pc.name == sc.fallback_pool) svc.fallback_pool = static_cast<uint8_t>(p);
+
+      // Backends sorted by address: the compiled form is independent of the
+      // order the operator listed them in.
+      std::vector<BackendConfig> sorted = pc.backends;
+      std::sort(sorted.begin(), sorted.end(),
+                [](const BackendConfig& a, const BackendConfig& b) { return a.address < b.address; });
+      pool.first_backend = static_cast<uint32_t>(svc.backends.size());
+      pool.backend_count = static_cast<uint32_t>(sorted.size());
+      std::vector<MaglevBackend> active;
+      std::vector<uint16_t> active_index;
+      for (const BackendConfig& bc : sorted) {
+        CompiledBackend& b = svc.backends.emplace_back();
+        b.address = bc.address;
+        b.fingerprint = backend_fingerprint(bc.address, config.seed);
+        b.weight = bc.weight;
+        b.state = bc.state;
+        b.pool = static_cast<uint8_t>(p);
+        b.counter_slot = slot(backend_slot_, sc.name + "/" + bc.address.to_string());
+        const auto index = static_cast<uint16_t>(svc.backends.size() - 1);
+        svc.by_fingerprint_.emplace_back(b.fingerprint, index);
+        // Only active backends take new flows; draining ones keep theirs
+        // through the flow table, disabled ones lose them.
+        if (bc.state == BackendState::kActive) {
+          active.push_back({bc.address, bc.weight});
+          active_index.push_back(index);
+        }
+      }
+      if (!active.empty()) {
+        const std::vector<uint32_t> table =
+            build_maglev_table(active, sc.maglev_table_size, config.seed);
+        pool.maglev.resize(table.size());
+        for (size_t i = 0; i < table.size(); ++i) pool.maglev[i] = active_index[table[i]];
+      }
+    }
+    std::sort(svc.by_fingerprint_.begin(), svc.by_fingerprint_.end());
+    for (const SourceRule& rule : sc.rules) {
+      for (size_t p = 0; p < sc.pools.size(); ++p) {
+        if (sc.pools[p].name == rule.pool) svc.rules.insert(rule.source, static_cast<uint32_t>(p));
+      }
+    }
+    svc.has_rules = !sc.rules.empty();
+  }
+
+  // Listener and VIP indexes: power-of-two open addressing, at most half full.
+  size_t capacity = 16;
+  while (capacity < 2 * snap->services_.size()) capacity *= 2;
+  snap->slot_mask_ = capacity - 1;
+  snap->service_slots_.assign(capacity, 0);
+  snap->vip_slots_.assign(capacity, 0);
+  for (size_t s = 0; s < snap->services_.size(); ++s) {
+    const ServiceConfig& sc = snap->services_[s].config;
+    uint64_t i = listener_hash(sc.vip.family, sc.vip.bytes.data(), network_port(sc.port),
+                               static_cast<uint8_t>(sc.protocol));
+    while (snap->service_slots_[i & snap->slot_mask_] != 0) ++i;
+    snap->service_slots_[i & snap->slot_mask_] = static_cast<uint32_t>(s + 1);
+
+    sluice_flow_key vip_key{};
+    vip_key.family = sc.vip.family;
+    std::memcpy(vip_key.dst, sc.vip.bytes.data(), 16);
+    if (snap->is_vip(vip_key)) continue;
+    uint64_t j = listener_hash(sc.vip.family, sc.vip.bytes.data(), 0, 0);
+    while (snap->vip_slots_[j & snap->slot_mask_] != 0) ++j;
+    snap->vip_slots_[j & snap->slot_mask_] = static_cast<uint32_t>(s + 1);
+  }
+  result.snapshot = std::move(snap);
+  return result;
+}
+
+}  // namespace sluice::engine

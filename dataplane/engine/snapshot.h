@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The compiled, immutable configuration the hot path reads.
+//
+// A Snapshot is built off the forwarding path by SnapshotCompiler from a
+// validated EngineConfig, then published to the workers (RCU-style in the
+// DPDK runtime, an atomic map switch in XDP). Workers only ever read it: no
+// lock, and building the next one never blocks forwarding. Each snapshot
+// carries a generation number; a worker reports the generation it forwards
+// with, and flow-table entries remember the generation their cached backend
+// index belongs to.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/cidr_table.h"
+#include "dataplane/engine/config.h"
+#include "dataplane/engine/config_validate.h"
+#include "dataplane/engine/pool_split.h"
+
+namespace sluice::engine {
+
+inline constexpr uint16_t kNoBackendIndex = 0xffff;
+
+struct CompiledBackend {
+  IpAddress address;
+  // Keyed hash of the address: how flow entries and circuit state recognise
+  // this backend across snapshots, whatever its index there.
+  uint64_t fingerprint = 0;
+  uint32_t weight = 1;
+  BackendState state = BackendState::kActive;
+  uint8_t pool = 0;           // index of its pool in the service
+  uint32_t counter_slot = 0;  // WorkerCounters::backends index
+};
+
+struct CompiledPool {
+  std::string name;
+  uint32_t id = 0;  // sluice_pool_id(name)
+  uint32_t weight = 0;
+  uint32_t first_backend = 0;  // its backends are [first, first + count) of the service
+  uint32_t backend_count = 0;
+  // Weighted Maglev table over the pool's ACTIVE backends; entries are
+  // service backend indices. Empty when no backend of the pool is active.
+  std::vector<uint16_t> maglev;
+  uint32_t counter_slot = 0;
+};
+
+struct CompiledService {
+  ServiceConfig config;  // the settings the hot path reads (circuit, timeouts, encap)
+  uint32_t counter_slot = 0;
+  sluice_pool_split split{};
+  uint8_t fallback_pool = 0;
+  uint8_t affinity_prefix_len = 0;  // of the VIP's family, for kClientPrefix
+  std::vector<CompiledPool> pools;
+  std::vector<CompiledBackend> backends;  // grouped by pool, sorted by address inside
+  CidrTable rules;                        // source prefix -> pool index
+  bool has_rules = false;
+
+  // Index of the backend with this fingerprint, or kNoBackendIndex.
+  uint16_t find_backend(uint64_t fingerprint) const;
+
+ private:
+  friend class SnapshotCompiler;
+  std::vector<std::pair<uint64_t, uint16_t>> by_fingerprint_;  // sorted
+};
+
+class Snapshot {
+ public:
+  uint64_t generation() const { return generation_; }
+  const sluice_hash_seed& seed() const { return seed_; }
+  const ForwardingConfig& forwarding() const { return forwarding_; }
+  const std::vector<CompiledService>& services() const { return services_; }
+
+  // The service for a client->VIP key (dst, dport, proto, family), or null.
+  const CompiledService* find_service(const sluice_flow_key& key) const;
+  // Whether the key's destination address is any service's VIP.
+  bool is_vip(const sluice_flow_key& key) const;
+
+ private:
+  friend class SnapshotCompiler;
+  uint64_t generation_ = 0;
+  sluice_hash_seed seed_{};
+  ForwardingConfig forwarding_;
+  std::vector<CompiledService> services_;
+  // Open-addressing indexes built once; lookups probe a few slots.
+  std::vector<uint32_t> service_slots_;  // service index + 1, 0 = empty
+  std::vector<uint32_t> vip_slots_;      // service index + 1 of one service on that VIP
+  uint64_t slot_mask_ = 0;
+};
+
+// The backend fingerprint: SipHash of the address under the fleet seed.
+uint64_t backend_fingerprint(const IpAddress& address, const sluice_hash_seed& seed);
+
+// Compiles configurations into snapshots. Keeps the counter-slot registry,
+// so a service, pool or backend keeps its counters across compilations.
+class SnapshotCompiler {
+ public:
+  struct Result {
+    std::shared_ptr<const Snapshot> snapshot;  // null when errors is non-empty
+    std::vector<ConfigError> errors;
+  };
+
+  // Validates, then builds every table. Deterministic: the same config and
+  // generation give bit-identical tables.
+  Result compile(const EngineConfig& config, uint64_t generation);
+
+  // Slots handed out so far (size the workers' counter vectors at least so).
+  uint32_t service_slots() const { return static_cast<uint32_t>(service_slot_.size()); }
+  uint32_t pool_slots() const { return static_cast<uint32_t>(pool_slot_.size()); }
+  uint32_t backend_slots() const { return static_cast<uint32_t>(backend_slot_.size()); }
+
+ private:
+  uint32_t slot(std::map<std::string, uint32_t>& registry, const std::string& name);
+  std::map<std::string, uint32_t> service_slot_;
+  std::map<std::string, uint32_t> pool_slot_;
+  std::map<std::string, uint32_t> backend_slot_;
+};
+
+}  // namespace sluice::engine

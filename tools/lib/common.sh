@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Steps shared by tools/test and tools/demo. Sourced; expects `set -euo pipefail`.
+
+SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tools/lib/packages.sh
+source "$SLUICE_ROOT/tools/lib/packages.sh"
+
+# Build dirs, relative to the repository root unless absolute. Overridable so
+# that several checkouts or engineers can share a machine.
+SLUICE_BUILD_DIR=${SLUICE_BUILD_DIR:-build}
+SLUICE_FUZZ_BUILD_DIR=${SLUICE_FUZZ_BUILD_DIR:-build-fuzz}
+
+stage() {
+  printf '\n==> %s\n' "$*"
+}
+
+die() {
+  printf '\nerror: %s\n' "$*" >&2
+  exit 1
+}
+
+# Installs whichever of SLUICE_PACKAGES are missing; touches apt only then.
+ensure_packages() {
+  local missing=() pkg status
+  stage "checking Debian packages"
+  for pkg in "${SLUICE_PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [[ $status != "install ok installed" ]]; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "all ${#SLUICE_PACKAGES[@]} packages present"
+    return
+  fi
+  stage "installing: ${missing[*]}"
+  if ((EUID != 0)); then
+    die "missing packages and not root; run as root or: apt-get install ${missing[*]}"
+  fi
+  apt-get update </dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "${missing[@]}" </dev/null
+}
+
+# meson setup DIR [ARGS...], or a reconfigure when DIR is already set up, so
+# options given here also apply to an existing build dir.
+configure() {
+  local dir=$1
+  shift
+  if [[ -f $dir/meson-private/coredata.dat ]]; then
+    meson setup --reconfigure "$dir" "$@"
+  else
+    meson setup "$dir" "$@"
+  fi
+}
+
+# Configures the main build dir (gcc). A failure here ends the script.
+configure_main() {
+  stage "configuring $SLUICE_BUILD_DIR"
+  configure "$SLUICE_BUILD_DIR"
+}
+
+# Builds everything in the main build dir that can be built (-k 0), so one
+# broken file does not hide the results of every other test. Returns
+# non-zero if anything failed to build.
+build_main() {
+  stage "building $SLUICE_BUILD_DIR"
+  ninja -C "$SLUICE_BUILD_DIR" -k 0
+}
+
+# Prints the names of the tests of build dir $1 whose program was built
+# (with $2 = missing: of those whose program was not).
+list_tests() {
+  meson introspect "$1" --tests | python3 -c '
+import json, os, sys
+want_built = sys.argv[1] != "missing"
+for test in json.load(sys.stdin):
+    if os.path.exists(test["cmd"][0]) == want_built:
+        print(test["name"])
+' "${2:-built}"
+}

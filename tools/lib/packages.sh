@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# The Debian 12 packages sluice needs to build, test and demo: the one list,
+# sourced by tools/test and tools/demo.
+# shellcheck disable=SC2034  # used by common.sh
+SLUICE_PACKAGES=(
+  # build
+  meson ninja-build pkg-config g++
+  # BPF programs, fuzzers
+  clang llvm lld libbpf-dev bpftool
+  # dataplane and control plane libraries
+  libdpdk-dev dpdk
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libspdlog-dev libboost-program-options-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev valgrind python3-scapy
+  # lab topologies (namespaces, veth)
+  iproute2 ethtool
+)
