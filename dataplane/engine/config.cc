@@ -11,6 +11,8 @@ namespace sluice::engine {
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; addresses are short.
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton would stop at an embedded NUL and accept the prefix.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[INET6_ADDRSTRLEN] = {};
   std::memcpy(buf, text.data(), text.size());
   IpAddress a;

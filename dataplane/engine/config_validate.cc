@@ -31,6 +31,45 @@ std::string range_message(uint64_t value, uint64_t lo, uint64_t hi) {
          std::to_string(hi);
 }
 
+// Names appear in counters, logs, state files and command lines: keep them
+// to a portable identifier alphabet (this also keeps "service/pool" counter
+// keys unambiguous).
+constexpr size_t kMaxNameLength = 63;
+
+// Returns whether the name is valid (errors were added otherwise).
+bool validate_name(const std::string& name, const std::string& field, Errors& errors) {
+  if (name.empty()) {
+    errors.add(field, "must not be empty");
+    return false;
+  }
+  if (name.size() > kMaxNameLength) {
+    errors.add(field, "\"" + name.substr(0, 16) + "...\" is longer than " +
+                          std::to_string(kMaxNameLength) + " characters");
+    return false;
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      errors.add(field, "\"" + name + "\" may contain only letters, digits, '-', '_' and '.'");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool valid_family(const IpAddress& a) {
+  return a.family == SLUICE_AF_INET || a.family == SLUICE_AF_INET6;
+}
+
+// True when a bit at or beyond `length` is set (a prefix with host bits).
+bool has_host_bits(const Cidr& c) {
+  for (int bit = c.length; bit < c.address.bit_length(); ++bit) {
+    if (c.address.bytes[bit / 8] & (0x80 >> (bit % 8))) return true;
+  }
+  return false;
+}
+
 bool is_zero(const IpAddress& a) {
   for (uint8_t b : a.bytes) {
     if (b) return false;
@@ -40,6 +79,10 @@ bool is_zero(const IpAddress& a) {
 
 void validate_backend(const BackendConfig& b, const IpAddress& vip, const std::string& path,
                       Errors& errors) {
+  if (!valid_family(b.address)) {
+    errors.add(path + ".address", "unknown address family " + std::to_string(b.address.family));
+    return;
+  }
   if (is_zero(b.address)) {
     errors.add(path + ".address", "\"" + b.address.to_string() + "\" is not a usable address");
   }
@@ -67,8 +110,8 @@ void validate_pools(const ServiceConfig& s, const std::string& path, Errors& err
   for (size_t i = 0; i < s.pools.size(); ++i) {
     const PoolConfig& pool = s.pools[i];
     const std::string pp = path + ".pools[" + std::to_string(i) + "]";
-    if (pool.name.empty()) {
-      errors.add(pp + ".name", "must not be empty");
+    if (!validate_name(pool.name, pp + ".name", errors)) {
+      // reported by validate_name
     } else if (!names.insert(pool.name).second) {
       errors.add(pp + ".name", "duplicate pool name \"" + pool.name + "\"");
     } else if (!ids.insert(sluice_pool_id(pool.name.data(),
@@ -124,6 +167,9 @@ void validate_pools(const ServiceConfig& s, const std::string& path, Errors& err
     } else if (r.source.length > r.source.address.bit_length()) {
       errors.add(rp + ".source", "prefix length " + std::to_string(r.source.length) +
                                      " is too long");
+    } else if (has_host_bits(r.source)) {
+      errors.add(rp + ".source", r.source.to_string() + " has host bits set beyond /" +
+                                     std::to_string(r.source.length));
     }
     if (!prefixes.insert(r.source).second) {
       errors.add(rp + ".source", "duplicate rule for " + r.source.to_string());
@@ -174,7 +220,11 @@ void validate_policies(const ServiceConfig& s, const std::string& path, Errors& 
 
 std::vector<ConfigError> validate_service(const ServiceConfig& s, const std::string& path) {
   Errors errors;
-  if (s.name.empty()) errors.add(path + ".name", "must not be empty");
+  validate_name(s.name, path + ".name", errors);
+  if (!valid_family(s.vip)) {
+    errors.add(path + ".vip", "unknown address family " + std::to_string(s.vip.family));
+    return errors.take();  // everything below depends on the VIP's family
+  }
   if (is_zero(s.vip)) errors.add(path + ".vip", "\"" + s.vip.to_string() + "\" is not a usable VIP");
   if (s.port == 0) errors.add(path + ".port", "0 is out of range 1..65535");
   if (s.protocol != Protocol::kTcp && s.protocol != Protocol::kUdp) {
@@ -237,10 +287,10 @@ std::vector<ConfigError> validate_config(const EngineConfig& config) {
     }
   }
   const ForwardingConfig& f = config.forwarding;
-  if (needs_v4_source && (!f.source_v4.is_v4() || is_zero(f.source_v4))) {
+  if (needs_v4_source && (f.source_v4.family != SLUICE_AF_INET || is_zero(f.source_v4))) {
     errors.add("forwarding.source_v4", "an IPv4 outer source address is needed for IPv4 backends");
   }
-  if (needs_v6_source && (f.source_v6.is_v4() || is_zero(f.source_v6))) {
+  if (needs_v6_source && (f.source_v6.family != SLUICE_AF_INET6 || is_zero(f.source_v6))) {
     errors.add("forwarding.source_v6", "an IPv6 outer source address is needed for IPv6 backends");
   }
   if (f.max_frame_size < 128 || f.max_frame_size > 16384) {

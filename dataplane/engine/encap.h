@@ -47,14 +47,19 @@ uint32_t encap_overhead(Encapsulation kind, uint8_t backend_family);
 // Prepends the outer headers to the IP packet described by `parsed` (which
 // must be the parse of pkt's current bytes) and rewrites Ethernet. On success
 // returns DropReason::kNone and pkt.data/len/headroom describe the new frame.
-// Fails, leaving pkt unchanged, with kNoHeadroom or kTooBig, or with
-// kUnsupportedProtocol for IPv6 inside IPv4 (not a supported pair).
+// Fails, leaving pkt unchanged, with kNoHeadroom (the new headers would start
+// before pkt.data - pkt.headroom) or kTooBig (the frame would exceed
+// max_frame_size, or an outer 16-bit length field would overflow), or with
+// kUnsupportedProtocol for IPv6 inside IPv4 (not a supported pair) and for a
+// parse whose status is not kOk.
 DropReason encapsulate(Packet& pkt, const ParsedPacket& parsed, const EncapParams& params);
 
 // Turns an ICMP/ICMPv6 echo request (as parsed) into the echo reply in place:
 // swaps MAC and IP addresses, sets the reply type, TTL/hop limit 64, fixes
-// checksums incrementally. Returns kNone, or kBadIcmp if it is not an echo
-// request.
+// checksums incrementally. The code, identifier, sequence and data are echoed
+// as received. Returns kNone, or kBadIcmp if it is not an echo request (also
+// for fragments, whose checksum covers bytes not in this frame, and for a
+// parse that is not kOk).
 DropReason make_echo_reply(Packet& pkt, const ParsedPacket& parsed);
 
 }  // namespace sluice::engine

@@ -321,7 +321,11 @@ inline DropReason parse_ipv6(const uint8_t* frame, uint32_t len,
 }  // namespace
 
 void parse_packet(const uint8_t* frame, uint32_t len, ParsedPacket* out) {
-  *out = ParsedPacket{};
+  // A copy of a constant, not `*out = ParsedPacket{}`: gcc lowers the latter
+  // to `rep stos`, whose start-up cost alone was half the parse time of an
+  // ARP frame; this becomes seven vector stores.
+  static constexpr ParsedPacket kReset{};
+  std::memcpy(static_cast<void*>(out), &kReset, sizeof(kReset));
   if (len > kMaxFrameLength) len = kMaxFrameLength;
 
   if (len < kEthHeaderLength) {

@@ -4,25 +4,35 @@
 // length; a malformed frame yields a DropReason, never an out-of-bounds read.
 //
 // Policies (also in README "Packet policies"):
-// - Non-IP ethertypes (ARP, LLDP, ...) are kParsedNotIp: the engine hands
-//   them to the host.
+// - Non-IP ethertypes (ARP, LLDP, ...) are ParseStatus::kNotIp: the engine
+//   hands them to the host.
 // - IPv4 options are allowed: L4 starts at IHL*4 and the options travel
 //   unchanged inside the tunnel. IHL < 5 or beyond the frame is dropped.
 //   Bytes past IP total length (Ethernet padding) are ignored.
 // - IPv6 extension headers: hop-by-hop (first only), routing and destination
 //   options are skipped, at most kMaxIpv6ExtensionHeaders of them; a fragment
-//   header marks the packet as a fragment; anything else (ESP, AH, No Next
-//   Header, unknown) ends parsing with that protocol as l4_proto and no ports.
+//   header marks the packet as a fragment (unless it is an atomic fragment:
+//   offset 0 and M clear, a whole packet per RFC 6946); a second fragment
+//   header is malformed; anything else (ESP, AH, No Next Header, unknown)
+//   ends parsing with that protocol as key.proto and no ports.
 // - Fragments: is_fragment is set for any fragment (MF set or offset != 0).
 //   First fragments still carry their ports in `key`; later ones have none.
+//   A first fragment's UDP length covers the whole datagram, so it is not
+//   checked against the packet (only against the 8-byte minimum).
 //   The engine drops fragments addressed to a VIP (kFragment).
 // - ICMP/ICMPv6 errors (dest-unreachable incl. frag-needed, packet-too-big,
 //   time-exceeded) quote the packet that caused them; its addresses and ports
 //   are parsed into `inner`, reversed so that it reads as the client-to-VIP
 //   flow the balancer originally forwarded. A quote too short for its IP
-//   header plus 8 bytes of L4 is kTruncatedIcmpInner.
+//   header plus 8 bytes of L4 is kTruncatedIcmpInner; a quote of the wrong
+//   IP version is kBadIpVersion, a quoted IHL < 5 kBadIpHeaderLength, too
+//   many quoted extension headers kBadIpv6ExtensionHeader.
 // - Checksums are not verified: the backend's stack does that, and a
 //   balancer that forwards unchanged bytes must not spend cycles on it.
+// - Offsets are 16-bit: a frame is read as at most 65535 bytes, so a packet
+//   claiming to end beyond that is kBadIpTotalLength.
+// - When status is kMalformed only drop_reason is meaningful; other fields
+//   may hold what was parsed before the error.
 #pragma once
 
 #include <cstdint>

@@ -148,7 +148,8 @@ class SharedHeaderTest : public ::testing::Test {
       GTEST_SKIP() << "needs CAP_BPF (or root) to load the XDP probe; run as root to "
                       "check the BPF build of flow_hash.h/pool_split.h";
     }
-    libbpf_set_print(collect_libbpf_log);
+    g_libbpf_log.clear();
+    previous_print_ = libbpf_set_print(collect_libbpf_log);
     skel_ = shared_header_probe::open_and_load();
     ASSERT_NE(skel_, nullptr) << "the verifier or libbpf refused shared_header_probe.bpf.c "
                               << "(errno " << errno << "); end of libbpf's log:\n"
@@ -159,7 +160,7 @@ class SharedHeaderTest : public ::testing::Test {
 
   void TearDown() override {
     shared_header_probe::destroy(skel_);
-    libbpf_set_print(nullptr);
+    if (previous_print_ != nullptr) libbpf_set_print(previous_print_);
   }
 
   // Runs the probe once on `in`; repeat = 1 because a repeated run would
@@ -256,6 +257,7 @@ class SharedHeaderTest : public ::testing::Test {
 
   shared_header_probe* skel_ = nullptr;
   int prog_fd_ = -1;
+  libbpf_print_fn_t previous_print_ = nullptr;
   std::mt19937_64 rng_{kRngSeed};
 };
 

@@ -27,7 +27,9 @@ if [[ -n $seeds && -d $seeds ]]; then
 fi
 
 # -timeout: one input running this long is a hang, reported as a failure.
+# -error_exitcode: libFuzzer's default, 77, is what meson reads as "skipped".
 # The outer timeout only guards against libFuzzer itself never stopping.
 exec timeout --kill-after=30 $((seconds + 300)) "$fuzzer" \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$corpus.crashes/" "${dirs[@]}"

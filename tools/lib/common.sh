@@ -68,14 +68,24 @@ build_main() {
   ninja -C "$SLUICE_BUILD_DIR" -k 0
 }
 
-# Prints the names of the tests of build dir $1 whose program was built
-# (with $2 = missing: of those whose program was not).
+# Prints the names of the tests of build dir $1 whose program is built and
+# up to date (with $2 = missing: of the others). After a failed build an old
+# program may still be there; ninja -n tells whether it is current.
 list_tests() {
   meson introspect "$1" --tests | python3 -c '
-import json, os, sys
-want_built = sys.argv[1] != "missing"
+import json, os, subprocess, sys
+build_dir, want = sys.argv[1], sys.argv[2]
+def current(program):
+    if not os.path.exists(program):
+        return False
+    rel = os.path.relpath(program, os.path.abspath(build_dir))
+    dry = subprocess.run(["ninja", "-C", build_dir, "-n", rel],
+                         capture_output=True, text=True)
+    if "unknown target" in dry.stdout + dry.stderr:
+        return True  # a script from the source tree, not a build output
+    return dry.returncode == 0 and "no work to do" in dry.stdout
 for test in json.load(sys.stdin):
-    if os.path.exists(test["cmd"][0]) == want_built:
+    if current(test["cmd"][0]) == (want == "built"):
         print(test["name"])
-' "${2:-built}"
+' "$1" "${2:-built}"
 }

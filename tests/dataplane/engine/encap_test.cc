@@ -26,6 +26,7 @@ using test::load_be32;
 using Bytes = std::vector<uint8_t>;
 
 constexpr uint32_t kHeadroom = 128;
+constexpr uint32_t kGuard = 64;
 constexpr uint32_t kTailroom = 64;
 constexpr uint8_t kMarker = 0xc5;  // fills the headroom: stray writes show
 constexpr uint64_t kFlowHash = 0x0123456789ab1234;
@@ -119,12 +120,20 @@ class EncapTest : public ::testing::Test {
     return p;
   }
 
-  // Places `frame` in buf_ behind `headroom` marker bytes and parses it.
-  void load(const Bytes& frame, uint32_t headroom = kHeadroom) {
-    buf_.assign(headroom + frame.size() + kTailroom, kMarker);
-    std::memcpy(buf_.data() + headroom, frame.data(), frame.size());
-    pkt_ = Packet{buf_.data() + headroom, static_cast<uint32_t>(frame.size()), headroom};
+  // Places `frame` in buf_ behind `headroom` bytes, which sit behind kGuard
+  // more (not offered as headroom): all are marker bytes, so a write before
+  // the allowed start shows up as a failed comparison, not heap corruption.
+  void load_raw(const Bytes& frame, uint32_t headroom = kHeadroom) {
+    buf_.assign(kGuard + headroom + frame.size() + kTailroom, kMarker);
+    uint8_t* data = buf_.data() + kGuard + headroom;
+    std::memcpy(data, frame.data(), frame.size());
+    pkt_ = Packet{data, static_cast<uint32_t>(frame.size()), headroom};
     parse_packet(pkt_.data, pkt_.len, &parsed_);
+  }
+
+  // load_raw() of a frame that must parse as IP.
+  void load(const Bytes& frame, uint32_t headroom = kHeadroom) {
+    load_raw(frame, headroom);
     ASSERT_EQ(parsed_.status, ParseStatus::kOk) << drop_reason_name(parsed_.drop_reason);
   }
 
@@ -153,7 +162,7 @@ class EncapTest : public ::testing::Test {
     const uint32_t grown = v.frame_len - static_cast<uint32_t>(inner.size()) -
                            (v.vlan ? 18u : 14u);  // the outer headers
     EXPECT_EQ(pkt_.headroom, kHeadroom - grown);
-    EXPECT_EQ(pkt_.data, buf_.data() + kHeadroom - grown);
+    EXPECT_EQ(pkt_.data, buf_.data() + kGuard + kHeadroom - grown);
     for (const uint8_t* p = buf_.data(); p < pkt_.data; ++p) ASSERT_EQ(*p, kMarker);
 
     const uint8_t* f = pkt_.data;
@@ -447,8 +456,9 @@ TEST_F(EncapTest, HeadroomBoundary) {
 
       load(frame, c.needed);
       ASSERT_EQ(encapsulate(pkt_, parsed_, p), DropReason::kNone);
-      EXPECT_EQ(pkt_.data, buf_.data());
+      EXPECT_EQ(pkt_.data, buf_.data() + kGuard);
       EXPECT_EQ(pkt_.headroom, 0u);
+      for (uint32_t i = 0; i < kGuard; ++i) ASSERT_EQ(buf_[i], kMarker);
     }
   }
 }
@@ -562,11 +572,7 @@ TEST_F(EncapTest, Ipv6InIpv4Refused) {
 
 // A parse that did not find an IP packet (ARP) is refused, packet unchanged.
 TEST_F(EncapTest, NonIpParseRefused) {
-  const Bytes frame = FrameBuilder().eth().arp().build();
-  buf_.assign(kHeadroom + frame.size(), kMarker);
-  std::memcpy(buf_.data() + kHeadroom, frame.data(), frame.size());
-  pkt_ = Packet{buf_.data() + kHeadroom, static_cast<uint32_t>(frame.size()), kHeadroom};
-  parse_packet(pkt_.data, pkt_.len, &parsed_);
+  load_raw(FrameBuilder().eth().arp().build());
   ASSERT_EQ(parsed_.status, ParseStatus::kNotIp);
   snapshot();
   EXPECT_EQ(encapsulate(pkt_, parsed_, params(Encapsulation::kIpip, false)),
@@ -786,6 +792,23 @@ TEST_F(EchoReplyTest, VlanOptionsAndExtensionHeaders) {
                           .build());
 }
 
+// Only the type changes: a nonzero code is echoed, and the checksum still
+// verifies.
+TEST_F(EchoReplyTest, CodeEchoedAsReceived) {
+  FrameLayout lay;
+  load(FrameBuilder()
+           .eth()
+           .ipv4("198.51.100.7", "192.0.2.1")
+           .icmp(SLUICE_ICMP_ECHO_REQUEST, 3, 0x00010002)
+           .payload(4, 0x42)
+           .build(&lay));
+  ASSERT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kNone);
+  const uint8_t* icmp = pkt_.data + lay.l4_offset;
+  EXPECT_EQ(icmp[0], SLUICE_ICMP_ECHO_REPLY);
+  EXPECT_EQ(icmp[1], 3);
+  EXPECT_EQ(test::icmp_checksum(icmp, lay.ip_end - lay.l4_offset), 0);
+}
+
 // Anything but an echo request is refused with kBadIcmp and left unchanged.
 TEST_F(EchoReplyTest, NonEchoRequestRefused) {
   const Bytes quoted = FrameBuilder().ipv4("192.0.2.1", "198.51.100.7").tcp(80, 40000).build();
@@ -815,6 +838,44 @@ TEST_F(EchoReplyTest, NonEchoRequestRefused) {
     EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
     expect_unchanged();
   }
+}
+
+// The protocol is checked, not only the type: a parse of a TCP packet whose
+// icmp_type says "echo request" is still refused.
+TEST_F(EchoReplyTest, TypeWithoutIcmpProtocolRefused) {
+  load(FrameBuilder().eth().ipv4("198.51.100.7", "192.0.2.1").tcp(40000, 80).build());
+  parsed_.icmp_type = SLUICE_ICMP_ECHO_REQUEST;
+  snapshot();
+  EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
+  expect_unchanged();
+
+  load(FrameBuilder().eth().ipv6("2001:db8:c::7", "2001:db8:f::1").udp(5000, 7).build());
+  parsed_.icmp_type = SLUICE_ICMPV6_ECHO_REQUEST;
+  snapshot();
+  EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
+  expect_unchanged();
+}
+
+// A parse that is not kOk, or claims an ICMP header past the packet's end, is
+// refused rather than trusted.
+TEST_F(EchoReplyTest, InconsistentParseRefused) {
+  load(FrameBuilder().eth().ipv4("198.51.100.7", "192.0.2.1").icmp_echo(1, 1).build());
+  parsed_.l3_end = static_cast<uint16_t>(parsed_.l4_offset + 7);
+  snapshot();
+  EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
+  expect_unchanged();
+
+  load(FrameBuilder().eth().ipv4("198.51.100.7", "192.0.2.1").icmp_echo(1, 1).build());
+  parsed_.l3_end = static_cast<uint16_t>(pkt_.len + 1);
+  snapshot();
+  EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
+  expect_unchanged();
+
+  load(FrameBuilder().eth().ipv4("198.51.100.7", "192.0.2.1").icmp_echo(1, 1).build());
+  parsed_.status = ParseStatus::kMalformed;
+  snapshot();
+  EXPECT_EQ(make_echo_reply(pkt_, parsed_), DropReason::kBadIcmp);
+  expect_unchanged();
 }
 
 // A fragmented echo request is refused: its checksum covers data we lack.

@@ -290,7 +290,8 @@ TEST_F(ParseTest, ParsesGoldenIpv4TcpSyn) {
 // An 802.1Q tag moves L3 by 4 bytes and reports its TCI.
 TEST_F(ParseTest, Ipv4TcpWithVlan) {
   const ParsedPacket p = parse(FrameBuilder().eth().vlan(0x2064).ipv4(kClient4, kVip4)
-                                   .tcp(kClientPort, kVipPort, SLUICE_TCP_ACK).payload(100).build());
+                                   .tcp(kClientPort, kVipPort, SLUICE_TCP_ACK).payload(100)
+                                   .build());
   expect_ok(p);
   EXPECT_TRUE(p.has_vlan);
   EXPECT_EQ(p.vlan_tci, 0x2064);
@@ -316,9 +317,9 @@ TEST_F(ParseTest, SingleQinqTagAccepted) {
 
 // The whole TCP flags byte is reported, CWR/ECE included.
 TEST_F(ParseTest, TcpFlagsByteReportedWhole) {
+  const uint8_t flags = 0x80 | SLUICE_TCP_PSH | SLUICE_TCP_ACK | SLUICE_TCP_FIN;  // 0x80: CWR
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                                   .tcp(kClientPort, kVipPort, 0x80 | SLUICE_TCP_PSH | SLUICE_TCP_ACK | SLUICE_TCP_FIN)
-                                   .build());
+                                   .tcp(kClientPort, kVipPort, flags).build());
   expect_ok(p);
   EXPECT_EQ(p.tcp_flags, 0x99);
 }
@@ -338,7 +339,8 @@ TEST_F(ParseTest, Ipv4UdpFields) {
 // IPv4 options: L4 starts at IHL*4.
 TEST_F(ParseTest, Ipv4OptionsMoveL4Offset) {
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                                   .ipv4_options({0x94, 0x04, 0x00, 0x00, 0x01, 0x01, 0x01})  // RA + NOPs
+                                   // Router alert, then NOPs.
+                                   .ipv4_options({0x94, 0x04, 0x00, 0x00, 0x01, 0x01, 0x01})
                                    .tcp(kClientPort, kVipPort, SLUICE_TCP_SYN).build());
   expect_ok(p);
   EXPECT_EQ(p.l4_offset, 14 + 28);
@@ -472,7 +474,8 @@ TEST_F(ParseTest, Ipv6UnknownNextHeaderEndsParsing) {
 // IPv4 protocols other than TCP/UDP/ICMP: protocol set, no ports (IPIP here).
 TEST_F(ParseTest, Ipv4OtherProtocolHasNoPorts) {
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                                   .ip_proto(SLUICE_IPPROTO_IPIP).payload(quoted_reply_v4()).build());
+                                   .ip_proto(SLUICE_IPPROTO_IPIP).payload(quoted_reply_v4())
+                                   .build());
   expect_ok(p);
   expect_key(p.key, make_key(kClient4, kVip4, 0, 0, SLUICE_IPPROTO_IPIP));
   EXPECT_FALSE(p.has_inner);
@@ -556,7 +559,7 @@ TEST_F(ParseTest, IcmpPortUnreachableHasInner) {
 // A quoted header with options: its L4 starts at its own IHL*4.
 TEST_F(ParseTest, IcmpQuoteWithIpv4Options) {
   const std::vector<uint8_t> quote = FrameBuilder().ipv4(kVip4, kClient4)
-                                         .ipv4_options({0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00})
+                                         .ipv4_options({1, 1, 1, 1, 1, 1, 1, 0})
                                          .tcp(kVipPort, kClientPort).build();
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kRouter4, kVip4)
                                    .icmp_frag_needed(1400, quote).build());
@@ -828,10 +831,12 @@ TEST_F(ParseTest, Ipv6PayloadLengthBeyondFrame) {
 TEST_F(ParseTest, TcpDataOffsetBelowFive) {
   for (uint8_t doff = 0; doff < 5; ++doff) {
     expect_drop(parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(40).build()),
+                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(40)
+                          .build()),
                 DropReason::kBadTcpDataOffset);
     expect_drop(parse(FrameBuilder().eth().ipv6(kClient6, kVip6)
-                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(40).build()),
+                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(40)
+                          .build()),
                 DropReason::kBadTcpDataOffset);
   }
 }
@@ -841,7 +846,8 @@ TEST_F(ParseTest, TcpDataOffsetBeyondPacket) {
   // 20 + 10 bytes of TCP: offset 8 (32 bytes) is 2 too many, 15 is far out.
   for (uint8_t doff : {8, 15}) {
     expect_drop(parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(10).build()),
+                          .tcp(kClientPort, kVipPort).set_tcp_data_offset(doff).payload(10)
+                          .build()),
                 DropReason::kBadTcpDataOffset);
   }
   // Padding in the frame beyond the IP packet must not count.
@@ -849,7 +855,8 @@ TEST_F(ParseTest, TcpDataOffsetBeyondPacket) {
                         .set_tcp_data_offset(6).pad(20).build()),
               DropReason::kBadTcpDataOffset);
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                                   .tcp(kClientPort, kVipPort).set_tcp_data_offset(7).payload(8).build());
+                                   .tcp(kClientPort, kVipPort).set_tcp_data_offset(7).payload(8)
+                                   .build());
   expect_ok(p);
 }
 
@@ -873,7 +880,8 @@ TEST_F(ParseTest, UdpLengthBeyondPacket) {
                 DropReason::kBadUdpLength);
   }
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4)
-                                   .udp(kClientPort, kVipPort).set_udp_length(8).payload(4).build());
+                                   .udp(kClientPort, kVipPort).set_udp_length(8).payload(4)
+                                   .build());
   expect_ok(p);
   expect_key(p.key, make_key(kClient4, kVip4, kClientPort, kVipPort, 17));
 }
@@ -918,7 +926,8 @@ TEST_F(ParseTest, BadIpVersion) {
 // IPv4 first fragment: a fragment, but its ports are parsed.
 TEST_F(ParseTest, Ipv4FirstFragment) {
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4).fragment(0, true)
-                                   .tcp(kClientPort, kVipPort, SLUICE_TCP_ACK).payload(1460).build());
+                                   .tcp(kClientPort, kVipPort, SLUICE_TCP_ACK).payload(1460)
+                                   .build());
   expect_ok(p);
   EXPECT_TRUE(p.is_fragment);
   EXPECT_TRUE(p.first_fragment);
@@ -931,7 +940,8 @@ TEST_F(ParseTest, Ipv4FirstFragment) {
 // this packet, which is not an error.
 TEST_F(ParseTest, Ipv4FirstFragmentUdpLengthCoversDatagram) {
   const ParsedPacket p = parse(FrameBuilder().eth().ipv4(kClient4, kVip4).fragment(0, true)
-                                   .udp(kClientPort, kVipPort).set_udp_length(3000).payload(1472).build());
+                                   .udp(kClientPort, kVipPort).set_udp_length(3000).payload(1472)
+                                   .build());
   expect_ok(p);
   EXPECT_TRUE(p.first_fragment);
   expect_key(p.key, make_key(kClient4, kVip4, kClientPort, kVipPort, 17));
@@ -953,7 +963,8 @@ TEST_F(ParseTest, Ipv4LaterFragments) {
   }
   // A later fragment of an ICMP error is not parsed as ICMP.
   const ParsedPacket q = parse(FrameBuilder().eth().ipv4(kRouter4, kVip4).fragment(8, false)
-                                   .ip_proto(SLUICE_IPPROTO_ICMP).payload({3, 4, 0, 0, 0, 0, 5, 120}).build());
+                                   .ip_proto(SLUICE_IPPROTO_ICMP)
+                                   .payload({3, 4, 0, 0, 0, 0, 5, 120}).build());
   expect_ok(q);
   EXPECT_EQ(q.icmp_type, 0);
   EXPECT_FALSE(q.has_inner);
@@ -972,7 +983,8 @@ TEST_F(ParseTest, Ipv4DontFragmentIsNotAFragment) {
 // IPv6 first fragment: ports parsed past the fragment header.
 TEST_F(ParseTest, Ipv6FirstFragment) {
   const ParsedPacket p = parse(FrameBuilder().eth().ipv6(kClient6, kVip6).fragment(0, true)
-                                   .udp(kClientPort, kVipPort).set_udp_length(4000).payload(1000).build());
+                                   .udp(kClientPort, kVipPort).set_udp_length(4000).payload(1000)
+                                   .build());
   expect_ok(p);
   EXPECT_TRUE(p.is_fragment);
   EXPECT_TRUE(p.first_fragment);
@@ -984,7 +996,8 @@ TEST_F(ParseTest, Ipv6FirstFragment) {
 TEST_F(ParseTest, Ipv6LaterFragments) {
   for (bool more : {true, false}) {
     const ParsedPacket p = parse(FrameBuilder().eth().ipv6(kClient6, kVip6).hop_by_hop()
-                                     .fragment(1232, more).ip_proto(SLUICE_IPPROTO_TCP).payload(3).build());
+                                     .fragment(1232, more).ip_proto(SLUICE_IPPROTO_TCP)
+                                     .payload(3).build());
     expect_ok(p);
     EXPECT_TRUE(p.is_fragment);
     EXPECT_FALSE(p.first_fragment);
