@@ -106,10 +106,11 @@ std::shared_ptr<const engine::Snapshot> compile_bench_snapshot(uint64_t generati
 }
 
 EstablishedFlows::EstablishedFlows(const engine::Snapshot& snap, uint32_t count,
-                                   uint32_t table_capacity)
+                                   uint32_t fit_capacity)
     : count_(count), frames_(size_t{count} * kFrameStride) {
-  const uint32_t buckets = table_capacity / engine::FlowTable::kWays;
-  if (buckets == 0 || (buckets & (buckets - 1)) != 0 || count > table_capacity) std::abort();
+  const uint32_t buckets = fit_capacity > 0 ? fit_capacity / engine::FlowTable::kWays : 1;
+  if (buckets == 0 || (buckets & (buckets - 1)) != 0) std::abort();
+  if (fit_capacity > 0 && count > fit_capacity) std::abort();
   std::vector<uint8_t> used(buckets, 0);
   std::vector<std::vector<uint8_t>> accepted;
   accepted.reserve(count);
@@ -120,17 +121,20 @@ EstablishedFlows::EstablishedFlows(const engine::Snapshot& snap, uint32_t count,
     const auto s = static_cast<uint32_t>(k % kBenchServices);
     const auto c = static_cast<uint32_t>((k >> 2) & 0xffff);
     const auto sport = static_cast<uint16_t>(1024 + (k >> 18));
-    std::vector<uint8_t> f = ack_frame(
-        s, IpAddress::v4(100, static_cast<uint8_t>(64 + (c >> 16)),
-                         static_cast<uint8_t>(c >> 8), static_cast<uint8_t>(c)),
-        sport);
+    std::vector<uint8_t> f =
+        ack_frame(s,
+                  IpAddress::v4(100, static_cast<uint8_t>(64 + (c >> 16)),
+                                static_cast<uint8_t>(c >> 8), static_cast<uint8_t>(c)),
+                  sport);
     engine::ParsedPacket p;
     engine::parse_packet(f.data(), kFrameLen, &p);
     const uint64_t h = sluice_flow_hash(&p.key, &snap.seed());
-    // FlowTable picks the bucket from the low bits of the hash (flow_table.h).
-    uint8_t& n = used[h & (buckets - 1)];
-    if (n == engine::FlowTable::kWays) continue;
-    ++n;
+    if (fit_capacity > 0) {
+      // FlowTable picks the bucket from the low bits of the hash (flow_table.h).
+      uint8_t& n = used[h & (buckets - 1)];
+      if (n == engine::FlowTable::kWays) continue;
+      ++n;
+    }
     accepted.push_back(std::move(f));
   }
   // A random send order: consecutive packets belong to unrelated flows, the
@@ -139,8 +143,7 @@ EstablishedFlows::EstablishedFlows(const engine::Snapshot& snap, uint32_t count,
   std::iota(order.begin(), order.end(), 0u);
   std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
   for (uint32_t i = 0; i < count; ++i) {
-    std::memcpy(frames_.data() + size_t{i} * kFrameStride, accepted[order[i]].data(),
-                kFrameStride);
+    std::memcpy(frames_.data() + size_t{i} * kFrameStride, accepted[order[i]].data(), kFrameStride);
   }
 }
 

@@ -24,7 +24,7 @@
 
 namespace sluice::perf {
 
-inline constexpr uint32_t kBurst = 32;  // packets per process_burst call
+inline constexpr uint32_t kBurst = 32;        // packets per process_burst call
 inline constexpr uint32_t kFrameLen = 60;     // TCP without payload, padded to the Ethernet minimum
 inline constexpr uint32_t kFrameStride = 64;  // bytes between stored frames
 // Offsets in an untagged IPv4/TCP frame without options.
@@ -50,12 +50,13 @@ std::shared_ptr<const engine::Snapshot> compile_bench_snapshot(uint64_t generati
 
 // Frames (TCP ACK, no payload) of `count` distinct established flows, spread
 // over the services round-robin, clients in 100.64.0.0/10, stored in a
-// random send order. The flows are chosen so that no bucket of a flow table
-// of `table_capacity` entries (a power of two) gets more than its ways:
-// every flow fits, so warmed-up lookups all hit.
+// random send order. With fit_capacity > 0 (a power of two), the flows are
+// chosen so that no bucket of a flow table of that many entries gets more
+// than its ways: every flow fits, so warmed-up lookups all hit. With 0 they
+// are taken as they come, and some share a bucket with too many others.
 class EstablishedFlows {
  public:
-  EstablishedFlows(const engine::Snapshot& snap, uint32_t count, uint32_t table_capacity);
+  EstablishedFlows(const engine::Snapshot& snap, uint32_t count, uint32_t fit_capacity);
 
   uint32_t size() const { return count_; }
   const uint8_t* frame(uint32_t i) const { return frames_.data() + size_t{i} * kFrameStride; }
@@ -135,8 +136,7 @@ inline void fill_new(BufferRing& ring, const NewFlowSource& source, uint64_t& co
 
 // Stream position p is a new SYN when p % 10 == 9: exactly 10% new flows.
 inline void fill_mix(BufferRing& ring, const EstablishedFlows& flows, const NewFlowSource& source,
-                     uint64_t& position, uint32_t& cursor, uint64_t& counter,
-                     engine::Packet* out) {
+                     uint64_t& position, uint32_t& cursor, uint64_t& counter, engine::Packet* out) {
   for (uint32_t i = 0; i < kBurst; ++i) {
     out[i] = ring.next();
     if (position++ % 10 == 9) {

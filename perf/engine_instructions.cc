@@ -48,17 +48,17 @@ uint64_t g_mix_packets = 0;
 // Named, unmangled and never inlined or merged, so callgrind can toggle
 // collection on exactly these calls. Each bumps its own counter, which also
 // keeps the compiler from folding the three identical calls into one.
-extern "C" __attribute__((noipa)) void sluice_measure_established(Burst* b) {
+extern "C" __attribute__((noinline)) void sluice_measure_established(Burst* b) {
   b->worker->process_burst(b->snapshot, b->packets, b->verdicts, perf::kBurst, b->now_ns);
   g_established_packets += perf::kBurst;
 }
 
-extern "C" __attribute__((noipa)) void sluice_measure_new(Burst* b) {
+extern "C" __attribute__((noinline)) void sluice_measure_new(Burst* b) {
   b->worker->process_burst(b->snapshot, b->packets, b->verdicts, perf::kBurst, b->now_ns);
   g_new_packets += perf::kBurst;
 }
 
-extern "C" __attribute__((noipa)) void sluice_measure_mix(Burst* b) {
+extern "C" __attribute__((noinline)) void sluice_measure_mix(Burst* b) {
   b->worker->process_burst(b->snapshot, b->packets, b->verdicts, perf::kBurst, b->now_ns);
   g_mix_packets += perf::kBurst;
 }

@@ -33,15 +33,16 @@ std::vector<engine::MaglevBackend> backends(uint32_t n, bool weighted) {
 }
 
 void run_build(benchmark::State& state, bool weighted) {
-  const std::vector<engine::MaglevBackend> b = backends(static_cast<uint32_t>(state.range(0)), weighted);
+  const std::vector<engine::MaglevBackend> b =
+      backends(static_cast<uint32_t>(state.range(0)), weighted);
   const auto m = static_cast<uint32_t>(state.range(1));
   for (auto _ : state) {
     std::vector<uint32_t> table = engine::build_maglev_table(b, m, kSeed);
     benchmark::DoNotOptimize(table.data());
   }
-  state.counters["time_per_slot"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * m,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["time_per_slot"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * m,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_maglev_build(benchmark::State& state) { run_build(state, false); }

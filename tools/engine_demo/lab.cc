@@ -24,13 +24,14 @@ uint32_t v4_key(const uint8_t* bytes) {
 
 }  // namespace
 
-Lab::Lab(std::vector<engine::IpAddress> backends, engine::IpAddress vip, uint16_t port)
+Lab::Lab(std::vector<engine::IpAddress> backends, engine::IpAddress vip, uint16_t port,
+         uint32_t flow_capacity)
     : backends_(std::move(backends)), vip_(vip), port_(port) {
   for (size_t i = 0; i < backends_.size(); ++i) {
     backend_by_v4_[v4_key(backends_[i].bytes.data())] = static_cast<int>(i);
   }
   engine::WorkerOptions options;
-  options.flow_capacity = 1u << 20;
+  options.flow_capacity = flow_capacity;
   worker_ = std::make_unique<engine::Worker>(options);
 }
 

@@ -30,14 +30,16 @@ struct PacketSpec {
 };
 
 // Where a packet went: a backend index into Lab::backends(), or one of these.
-inline constexpr int kNotForwarded = -1;  // dropped or handed to the host
+inline constexpr int kNotForwarded = -1;    // dropped or handed to the host
 inline constexpr int kUnknownBackend = -2;  // forwarded, but not to a configured backend
 
 class Lab {
  public:
   // `backends` are every backend address any published config will use,
   // in the order the demo prints them. `vip` and `port` are the service's.
-  Lab(std::vector<engine::IpAddress> backends, engine::IpAddress vip, uint16_t port);
+  // `flow_capacity` sizes the worker's flow table.
+  Lab(std::vector<engine::IpAddress> backends, engine::IpAddress vip, uint16_t port,
+      uint32_t flow_capacity);
 
   // Compiles `config` as generation previous + 1 and uses it for every
   // later packet. Returns false (printing the errors) if it does not compile.

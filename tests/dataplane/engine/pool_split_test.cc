@@ -99,7 +99,9 @@ TEST_F(PoolSplitTest, MonotoneRampTwoPools) {
     const std::vector<uint8_t> after = assign({100 - canary, canary});
     int moved = 0;
     for (int i = 0; i < kKeys; ++i) {
-      if (before[i] == 1) ASSERT_EQ(after[i], 1) << "key " << i << " left the rising pool";
+      if (before[i] == 1) {
+        ASSERT_EQ(after[i], 1) << "key " << i << " left the rising pool";
+      }
       moved += before[i] != after[i];
     }
     EXPECT_NEAR(100.0 * moved / kKeys, 5.0, kTolerancePoints) << "canary " << canary;
@@ -114,7 +116,9 @@ TEST_F(PoolSplitTest, MonotoneRampThreePools) {
   const std::vector<uint8_t> after = assign({60, 30, 40});  // pool 2: 10% -> 30.77%
   int moved = 0;
   for (int i = 0; i < kKeys; ++i) {
-    if (before[i] == 2) ASSERT_EQ(after[i], 2);
+    if (before[i] == 2) {
+      ASSERT_EQ(after[i], 2) << "key " << i << " left the rising pool";
+    }
     if (before[i] != after[i]) {
       ASSERT_EQ(after[i], 2) << "a key moved between the falling pools";
       ++moved;
@@ -129,7 +133,9 @@ TEST_F(PoolSplitTest, NoKeyLeavesRisingPoolUnderUnevenFall) {
   const std::vector<uint8_t> before = assign({50, 30, 20});
   const std::vector<uint8_t> after = assign({40, 29, 31});
   for (int i = 0; i < kKeys; ++i) {
-    if (before[i] == 2) ASSERT_EQ(after[i], 2);
+    if (before[i] == 2) {
+      ASSERT_EQ(after[i], 2) << "key " << i << " left the rising pool";
+    }
   }
 }
 
