@@ -62,7 +62,13 @@ void Worker::adopt(const Snapshot* snapshot) {
 
 void Worker::process_burst(const Snapshot* snapshot, Packet* packets, Verdict* verdicts,
                            uint32_t n, uint64_t now_ns) {
-  if (n > kMaxBurst) n = kMaxBurst;
+  // The scratch space holds kMaxBurst packets; longer bursts go in chunks.
+  while (n > kMaxBurst) {
+    process_burst(snapshot, packets, verdicts, kMaxBurst, now_ns);
+    packets += kMaxBurst;
+    verdicts += kMaxBurst;
+    n -= kMaxBurst;
+  }
   adopt(snapshot);
   const uint32_t now_ms = static_cast<uint32_t>(now_ns / 1000000);
 

@@ -52,7 +52,7 @@ class Worker {
 
   explicit Worker(const WorkerOptions& options = {});
 
-  // Decides every packet of a burst (n <= kMaxBurst), rewriting forwarded
+  // Decides every packet of a burst (any n; kMaxBurst at a time), rewriting forwarded
   // frames in place. `snapshot` may be null (nothing configured yet: all
   // traffic goes to the host). now_ns is a monotonic clock.
   void process_burst(const Snapshot* snapshot, Packet* packets, Verdict* verdicts, uint32_t n,

@@ -586,8 +586,24 @@ TEST_F(EngineTest, BurstMatchesSingle) {
     EXPECT_EQ(std::vector<uint8_t>(pkts[i].data, pkts[i].data + pkts[i].len), single->bytes()) << i;
   }
   EXPECT_EQ(burst_worker.counters().rx_packets, 64u);
+  EXPECT_EQ(burst_worker.counters().rx_packets, worker_.counters().rx_packets);
   EXPECT_EQ(burst_worker.counters().forwarded, worker_.counters().forwarded);
   EXPECT_EQ(burst_worker.counters().dropped, worker_.counters().dropped);
+}
+
+// Bursts longer than kMaxBurst are processed whole, in chunks.
+TEST_F(EngineTest, LongBurstIsChunked) {
+  constexpr uint32_t n = Worker::kMaxBurst * 2 + 5;
+  std::vector<std::unique_ptr<Buffer>> bufs;
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < n; ++i) {
+    bufs.push_back(std::make_unique<Buffer>(tcp("198.51.100.92", static_cast<uint16_t>(2000 + i), SLUICE_TCP_SYN)));
+    pkts.push_back(bufs.back()->pkt);
+  }
+  std::vector<Verdict> verdicts(n, Verdict{Action::kHost, DropReason::kNone});
+  worker_.process_burst(snapshot_.get(), pkts.data(), verdicts.data(), n, 0);
+  for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(verdicts[i].action, Action::kForward) << i;
+  EXPECT_EQ(worker_.counters().forwarded, n);
 }
 
 }  // namespace
