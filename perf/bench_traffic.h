@@ -36,7 +36,7 @@ inline constexpr uint32_t kTcpFlagsOffset = 14 + 20 + 13;
 inline constexpr uint64_t kNsPerBurst = 1000;
 
 // Four IPv4/TCP services, each with a stable pool of 8 backends and a canary
-// pool of 2 (a third service has a single pool), Maglev M = 65537:
+// pool of 2 (static has the stable pool only), Maglev M = 65537:
 //   web    192.0.2.10:80   client-address affinity, 90/10, a tester rule
 //   api    192.0.2.11:443  flow affinity, 95/5
 //   shop   192.0.2.12:80   client /24 affinity, 80/20

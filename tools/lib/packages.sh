@@ -8,7 +8,7 @@ SLUICE_PACKAGES=(
   # BPF programs, fuzzers
   clang llvm lld libbpf-dev bpftool
   # dataplane and control plane libraries
-  libdpdk-dev dpdk
+  libdpdk-dev dpdk dpdk-dev  # dpdk-dev: dpdk-testpmd, the benchmark baseline
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libboost-program-options-dev
   # tests and benchmarks
