@@ -39,6 +39,21 @@ uint64_t reference_siphash(int c_rounds, int d_rounds, uint64_t k0, uint64_t k1,
   return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
+// The canonical bytes hashed for a key (flow_hash.h): 16 for IPv4, 40 for IPv6.
+std::vector<uint8_t> canonical_bytes(const sluice_flow_key& k) {
+  const auto* raw = reinterpret_cast<const uint8_t*>(&k);
+  if (k.family != SLUICE_AF_INET) return {raw, raw + sizeof(k)};
+  std::vector<uint8_t> out(raw, raw + 4);          // src
+  out.insert(out.end(), raw + 16, raw + 20);       // dst
+  out.insert(out.end(), raw + 32, raw + 40);       // sport dport proto family pad
+  return out;
+}
+
+uint64_t reference_flow_hash(const sluice_flow_key& k, const sluice_hash_seed& seed) {
+  const std::vector<uint8_t> bytes = canonical_bytes(k);
+  return reference_siphash(1, 3, seed.k0, seed.k1, bytes.data(), bytes.size());
+}
+
 sluice_flow_key random_key(std::mt19937_64& rng) {
   sluice_flow_key k{};
   k.family = (rng() & 1) ? SLUICE_AF_INET : SLUICE_AF_INET6;
@@ -75,15 +90,27 @@ TEST_F(FlowHashTest, KeyLayoutIsFortyBytes) {
   EXPECT_EQ(offsetof(sluice_flow_key, family), 37u);
 }
 
-// sluice_flow_hash is SipHash-1-3 of the 40 key bytes under the seed.
-TEST_F(FlowHashTest, EqualsSipHash13OfKeyBytes) {
+// sluice_flow_hash is SipHash-1-3 of the key's canonical bytes under the seed.
+TEST_F(FlowHashTest, EqualsSipHash13OfCanonicalBytes) {
   for (int i = 0; i < 10000; ++i) {
     const sluice_flow_key k = random_key(rng_);
     const sluice_hash_seed seed{rng_(), rng_()};
-    EXPECT_EQ(sluice_flow_hash(&k, &seed),
-              reference_siphash(1, 3, seed.k0, seed.k1, reinterpret_cast<const uint8_t*>(&k),
-                                sizeof(k)));
+    EXPECT_EQ(sluice_flow_hash(&k, &seed), reference_flow_hash(k, seed));
   }
+  sluice_flow_key k{};
+  k.family = SLUICE_AF_INET;
+  EXPECT_EQ(canonical_bytes(k).size(), 16u);
+  k.family = SLUICE_AF_INET6;
+  EXPECT_EQ(canonical_bytes(k).size(), 40u);
+}
+
+// IPv4 and IPv6 keys with the same bytes hash differently (family is hashed).
+TEST_F(FlowHashTest, FamilyIsPartOfTheHash) {
+  sluice_flow_key a{}, b{};
+  a.family = SLUICE_AF_INET;
+  b.family = SLUICE_AF_INET6;
+  const sluice_hash_seed seed{3, 4};
+  EXPECT_NE(sluice_flow_hash(&a, &seed), sluice_flow_hash(&b, &seed));
 }
 
 // A golden value pins the definition: changing it would move every flow.
@@ -97,10 +124,9 @@ TEST_F(FlowHashTest, GoldenValue) {
   k.dport = 0x5000;  // 80
   k.proto = 6;
   const sluice_hash_seed seed{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
-  const uint64_t expected =
-      reference_siphash(1, 3, seed.k0, seed.k1, reinterpret_cast<const uint8_t*>(&k), 40);
+  const uint64_t expected = reference_flow_hash(k, seed);
   EXPECT_EQ(sluice_flow_hash(&k, &seed), expected);
-  EXPECT_EQ(expected, 0x8ee6264a341b6d25ULL) << std::hex << expected;
+  EXPECT_EQ(expected, 0x228d453cca5bf3aaULL) << std::hex << expected;
 }
 
 // Changing the seed changes the hash: clients cannot predict placement.
