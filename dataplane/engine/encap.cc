@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Encapsulation and echo replies. Both run once per forwarded packet, so:
-// no allocation, no branches on anything but the packet and the parameters,
-// every multi-byte field written byte by byte in network order (frames sit
-// at arbitrary alignment in mbufs, so no casts to wider pointer types).
+// no allocation, no branches on anything but the packet and the parameters.
+// Frames sit at arbitrary alignment in mbufs, so multi-byte fields go
+// through memcpy (one unaligned load or store on x86) or byte writes, never
+// casts to wider pointer types.
+//
+// Encapsulation runs for every forwarded packet, echo replies rarely, so
+// only encapsulation is shaped for instruction count: one specialised path
+// per outer family, kind and VLAN, headers written as whole 32-bit words
+// computed in registers, and the outer IPv4 checksum summed from those words
+// rather than re-read from the frame.
 #include "dataplane/engine/encap.h"
 
+#include <bit>
 #include <cstring>
 
 #include "dataplane/engine/wire.h"
@@ -28,15 +36,30 @@ inline void put_be16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v);
 }
 
-inline void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
 inline uint16_t get_be16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
+
+// Host <-> network order for whole words (a no-op on big-endian hosts).
+constexpr uint32_t to_from_be32(uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap32(v);
+  return v;
+}
+
+constexpr uint16_t to_from_be16(uint16_t v) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap16(v);
+  return v;
+}
+
+// One 4-byte (2-byte) store instead of four (two) byte stores.
+inline void store_be32(uint8_t* p, uint32_t v) {
+  v = to_from_be32(v);
+  std::memcpy(p, &v, sizeof(v));
+}
+
+inline void store_be16(uint8_t* p, uint16_t v) {
+  v = to_from_be16(v);
+  std::memcpy(p, &v, sizeof(v));
 }
 
 // Folds a 32-bit one's-complement accumulator to 16 bits. Two folds are
@@ -45,6 +68,18 @@ inline uint16_t fold(uint32_t sum) {
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(sum);
+}
+
+// Folds a 64-bit accumulator of 32-bit words to 16 bits: the same result as
+// fold() on the sum of their 16-bit halves. 2^32 = 1 (mod 0xffff), so the
+// halves add with an end-around carry; then, for the 32-bit result x, the
+// high half of x + rotr(x, 16) is hi + lo plus the carry out of lo + hi,
+// which is fold(x) in three instructions.
+inline uint16_t fold64(uint64_t sum) {
+  const uint32_t hi = static_cast<uint32_t>(sum >> 32);
+  uint32_t x = static_cast<uint32_t>(sum) + hi;
+  x += x < hi ? 1 : 0;  // end-around carry
+  return static_cast<uint16_t>((x + std::rotr(x, 16)) >> 16);
 }
 
 // The Internet checksum of an IPv4 header of `len` bytes (even, at most 60)
@@ -72,37 +107,174 @@ inline uint32_t outer_ip_len(uint8_t backend_family) {
   return backend_family == SLUICE_AF_INET6 ? kIpv6HeaderLen : kIpv4HeaderLen;
 }
 
-// Writes the 20-byte outer IPv4 header. `payload_len` is what follows it
-// (UDP header included for GUE).
-void write_outer_ipv4(uint8_t* h, const ParsedPacket& parsed, const EncapParams& params,
-                      uint8_t protocol, uint32_t payload_len) {
-  h[0] = 0x45;  // version 4, IHL 5: no options on the outer header
-  h[1] = parsed.tos;
-  put_be16(h + 2, static_cast<uint16_t>(kIpv4HeaderLen + payload_len));
-  // ID 0: with DF set the ID is never used for reassembly (RFC 6864), and
-  // a constant keeps the output a pure function of the input.
-  put_be16(h + 4, 0);
-  put_be16(h + 6, parsed.dont_fragment ? SLUICE_IPV4_DF : 0);
-  h[8] = kOuterTtl;
-  h[9] = protocol;
-  put_be16(h + 10, 0);
-  std::memcpy(h + 12, params.outer_source->bytes.data(), 4);
-  std::memcpy(h + 16, params.backend->bytes.data(), 4);
-  put_be16(h + 10, ipv4_header_checksum(h, kIpv4HeaderLen));
+// Writes the Ethertype (IPv4) at `p` and the 20-byte outer IPv4 header
+// after it: 22 bytes in three 4-byte stores, one 2-byte store (the
+// checksum) and the two addresses. `total_len` includes the header;
+// `source` and `destination` point at the addresses' 4 bytes.
+//
+// The checksum is the one's-complement sum of the header's 16-bit words.
+// It is summed as the same 4-byte groups that are stored, read as host
+// integers, in a 64-bit accumulator: 2^16 = 1 (mod 0xffff), so the 32-bit
+// groups fold to the same sum as their 16-bit halves, and a one's-complement
+// sum of byte-swapped words is the byte-swapped sum, so the folded result,
+// stored as a host integer, lands in network order on either endianness.
+// The first group also holds the Ethertype, which the checksum does not
+// cover: adding its one's complement takes it out again. The sum is never
+// zero, so the result is never the other representation of zero: the bytes
+// equal those of a word-by-word sum.
+inline void write_ethertype_and_outer_ipv4(uint8_t* p, uint8_t tos, bool dont_fragment,
+                                           uint8_t protocol, uint32_t total_len,
+                                           const uint8_t* source, const uint8_t* destination) {
+  // Ethertype; version 4 and IHL 5 (no options on the outer header), TOS.
+  const uint32_t group0 = to_from_be32((uint32_t{SLUICE_ETHERTYPE_IPV4} << 16) | 0x4500u | tos);
+  // Total length; ID 0: with DF set the ID is never used for reassembly
+  // (RFC 6864), and a constant keeps the output a pure function of the input.
+  const uint32_t group1 = to_from_be32(total_len << 16);
+  // Flags (DF copied from the inner packet) and fragment offset 0; TTL;
+  // protocol.
+  static_assert(SLUICE_IPV4_DF == 1u << 14);
+  const uint32_t group2 = to_from_be32((uint32_t{dont_fragment} << 30) |
+                                       (uint32_t{kOuterTtl} << 8) | protocol);
+  constexpr uint32_t kNotEthertype = 0xffffu - to_from_be16(SLUICE_ETHERTYPE_IPV4);
+  uint32_t saddr;
+  uint32_t daddr;
+  std::memcpy(&saddr, source, 4);
+  std::memcpy(&daddr, destination, 4);
+  const uint64_t sum = uint64_t{group0} + group1 + group2 + saddr + daddr + kNotEthertype;
+  const uint16_t checksum = static_cast<uint16_t>(~fold64(sum));
+
+  std::memcpy(p, &group0, 4);
+  std::memcpy(p + 4, &group1, 4);
+  std::memcpy(p + 8, &group2, 4);
+  std::memcpy(p + 12, &checksum, 2);
+  std::memcpy(p + 14, &saddr, 4);
+  std::memcpy(p + 18, &daddr, 4);
 }
 
 // Writes the 40-byte outer IPv6 header.
-void write_outer_ipv6(uint8_t* h, const ParsedPacket& parsed, const EncapParams& params,
-                      uint8_t next_header, uint32_t payload_len) {
+inline void write_outer_ipv6(uint8_t* h, uint8_t tos, uint64_t flow_hash, uint8_t next_header,
+                             uint32_t payload_len, const uint8_t* source,
+                             const uint8_t* destination) {
   // The flow label lets routers between us and the backend hash the flow
   // without looking past the outer header (RFC 6438).
-  const uint32_t flow_label = static_cast<uint32_t>(params.flow_hash) & 0xfffff;
-  put_be32(h, (uint32_t{6} << 28) | (uint32_t{parsed.tos} << 20) | flow_label);
-  put_be16(h + 4, static_cast<uint16_t>(payload_len));
-  h[6] = next_header;
-  h[7] = kOuterTtl;
-  std::memcpy(h + 8, params.outer_source->bytes.data(), 16);
-  std::memcpy(h + 24, params.backend->bytes.data(), 16);
+  const uint32_t flow_label = static_cast<uint32_t>(flow_hash) & 0xfffff;
+  store_be32(h, (uint32_t{6} << 28) | (uint32_t{tos} << 20) | flow_label);
+  store_be32(h + 4, (payload_len << 16) | (uint32_t{next_header} << 8) | kOuterTtl);
+  std::memcpy(h + 8, source, 16);
+  std::memcpy(h + 24, destination, 16);
+}
+
+// encapsulate() for one outer family, kind and L2 shape, so that header
+// lengths, offsets and the choice of writers are constants: the common
+// case (untagged, IPv4 in IPv4, IPIP) runs with no branch but the checks.
+//
+// The order is chosen for the compiler: every byte store into the frame may
+// alias any object, so what is needed after the first one (the inputs of the
+// outer headers) is read just before it is written, and the Packet is
+// updated before the frame, so that nothing but the frame is live by then.
+template <bool kOuterV6, bool kGue, bool kVlan>
+inline DropReason encapsulate_as(Packet& pkt, const ParsedPacket& parsed,
+                                 const EncapParams& params) {
+  constexpr uint32_t kL2Len = kEthHeaderLen + (kVlan ? kVlanTagLen : 0);
+  constexpr uint32_t kOuterIpLen = kOuterV6 ? kIpv6HeaderLen : kIpv4HeaderLen;
+  constexpr uint32_t kOuterLen = kOuterIpLen + (kGue ? kUdpHeaderLen : 0);
+  // The new headers end where the inner packet begins; they need
+  // kFront bytes, of which l3_offset are the old L2 header.
+  constexpr uint32_t kFront = kL2Len + kOuterLen;
+
+  const uint32_t l3_offset = parsed.l3_offset;
+  // Only the IP packet travels: Ethernet padding past l3_end is dropped.
+  const uint32_t inner_len = uint32_t{parsed.l3_end} - l3_offset;
+  const uint32_t room = l3_offset + pkt.headroom;
+  if (kFront > room) return DropReason::kNoHeadroom;
+  const uint32_t new_len = kFront + inner_len;
+  if (new_len > params.max_frame_size) return DropReason::kTooBig;
+  const uint32_t ip_payload_len = inner_len + (kGue ? kUdpHeaderLen : 0);
+  // 16-bit length fields: IPv4 total length covers its own header, IPv6
+  // payload length and UDP length do not (UDP's is ip_payload_len itself).
+  const uint32_t length_field = kOuterV6 ? ip_payload_len : kIpv4HeaderLen + ip_payload_len;
+  if (length_field > 0xffff) return DropReason::kTooBig;
+
+  uint8_t* const data = pkt.data;
+  uint8_t* const start = data + l3_offset - kFront;
+  // A kept tag (802.1Q or 802.1ad) keeps its TPID, read before the new
+  // headers overwrite the old L2 header (they may overlap it).
+  uint8_t tpid[2] = {0, 0};
+  if constexpr (kVlan) std::memcpy(tpid, data + 12, 2);
+  // The new headers took kFront - l3_offset bytes of headroom.
+  pkt.headroom = room - kFront;
+  pkt.data = start;
+  pkt.len = new_len;
+
+  uint8_t* p = start;
+  std::memcpy(p, params.next_hop_mac->data(), 6);
+  std::memcpy(p + 6, params.local_mac->data(), 6);
+  p += 12;
+  if constexpr (kVlan) {
+    std::memcpy(p, tpid, 2);
+    store_be16(p + 2, parsed.vlan_tci);
+    p += kVlanTagLen;
+  }
+  const uint8_t* source = params.outer_source->bytes.data();
+  const uint8_t* destination = params.backend->bytes.data();
+  if constexpr (kOuterV6) {
+    store_be16(p, SLUICE_ETHERTYPE_IPV6);
+    const uint8_t next_header = kGue                                 ? SLUICE_IPPROTO_UDP
+                                : parsed.key.family == SLUICE_AF_INET6 ? SLUICE_IPPROTO_IPV6
+                                                                       : SLUICE_IPPROTO_IPIP;
+    write_outer_ipv6(p + 2, parsed.tos, params.flow_hash, next_header, length_field, source,
+                     destination);
+  } else {
+    // IPv6 inside IPv4 was refused before this point: IPIP is protocol 4.
+    const uint8_t protocol = kGue ? SLUICE_IPPROTO_UDP : SLUICE_IPPROTO_IPIP;
+    write_ethertype_and_outer_ipv4(p, parsed.tos, parsed.dont_fragment, protocol, length_field,
+                                   source, destination);
+  }
+  p += 2 + kOuterIpLen;
+
+  if constexpr (kGue) {
+    // Variant 1 GUE carries the IP packet right after UDP; the decapsulator
+    // tells IPv4 from IPv6 by the version nibble. The source port spreads
+    // flows over ECMP paths and backend RSS queues. Checksum 0: none
+    // (RFC 6935 for IPv6).
+    const uint32_t source_port =
+        kGueSourcePortBase + static_cast<uint32_t>(params.flow_hash % kGueSourcePortCount);
+    store_be32(p, (source_port << 16) | params.gue_port);
+    store_be32(p + 4, ip_payload_len << 16);
+  }
+  return DropReason::kNone;
+}
+
+// The variants other than the common one, out of line: each gets its own
+// register allocation, so the common path does not save and restore the
+// registers that, say, the IPv6 path needs.
+template <bool kOuterV6, bool kGue, bool kVlan>
+[[gnu::noinline]] DropReason encapsulate_cold(Packet& pkt, const ParsedPacket& parsed,
+                                              const EncapParams& params) {
+  return encapsulate_as<kOuterV6, kGue, kVlan>(pkt, parsed, params);
+}
+
+template <bool kOuterV6, bool kGue>
+DropReason encapsulate_cold_l2(Packet& pkt, const ParsedPacket& parsed,
+                               const EncapParams& params) {
+  return parsed.has_vlan ? encapsulate_cold<kOuterV6, kGue, true>(pkt, parsed, params)
+                         : encapsulate_cold<kOuterV6, kGue, false>(pkt, parsed, params);
+}
+
+// Every case but the common one.
+[[gnu::noinline]] DropReason encapsulate_other(Packet& pkt, const ParsedPacket& parsed,
+                                               const EncapParams& params) {
+  if (parsed.status != ParseStatus::kOk) return DropReason::kUnsupportedProtocol;
+  const bool gue = params.kind == Encapsulation::kGue;
+  if (params.backend->family == SLUICE_AF_INET6) {
+    return gue ? encapsulate_cold_l2<true, true>(pkt, parsed, params)
+               : encapsulate_cold_l2<true, false>(pkt, parsed, params);
+  }
+  // IPv6 inside IPv4 would need the backend to accept IPv6 from an IPv4
+  // tunnel endpoint (6in4); no backend of ours is set up for that.
+  if (parsed.key.family == SLUICE_AF_INET6) return DropReason::kUnsupportedProtocol;
+  return gue ? encapsulate_cold_l2<false, true>(pkt, parsed, params)
+             : encapsulate_cold_l2<false, false>(pkt, parsed, params);
 }
 
 }  // namespace
@@ -112,80 +284,13 @@ uint32_t encap_overhead(Encapsulation kind, uint8_t backend_family) {
 }
 
 DropReason encapsulate(Packet& pkt, const ParsedPacket& parsed, const EncapParams& params) {
-  if (parsed.status != ParseStatus::kOk) return DropReason::kUnsupportedProtocol;
-  const bool inner_v6 = parsed.key.family == SLUICE_AF_INET6;
-  const bool outer_v6 = params.backend->family == SLUICE_AF_INET6;
-  // IPv6 inside IPv4 would need the backend to accept IPv6 from an IPv4
-  // tunnel endpoint (6in4); no backend of ours is set up for that.
-  if (inner_v6 && !outer_v6) return DropReason::kUnsupportedProtocol;
-
-  const bool gue = params.kind == Encapsulation::kGue;
-  const uint32_t l2_len = kEthHeaderLen + (parsed.has_vlan ? kVlanTagLen : 0);
-  const uint32_t outer_len = encap_overhead(params.kind, params.backend->family);
-  // Only the IP packet travels: Ethernet padding past l3_end is dropped.
-  const uint32_t inner_len = uint32_t{parsed.l3_end} - parsed.l3_offset;
-  const uint32_t ip_payload_len = inner_len + (gue ? kUdpHeaderLen : 0);
-
-  // The new headers end where the inner packet begins; they need
-  // l2_len + outer_len bytes, of which l3_offset are the old L2 header.
-  const uint32_t front = l2_len + outer_len;
-  if (front > parsed.l3_offset + pkt.headroom) return DropReason::kNoHeadroom;
-  const uint32_t new_len = front + inner_len;
-  if (new_len > params.max_frame_size) return DropReason::kTooBig;
-  // 16-bit length fields: IPv4 total length covers its own header, IPv6
-  // payload length and UDP length do not (UDP's is ip_payload_len itself).
-  const uint32_t length_field = outer_v6 ? ip_payload_len : kIpv4HeaderLen + ip_payload_len;
-  if (length_field > 0xffff) return DropReason::kTooBig;
-
-  // The TPID of a kept tag (802.1Q or 802.1ad) is read before the new
-  // headers overwrite the old L2 header.
-  uint8_t tpid[2] = {0, 0};
-  if (parsed.has_vlan) {
-    tpid[0] = pkt.data[12];
-    tpid[1] = pkt.data[13];
+  // The common case first, inline: untagged IPv4 in IPv4, IPIP.
+  if (parsed.status == ParseStatus::kOk && params.kind == Encapsulation::kIpip &&
+      !parsed.has_vlan && params.backend->family != SLUICE_AF_INET6 &&
+      parsed.key.family != SLUICE_AF_INET6) {
+    return encapsulate_as<false, false, false>(pkt, parsed, params);
   }
-
-  uint8_t* inner = pkt.data + parsed.l3_offset;
-  uint8_t* start = inner - front;
-
-  uint8_t* p = start;
-  std::memcpy(p, params.next_hop_mac->data(), 6);
-  std::memcpy(p + 6, params.local_mac->data(), 6);
-  p += 12;
-  if (parsed.has_vlan) {
-    p[0] = tpid[0];
-    p[1] = tpid[1];
-    put_be16(p + 2, parsed.vlan_tci);
-    p += kVlanTagLen;
-  }
-  put_be16(p, outer_v6 ? SLUICE_ETHERTYPE_IPV6 : SLUICE_ETHERTYPE_IPV4);
-  p += 2;
-
-  const uint8_t inner_proto = inner_v6 ? SLUICE_IPPROTO_IPV6 : SLUICE_IPPROTO_IPIP;
-  const uint8_t outer_proto = gue ? SLUICE_IPPROTO_UDP : inner_proto;
-  if (outer_v6) {
-    write_outer_ipv6(p, parsed, params, outer_proto, ip_payload_len);
-    p += kIpv6HeaderLen;
-  } else {
-    write_outer_ipv4(p, parsed, params, outer_proto, ip_payload_len);
-    p += kIpv4HeaderLen;
-  }
-
-  if (gue) {
-    // Variant 1 GUE carries the IP packet right after UDP; the decapsulator
-    // tells IPv4 from IPv6 by the version nibble. The source port spreads
-    // flows over ECMP paths and backend RSS queues.
-    put_be16(p, static_cast<uint16_t>(kGueSourcePortBase +
-                                      params.flow_hash % kGueSourcePortCount));
-    put_be16(p + 2, params.gue_port);
-    put_be16(p + 4, static_cast<uint16_t>(ip_payload_len));
-    put_be16(p + 6, 0);  // no checksum (RFC 6935 for IPv6)
-  }
-
-  pkt.headroom -= static_cast<uint32_t>(pkt.data - start);
-  pkt.data = start;
-  pkt.len = new_len;
-  return DropReason::kNone;
+  return encapsulate_other(pkt, parsed, params);
 }
 
 DropReason make_echo_reply(Packet& pkt, const ParsedPacket& parsed) {

@@ -232,8 +232,18 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
         // Maglev order, so the client's next SYN gets an answer.
         bool skipped = false;
         const uint64_t ah = affinity_hash(svc, p.key, s.flow_hash, snap.seed());
-        const uint16_t next = pick_backend(svc, e->pool, ah, now_ms, /*consume=*/true,
-                                           failed.fingerprint, &skipped);
+        uint16_t next = pick_backend(svc, e->pool, ah, now_ms, /*consume=*/true,
+                                     failed.fingerprint, &skipped);
+        if (next == kNoBackendIndex && e->pool != svc.fallback_pool) {
+          // The pool has no other usable backend: retry in the fallback pool.
+          next = pick_backend(svc, svc.fallback_pool, ah, now_ms, /*consume=*/true,
+                              failed.fingerprint, &skipped);
+          if (next != kNoBackendIndex) {
+            e->pool = svc.fallback_pool;
+            d.pool = e->pool;
+            d.fallback = true;
+          }
+        }
         if (next != kNoBackendIndex) {
           e->backend_index = next;
           e->backend_fingerprint = svc.backends[next].fingerprint;

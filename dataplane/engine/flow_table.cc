@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dataplane/engine/flow_table.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
 #include <new>
 
 namespace sluice::engine {
 namespace {
 
-// A bucket is kWays adjacent lines; aligning it whole keeps it from
-// straddling a 128-byte adjacent-line prefetch pair more than it must.
-constexpr std::align_val_t kBucketAlign{FlowTable::kWays * sizeof(FlowEntry)};
-
+constexpr uint32_t kNoSlot = UINT32_MAX;
 constexpr uint8_t kIpProtoTcp = 6;
+// Transparent huge pages are 2 MiB on x86-64 (and on arm64 with 4 KiB pages).
+constexpr size_t kHugePage = size_t{2} << 20;
 
 uint32_t bucket_count_for(uint32_t capacity) {
   const uint64_t wanted = (static_cast<uint64_t>(capacity) + FlowTable::kWays - 1) /
@@ -21,9 +23,27 @@ uint32_t bucket_count_for(uint32_t capacity) {
   return static_cast<uint32_t>(n);
 }
 
+// Zeroed memory for one of the table's arrays. A table of a million flows
+// spans 72 MiB: with 4 KiB pages nearly every lookup would also miss the TLB,
+// so large arrays start on a huge-page boundary and ask for transparent huge
+// pages. madvise fails harmlessly where THP is off; the table works either way.
+void* table_memory(size_t bytes, size_t* align) {
+  *align = bytes >= kHugePage ? kHugePage : 64;
+  void* p = ::operator new[](bytes, std::align_val_t{*align});
+  if (*align == kHugePage) (void)madvise(p, bytes, MADV_HUGEPAGE);
+  // Zeroing writes every page now, so the hot path never takes a page
+  // fault; all-zero signatures mark every way free.
+  std::memset(p, 0, bytes);
+  return p;
+}
+
 bool same_key(const sluice_flow_key& a, const sluice_flow_key& b) {
   // Fixed size: the compiler turns this into five 8-byte compares.
   return std::memcmp(&a, &b, sizeof(sluice_flow_key)) == 0;
+}
+
+uint32_t min_timeout_ms(const FlowTimeouts& t) {
+  return std::min({t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms});
 }
 
 }  // namespace
@@ -44,92 +64,216 @@ uint32_t flow_timeout_ms(FlowState state, const FlowTimeouts& t) {
   return 0;
 }
 
-void FlowTable::AlignedDelete::operator()(FlowEntry* p) const {
-  ::operator delete[](p, kBucketAlign);
+void FlowTable::AlignedDelete::operator()(void* p) const {
+  ::operator delete[](p, std::align_val_t{align});
 }
 
 FlowTable::FlowTable(uint32_t capacity) {
   const uint32_t buckets = bucket_count_for(capacity);
-  const size_t n = static_cast<size_t>(buckets) * kWays;
-  void* raw = ::operator new[](n * sizeof(FlowEntry), kBucketAlign);
-  // Zeroing writes every page now, so the hot path never takes a page fault;
-  // all-zero is a valid kEmpty entry.
-  std::memset(raw, 0, n * sizeof(FlowEntry));
-  entries_.reset(static_cast<FlowEntry*>(raw));
+  size_t align = 0;
+  void* sigs = table_memory(size_t{buckets} * sizeof(SignatureLine), &align);
+  sigs_ = {static_cast<SignatureLine*>(sigs), AlignedDelete{align}};
+  void* entries = table_memory(size_t{buckets} * kWays * sizeof(FlowEntry), &align);
+  entries_ = {static_cast<FlowEntry*>(entries), AlignedDelete{align}};
   mask_ = buckets - 1;
+}
+
+uint32_t FlowTable::find(uint32_t bucket, uint32_t sig, const sluice_flow_key& key) const {
+  for (uint32_t m = ways_matching(sigs_[bucket].sig, sig); m != 0; m &= m - 1) {
+    const uint32_t slot = bucket * kWays + static_cast<uint32_t>(__builtin_ctz(m));
+    if (same_key(entries_[slot].key, key)) return slot;
+  }
+  return kNoSlot;
 }
 
 FlowEntry* FlowTable::lookup(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
                              const FlowTimeouts& t) {
   ++stats_.lookups;
-  FlowEntry* b = bucket(hash);
-  for (uint32_t w = 0; w < kWays; ++w) {
-    FlowEntry& e = b[w];
-    if (e.state == FlowState::kEmpty || !same_key(e.key, key)) continue;
-    // A key is stored at most once per bucket (insert reuses its slot), so
-    // the first match decides.
-    if (flow_expired(e, now_ms, t)) return nullptr;
-    ++stats_.hits;
-    return &e;
-  }
-  return nullptr;
+  const uint32_t sig = signature(hash);
+  const auto b1 = static_cast<uint32_t>(hash) & mask_;
+  uint32_t slot = find(b1, sig, key);
+  // A key is stored at most once in its two buckets (insert looks in both
+  // before it takes a way), so the first match decides. When the buckets
+  // coincide the second look is a repeat that finds nothing new.
+  if (slot == kNoSlot) slot = find(other_bucket(b1, sig), sig, key);
+  if (slot == kNoSlot) return nullptr;
+  FlowEntry& e = entries_[slot];
+  if (flow_expired(e, now_ms, t)) return nullptr;
+  sigs_[slot / kWays].seen[slot % kWays] = now_ms;
+  ++stats_.hits;
+  return &e;
 }
 
 FlowEntry* FlowTable::insert(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
                              const FlowTimeouts& t) {
   ++stats_.inserts;
-  FlowEntry* b = bucket(hash);
-  FlowEntry* slot = nullptr;
-  FlowEntry* empty = nullptr;
-  FlowEntry* expired = nullptr;
-  FlowEntry* stalest = nullptr;
-  uint32_t stalest_age = 0;
-  for (uint32_t w = 0; w < kWays; ++w) {
-    FlowEntry& e = b[w];
-    if (e.state == FlowState::kEmpty) {
-      if (empty == nullptr) empty = &e;
-      continue;
-    }
-    if (same_key(e.key, key)) {
-      slot = &e;
-      break;
-    }
-    if (flow_expired(e, now_ms, t)) {
-      if (expired == nullptr) expired = &e;
-      continue;
-    }
-    // Age, not last_seen itself, so the choice is right across the wrap.
-    const uint32_t age = now_ms - e.last_seen_ms;
-    if (stalest == nullptr || age > stalest_age) {
-      stalest = &e;
-      stalest_age = age;
-    }
+  const uint32_t sig = signature(hash);
+  const auto b1 = static_cast<uint32_t>(hash) & mask_;
+  const uint32_t b2 = other_bucket(b1, sig);
+  uint32_t slot = find(b1, sig, key);
+  if (slot == kNoSlot && b2 != b1) slot = find(b2, sig, key);
+  if (slot != kNoSlot) {
+    if (flow_expired(entries_[slot], now_ms, t)) ++stats_.expirations;
+    return claim(slot, sig, key, now_ms);
   }
-  if (slot != nullptr) {
-    if (flow_expired(*slot, now_ms, t)) ++stats_.expirations;
-  } else if (empty != nullptr) {
-    slot = empty;
+  slot = free_slot(b1, b2);
+  if (slot != kNoSlot) {
     ++occupied_;
-  } else if (expired != nullptr) {
-    slot = expired;
-    ++stats_.expirations;
-  } else {
-    slot = stalest;
+    return claim(slot, sig, key, now_ms);
+  }
+  slot = reclaim_expired(b1, b2, now_ms, t);
+  // A completely full table has no free way to move anyone into: skip the
+  // search (the steady state under a flood of new flows).
+  if (slot == kNoSlot && occupied_ < capacity()) slot = make_room(b1, b2);
+  if (slot == kNoSlot) {
+    slot = stalest(b1, b2, now_ms);
     ++stats_.evictions;
   }
-  slot->key = key;
-  slot->backend_fingerprint = 0;
-  slot->last_seen_ms = now_ms;
-  slot->state_since_ms = now_ms;
-  slot->generation = 0;
-  slot->backend_index = 0;
-  slot->pool = 0;
-  slot->state = key.proto == kIpProtoTcp ? FlowState::kSynSent : FlowState::kUdp;
-  return slot;
+  return claim(slot, sig, key, now_ms);
+}
+
+// A free way of the bucket with more of them (b1 on a tie, so that at low
+// load most flows are found in the first line a lookup reads).
+uint32_t FlowTable::free_slot(uint32_t b1, uint32_t b2) const {
+  const uint32_t f1 = ways_matching(sigs_[b1].sig, 0);
+  const uint32_t f2 = b2 != b1 ? ways_matching(sigs_[b2].sig, 0) : 0;
+  if ((f1 | f2) == 0) return kNoSlot;
+  if (__builtin_popcount(f2) > __builtin_popcount(f1)) {
+    return b2 * kWays + static_cast<uint32_t>(__builtin_ctz(f2));
+  }
+  return b1 * kWays + static_cast<uint32_t>(__builtin_ctz(f1));
+}
+
+// An expired entry of the two (full) buckets, or kNoSlot. The last-seen
+// copies choose which entries to read: one idle for less than the shortest
+// timeout is alive whatever its state (exact while the caller refreshes
+// last_seen_ms on every hit, as the engine does); the decision itself is
+// always made on the entry.
+uint32_t FlowTable::reclaim_expired(uint32_t b1, uint32_t b2, uint32_t now_ms,
+                                    const FlowTimeouts& t) {
+  const uint32_t min_timeout = min_timeout_ms(t);
+  const uint32_t buckets[2] = {b1, b2};
+  const uint32_t n = b2 != b1 ? 2 : 1;
+  uint32_t candidates[2 * kWays];
+  uint32_t count = 0;
+  uint32_t oldest = kNoSlot;
+  uint32_t oldest_age = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const SignatureLine& line = sigs_[buckets[i]];
+    for (uint32_t w = 0; w < kWays; ++w) {
+      const uint32_t age = now_ms - line.seen[w];
+      if (age < min_timeout) continue;
+      const uint32_t slot = buckets[i] * kWays + w;
+      candidates[count++] = slot;
+      if (oldest == kNoSlot || age > oldest_age) {
+        oldest = slot;
+        oldest_age = age;
+      }
+    }
+  }
+  if (count == 0) return kNoSlot;
+  // The oldest first, alone: in a table full of flows that ended it is the
+  // one that expired, and it is the line insert writes next anyway.
+  if (flow_expired(entries_[oldest], now_ms, t)) {
+    ++stats_.expirations;
+    return oldest;
+  }
+  for (uint32_t i = 0; i < count; ++i) __builtin_prefetch(&entries_[candidates[i]]);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (candidates[i] != oldest && flow_expired(entries_[candidates[i]], now_ms, t)) {
+      ++stats_.expirations;
+      return candidates[i];
+    }
+  }
+  return kNoSlot;
+}
+
+// Frees a way of b1 or b2 (both full of live entries) by moving one of their
+// residents to its other bucket, if that has a free way; returns the freed
+// slot or kNoSlot. One level of moves only: it reads at most 16 signature
+// lines (all prefetched together) and keeps every live flow up to about 90%
+// load; deeper searches would cost hundreds of lines for the last few percent.
+uint32_t FlowTable::make_room(uint32_t b1, uint32_t b2) {
+  const uint32_t buckets[2] = {b1, b2};
+  const uint32_t n = b2 != b1 ? 2 : 1;
+  uint32_t others[2 * kWays];
+  for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t w = 0; w < kWays; ++w) {
+      const uint32_t o = other_bucket(buckets[i], sigs_[buckets[i]].sig[w]);
+      others[i * kWays + w] = o;
+      __builtin_prefetch(&sigs_[o], 1, 3);
+    }
+  }
+  for (uint32_t i = 0; i < n * kWays; ++i) {
+    const uint32_t from_bucket = buckets[i / kWays];
+    if (others[i] == from_bucket) continue;
+    const uint32_t free = ways_matching(sigs_[others[i]].sig, 0);
+    if (free == 0) continue;
+    const uint32_t w = i % kWays;
+    const uint32_t from = from_bucket * kWays + w;
+    const uint32_t to_way = static_cast<uint32_t>(__builtin_ctz(free));
+    SignatureLine& src = sigs_[from_bucket];
+    SignatureLine& dst = sigs_[others[i]];
+    entries_[others[i] * kWays + to_way] = entries_[from];
+    dst.sig[to_way] = src.sig[w];
+    dst.seen[to_way] = src.seen[w];
+    ++occupied_;  // the way it moved to was free; the new key takes `from`
+    ++stats_.displacements;
+    return from;
+  }
+  return kNoSlot;
+}
+
+// The way of b1 or b2 whose last-seen copy is oldest. Age, not the time
+// itself, so the choice is right across the wrap of the clock.
+uint32_t FlowTable::stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const {
+  const uint32_t buckets[2] = {b1, b2};
+  const uint32_t n = b2 != b1 ? 2 : 1;
+  uint32_t best = b1 * kWays;
+  uint32_t best_age = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const SignatureLine& line = sigs_[buckets[i]];
+    for (uint32_t w = 0; w < kWays; ++w) {
+      const uint32_t age = now_ms - line.seen[w];
+      if (age > best_age) {
+        best = buckets[i] * kWays + w;
+        best_age = age;
+      }
+    }
+  }
+  return best;
+}
+
+// What insert would take for a new key in the common cases: a free way, or
+// else the stalest entry (which is also the one it checks first for expiry).
+uint32_t FlowTable::likely_insert_slot(Buckets b, uint32_t now_ms) const {
+  const uint32_t slot = free_slot(b.first, b.second);
+  return slot != kNoSlot ? slot : stalest(b.first, b.second, now_ms);
+}
+
+FlowEntry* FlowTable::claim(uint32_t slot, uint32_t sig, const sluice_flow_key& key,
+                            uint32_t now_ms) {
+  SignatureLine& line = sigs_[slot / kWays];
+  line.sig[slot % kWays] = sig;
+  line.seen[slot % kWays] = now_ms;
+  FlowEntry& e = entries_[slot];
+  e.key = key;
+  e.backend_fingerprint = 0;
+  e.last_seen_ms = now_ms;
+  e.state_since_ms = now_ms;
+  e.generation = 0;
+  e.backend_index = 0;
+  e.pool = 0;
+  e.state = key.proto == kIpProtoTcp ? FlowState::kSynSent : FlowState::kUdp;
+  return &e;
 }
 
 void FlowTable::erase(FlowEntry* e) {
-  if (e == nullptr || e->state == FlowState::kEmpty) return;
+  if (e == nullptr) return;
+  const auto slot = static_cast<uint32_t>(e - entries_.get());
+  uint32_t& sig = sigs_[slot / kWays].sig[slot % kWays];
+  if (sig == 0) return;
+  sig = 0;
   e->state = FlowState::kEmpty;
   --occupied_;
   ++stats_.erases;

@@ -2,30 +2,50 @@
 // The per-core flow table: which backend each live flow was sent to.
 //
 // One table per worker core, touched by that core only, so there are no locks
-// and no atomics. All memory is one aligned allocation made by the
-// constructor; lookup, insert and erase never allocate and do bounded work.
+// and no atomics. The memory is two allocations made by the constructor;
+// lookup, insert and erase never allocate and do bounded work.
 //
-// Layout: set-associative. The table is a power-of-two number of buckets of
-// kWays entries; a flow may live only in the bucket picked by the low bits of
-// its hash. Why this and not open addressing or chaining:
-//  - bounded work per packet: a lookup reads exactly one bucket (kWays cache
-//    lines, adjacent, prefetchable in one go), a full bucket costs one
-//    eviction, never a probe sequence or a rehash;
-//  - eviction is local: when a bucket is full the stalest entry of that
-//    bucket goes, an LRU approximation that needs no global list;
-//  - the caller's hash is a keyed SipHash (flow_hash.h), so a client cannot
-//    aim many flows at one bucket to evict others.
-// The low hash bits are used because the Maglev lookup uses the high 32 bits
-// (sluice_hash_to_range): bucket and backend stay independent.
+// Layout: two-choice, 8-way buckets with a separate signature array.
+//  - Each flow may live in one of two buckets: b1 from the low bits of its
+//    hash, b2 = b1 xor (a mix of its 32-bit signature). A bucket is 8 ways.
+//  - Per bucket, one 64-byte signature line holds 8 non-zero 32-bit
+//    signatures (the high half of the hash; 0 marks a free way) and 8 copies
+//    of last_seen_ms. The 64-byte FlowEntry records sit in a parallel array
+//    at bucket * 8 + way.
+//  - A lookup compares signatures in b1's line, then b2's, and reads an entry
+//    only on a signature match: a hit costs one or two signature lines and
+//    one entry line (the old 4-way table read four entry lines), and a false
+//    signature match has odds of about 2^-28 per lookup.
+// Why two choices with displacement and not one bigger bucket: with one
+// bucket per key the fullest bucket overflows long before the table is full
+// (a 4-way table evicted live flows at 13% load, and 14% of them at 50%).
+// A new flow goes to the less loaded of its two buckets, and when both are
+// full of live flows, one resident moves to its own other bucket if that has
+// a free way. That keeps every live flow up to about 90% load (tested) and
+// loses about 1% of them at 100%; an evicted established flow would be
+// rescheduled and could break if weights changed, which the product promises
+// never to do.
+// Why b2 is derived from the signature and not from the full hash: a resident
+// being moved must know its other bucket, and the table has only the bucket
+// it sits in and its signature (the key is there, the seeded hash is not).
+// b1 uses hash bits 0..26 and the signature bits 32..63, so b2 is uniform
+// and independent of b1. For one key in 2^(bucket bits) the two coincide
+// (always, in a one-bucket table); such a key simply has 8 ways.
+// The caller's hash is a keyed SipHash (flow_hash.h), so a client cannot aim
+// many flows at one bucket pair to evict others.
 //
 // Expiry is lazy: an entry whose idle time reached the timeout of its state
-// is treated as absent by lookup and reused first by insert. Timeouts are per
+// is treated as absent by lookup and reused by insert. Timeouts are per
 // service, so they are passed on each call rather than stored.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dataplane/engine/config.h"
 #include "dataplane/engine/flow_hash.h"
@@ -40,7 +60,7 @@ enum class FlowState : uint8_t {
   kUdp,          // UDP (and other connectionless) flows
 };
 
-// One flow; exactly one cache line so a lookup touches one line per way.
+// One flow; exactly one cache line so a hit touches one entry line.
 struct alignas(64) FlowEntry {
   sluice_flow_key key;           // 40 bytes, compared whole (pad included)
   uint64_t backend_fingerprint;  // keyed hash of the backend address; 0 is a valid value
@@ -49,18 +69,19 @@ struct alignas(64) FlowEntry {
   uint32_t generation;           // config generation backend_index is valid for
   uint16_t backend_index;        // index into the service's backends in that generation
   uint8_t pool;                  // pool index
-  FlowState state;               // kEmpty marks a free slot (not the fingerprint)
+  FlowState state;               // kEmpty after erase; the signature marks free slots
 };
 static_assert(sizeof(FlowEntry) == 64, "a flow entry is one cache line");
 static_assert(alignof(FlowEntry) == 64, "a flow entry starts a cache line");
 
 struct FlowTableStats {
   uint64_t lookups = 0;
-  uint64_t hits = 0;         // lookups that found a live entry
-  uint64_t inserts = 0;      // calls to insert, whatever slot they got
-  uint64_t evictions = 0;    // live entries overwritten because their bucket was full
-  uint64_t expirations = 0;  // expired entries reclaimed by insert
+  uint64_t hits = 0;           // lookups that found a live entry
+  uint64_t inserts = 0;        // calls to insert, whatever slot they got
+  uint64_t evictions = 0;      // live entries overwritten because both buckets were full
+  uint64_t expirations = 0;    // expired entries reclaimed by insert
   uint64_t erases = 0;
+  uint64_t displacements = 0;  // live entries moved to their other bucket to make room
 };
 
 // The timeout of an entry's state. kEmpty has none (returns 0).
@@ -81,14 +102,21 @@ inline bool flow_expired(const FlowEntry& e, uint32_t now_ms, const FlowTimeouts
 
 class FlowTable {
  public:
-  static constexpr uint32_t kWays = 4;  // entries per bucket (4 cache lines)
-  // Largest bucket count (2^28 buckets = 2^30 entries = 64 GiB); larger
+  static constexpr uint32_t kWays = 8;  // entries per bucket (one signature line)
+  // Largest bucket count (2^27 buckets = 2^30 entries = 72 GiB); larger
   // requested capacities are clamped to it.
-  static constexpr uint32_t kMaxBuckets = 1u << 28;
+  static constexpr uint32_t kMaxBuckets = 1u << 27;
+
+  // The two buckets a hash may live in; equal for a few hashes.
+  struct Buckets {
+    uint32_t first;
+    uint32_t second;
+  };
 
   // Capacity is rounded up so the bucket count is a power of two (at least
-  // one bucket). Allocates and zeroes all memory now; throws std::bad_alloc
-  // if it cannot (start-up only, never on the hot path).
+  // one bucket). Allocates and zeroes all memory now, asking for transparent
+  // huge pages on large tables; throws std::bad_alloc if it cannot
+  // (start-up only, never on the hot path).
   explicit FlowTable(uint32_t capacity);
 
   FlowTable(FlowTable&&) noexcept = default;
@@ -98,45 +126,125 @@ class FlowTable {
 
   // The live entry for key, or nullptr (absent or expired). `hash` must be
   // sluice_flow_hash(&key, seed): the table never hashes by itself. Does not
-  // refresh last_seen_ms: the caller does, once it knows what the packet means.
+  // refresh last_seen_ms: the caller does, once it knows what the packet
+  // means. (The table's own copy of it is set to now_ms on a hit.)
   FlowEntry* lookup(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
                     const FlowTimeouts& t);
 
-  // A slot for key in its bucket, re-initialised: the existing entry for key
-  // if any (live or expired), else an empty slot, else an expired one, else
-  // the stalest entry of the bucket (evicted). The entry comes back with key
-  // set, last_seen_ms = state_since_ms = now_ms, backend fields zero, and
-  // state kSynSent for TCP or kUdp otherwise; the caller fills the backend
-  // and sets the state it means. Never fails.
+  // A slot for key in one of its two buckets, re-initialised: the existing
+  // entry for key if any (live or expired), else a free way of the less
+  // loaded bucket, else an expired entry, else a way freed by moving a live
+  // entry to its other bucket, else the stalest entry of the two buckets
+  // (evicted). The entry comes back with key set, last_seen_ms =
+  // state_since_ms = now_ms, backend fields zero, and state kSynSent for TCP
+  // or kUdp otherwise; the caller fills the backend and sets the state it
+  // means. Never fails.
+  // Moving a resident invalidates pointers to it: a FlowEntry* from an
+  // earlier lookup or insert is valid only until the next insert.
   FlowEntry* insert(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
                     const FlowTimeouts& t);
 
-  // Frees an entry returned by lookup or insert of this table.
+  // Frees an entry returned by lookup or insert of this table (and not moved
+  // since: see insert). nullptr and already-free entries are ignored.
   void erase(FlowEntry* e);
 
-  // Starts loading the bucket of `hash` into the cache (write intent, since a
-  // hit refreshes last_seen_ms). Call a few packets ahead of lookup.
-  void prefetch(uint64_t hash) const {
-    const FlowEntry* b = bucket(hash);
-    for (uint32_t w = 0; w < kWays; ++w) __builtin_prefetch(b + w, 1, 3);
+  // Starts loading the two signature lines of `hash` into the cache (write
+  // intent, since a hit refreshes the last-seen copy). Call a few packets
+  // ahead of lookup.
+  // Why always_inline: GCC treats __builtin_prefetch as touching no memory,
+  // so an out-of-line function made only of prefetches counts as `const` and
+  // its calls are deleted as dead code (seen with gcc 12 -O1..-O3 when
+  // buckets_of was not inlined early). Inlined into the caller, the
+  // prefetches stay.
+  [[gnu::always_inline]] void prefetch(uint64_t hash) const {
+    const Buckets b = buckets_of(hash);
+    __builtin_prefetch(&sigs_[b.first], 1, 3);
+    __builtin_prefetch(&sigs_[b.second], 1, 3);
+  }
+
+  // The second prefetch stage, for when prefetch(hash) has had time to land
+  // (say, a pass over the burst later): reads the two signature lines and
+  // starts loading the entry line the next call will touch. For a known flow
+  // that is its entry; for a new one, the slot insert will most likely take
+  // (a free way, else the stalest entry). Without this stage the entry line
+  // is a cache miss inside lookup or insert, with nothing to overlap it.
+  [[gnu::always_inline]] void prefetch_entry(uint64_t hash, uint32_t now_ms) const {
+    const uint32_t sig = signature(hash);
+    const Buckets b = buckets_of(hash);
+    const uint32_t m1 = ways_matching(sigs_[b.first].sig, sig);
+    const uint32_t m2 = ways_matching(sigs_[b.second].sig, sig);
+    // One match per line at most, but for a 2^-32 accident: take the first.
+    if (m1 != 0) __builtin_prefetch(&entries_[b.first * kWays + __builtin_ctz(m1)], 1, 3);
+    if (m2 != 0) __builtin_prefetch(&entries_[b.second * kWays + __builtin_ctz(m2)], 1, 3);
+    if ((m1 | m2) == 0) __builtin_prefetch(&entries_[likely_insert_slot(b, now_ms)], 1, 3);
+  }
+
+  Buckets buckets_of(uint64_t hash) const {
+    const auto first = static_cast<uint32_t>(hash) & mask_;
+    return {first, other_bucket(first, signature(hash))};
   }
 
   uint32_t capacity() const { return (mask_ + 1) * kWays; }
-  static constexpr size_t bytes_per_entry() { return sizeof(FlowEntry); }
-  // Slots not kEmpty, counting expired entries that insert has not reused yet.
+  // Table memory per entry: the entry plus its share of a signature line.
+  static constexpr size_t bytes_per_entry() {
+    return sizeof(FlowEntry) + sizeof(SignatureLine) / kWays;
+  }
+  // Slots in use, counting expired entries that insert has not reused yet.
   uint32_t occupied() const { return occupied_; }
   FlowTableStats stats() const { return stats_; }
 
  private:
+  // Per bucket: what a lookup reads before it touches any entry.
+  struct alignas(64) SignatureLine {
+    uint32_t sig[kWays];   // signature of the way's key; 0: free way
+    uint32_t seen[kWays];  // now_ms of the way's insert or latest lookup hit
+  };
+  static_assert(sizeof(SignatureLine) == 64, "a signature line is one cache line");
+
+  // Frees what table_memory() in flow_table.cc allocated, with its alignment.
   struct AlignedDelete {
-    void operator()(FlowEntry* p) const;
+    size_t align;
+    void operator()(void* p) const;
   };
 
-  FlowEntry* bucket(uint64_t hash) const {
-    return entries_.get() + static_cast<size_t>(hash & mask_) * kWays;
+  // Bit w set where line[w] == value, for the kWays (8) words of a line.
+  static uint32_t ways_matching(const uint32_t* line, uint32_t value) {
+    static_assert(kWays == 8, "ways_matching compares two 128-bit halves");
+#if defined(__SSE2__)
+    const __m128i v = _mm_set1_epi32(static_cast<int>(value));
+    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(line));
+    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(line + 4));
+    const int m_lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, v)));
+    const int m_hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, v)));
+    return static_cast<uint32_t>(m_lo | (m_hi << 4));
+#else
+    uint32_t m = 0;
+    for (uint32_t w = 0; w < kWays; ++w) m |= static_cast<uint32_t>(line[w] == value) << w;
+    return m;
+#endif
   }
 
-  std::unique_ptr<FlowEntry[], AlignedDelete> entries_;
+  // Never 0, which marks a free way.
+  static uint32_t signature(uint64_t hash) {
+    const auto s = static_cast<uint32_t>(hash >> 32);
+    return s != 0 ? s : 1;
+  }
+  // An involution: the other bucket of the other bucket is the first one, so
+  // a resident's other bucket follows from where it is and its signature.
+  uint32_t other_bucket(uint32_t bucket, uint32_t sig) const {
+    return bucket ^ (static_cast<uint32_t>(sluice_mix64(sig)) & mask_);
+  }
+
+  uint32_t find(uint32_t bucket, uint32_t sig, const sluice_flow_key& key) const;
+  uint32_t free_slot(uint32_t b1, uint32_t b2) const;
+  uint32_t reclaim_expired(uint32_t b1, uint32_t b2, uint32_t now_ms, const FlowTimeouts& t);
+  uint32_t make_room(uint32_t b1, uint32_t b2);
+  uint32_t stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const;
+  uint32_t likely_insert_slot(Buckets b, uint32_t now_ms) const;
+  FlowEntry* claim(uint32_t slot, uint32_t sig, const sluice_flow_key& key, uint32_t now_ms);
+
+  std::unique_ptr<SignatureLine[], AlignedDelete> sigs_;
+  std::unique_ptr<FlowEntry[], AlignedDelete> entries_;  // slot = bucket * kWays + way
   uint32_t mask_ = 0;  // bucket count - 1
   uint32_t occupied_ = 0;
   FlowTableStats stats_;

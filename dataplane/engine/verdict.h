@@ -32,8 +32,7 @@ namespace sluice::engine {
   X(kNoHeadroom, "no-headroom", "buffer lacks headroom for the encapsulation header")      \
   X(kTooBig, "too-big", "encapsulated frame would exceed the maximum frame size")          \
   X(kNoFlowForIcmp, "icmp-no-flow", "ICMP error toward a VIP whose inner flow has no backend") \
-  X(kBadIcmp, "bad-icmp", "ICMP type toward a VIP that is neither echo nor a PMTU error")  \
-  X(kNoSnapshot, "no-snapshot", "no configuration published yet")
+  X(kBadIcmp, "bad-icmp", "ICMP type toward a VIP that is neither echo nor a PMTU error")
 
 enum class DropReason : uint8_t {
 #define SLUICE_X(name, str, help) name,

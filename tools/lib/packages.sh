@@ -14,5 +14,5 @@ SLUICE_PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev valgrind python3-scapy
   # lab topologies (namespaces, veth)
-  iproute2 ethtool
+  iproute2 ethtool iputils-ping curl
 )

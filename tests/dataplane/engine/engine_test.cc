@@ -336,6 +336,22 @@ TEST_F(EngineTest, SynRetryCountsFailureAndSteers) {
   EXPECT_EQ(worker_.counters().handshakes_completed, 1u);
 }
 
+// A SYN retry in a pool with no other backend goes to the fallback pool.
+TEST_F(EngineTest, SynRetryWithoutPeerFallsBack) {
+  config_.services[0].pools[0].weight = 0;
+  config_.services[0].pools[1].weight = 100;
+  config_.services[0].pools[1].backends = {{ip("10.2.0.1")}};
+  publish();
+  const Decision first = send(tcp("198.51.100.21", 4243, SLUICE_TCP_SYN), 0);
+  ASSERT_EQ(pool_of(first), "canary");
+  const Decision retry = send(tcp("198.51.100.21", 4243, SLUICE_TCP_SYN), 1000);
+  EXPECT_TRUE(retry.steered);
+  EXPECT_TRUE(retry.fallback);
+  EXPECT_EQ(pool_of(retry), "stable");
+  const Decision ack = send(tcp("198.51.100.21", 4243, SLUICE_TCP_ACK), 1100);
+  EXPECT_EQ(backend_of(ack), backend_of(retry));
+}
+
 // Consecutive failures open a backend's circuit: new flows avoid it; after
 // the ejection time one half-open trial goes through and a success closes it.
 TEST_F(EngineTest, CircuitOpensSkipsAndRecovers) {

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/daemon/daemon_options.h"
+
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace sluice::control {
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: sluiced --profile FILE --hash-seed HEX [options]\n"
+    "\n"
+    "sluiced runs the sluice L4 load balancer: DPDK poll-mode workers split new\n"
+    "flows between version pools (canary, blue-green, A/B) and forward them to\n"
+    "backends by IPIP/GUE encapsulation (direct server return).\n"
+    "\n"
+    "Services come from a JSON file (--services, see control/config/README.md);\n"
+    "send SIGHUP to reload it: a file with any error is refused, with a message\n"
+    "naming the field, and the running configuration stays. SIGTERM or SIGINT\n"
+    "stop the daemon cleanly.\n";
+
+std::optional<uint64_t> parse_hex64(const std::string& s) {
+  if (s.size() != 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else return std::nullopt;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<sluice_hash_seed> parse_seed(const std::string& hex) {
+  if (hex.size() != 32) return std::nullopt;
+  auto k0 = parse_hex64(hex.substr(0, 16));
+  auto k1 = parse_hex64(hex.substr(16));
+  if (!k0 || !k1) return std::nullopt;
+  return sluice_hash_seed{*k0, *k1};
+}
+
+std::optional<engine::MacAddress> parse_mac(const std::string& text) {
+  engine::MacAddress mac{};
+  unsigned b[6];
+  char tail;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &tail) != 6 ||
+      text.size() != 17) {
+    return std::nullopt;
+  }
+  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
+  return mac;
+}
+
+ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
+  ParsedOptions result;
+  std::string config_path, seed_hex, seed_file, source_v4, source_v6, next_hop;
+  DaemonOptions o;
+  uint32_t max_frame = o.forwarding.max_frame_size;
+
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("config,c", po::value(&config_path), "read options from this INI file (same names, "
+       "without the leading dashes); the command line wins");
+  po::options_description dataplane("Dataplane");
+  dataplane.add_options()
+      ("dataplane", po::value(&o.dataplane)->default_value("dpdk"),
+       "dataplane kind: dpdk (the XDP dataplane is not available yet)")
+      ("profile", po::value(&o.profile_path), "hardware profile (INI), see hardware-profiles/")
+      ("profile-set", po::value(&o.profile_overrides)->composing(),
+       "override one profile setting, as section.key=value (repeatable), "
+       "e.g. --profile-set eal.file_prefix=lb1")
+      ("flow-capacity", po::value(&o.flow_capacity)->default_value(o.flow_capacity),
+       "flow-table entries per worker (64 bytes each)")
+      ("circuit-capacity", po::value(&o.circuit_capacity)->default_value(o.circuit_capacity),
+       "backends with circuit state tracked per worker");
+  po::options_description forwarding("Forwarding");
+  forwarding.add_options()
+      ("services", po::value(&o.services_path), "services JSON file; reloaded on SIGHUP")
+      ("hash-seed", po::value(&seed_hex),
+       "128-bit flow-hash secret as 32 hex digits; the same on every appliance of a fleet "
+       "(generate one with: head -c16 /dev/urandom | xxd -p)")
+      ("hash-seed-file", po::value(&seed_file), "read the hash seed from this file instead")
+      ("outer-source-v4", po::value(&source_v4), "source address of IPv4 tunnel headers")
+      ("outer-source-v6", po::value(&source_v6), "source address of IPv6 tunnel headers")
+      ("next-hop-mac", po::value(&next_hop),
+       "Ethernet destination of encapsulated packets (the router toward the backends)")
+      ("max-frame-size", po::value(&max_frame)->default_value(max_frame),
+       "largest frame sent after encapsulation; bigger ones are dropped and counted");
+  po::options_description observe("Logging and stats");
+  observe.add_options()
+      ("log-format", po::value(&o.log_format)->default_value("text"), "text or json")
+      ("log-level", po::value(&o.log_level)->default_value("info"),
+       "trace, debug, info, warn, error")
+      ("stats-file", po::value(&o.stats_path),
+       "write aggregated counters as JSON to this file (atomically replaced)")
+      ("stats-interval-ms", po::value(&o.stats_interval_ms)->default_value(1000),
+       "how often the stats file is rewritten");
+  po::options_description all;
+  all.add(general).add(dataplane).add(forwarding).add(observe);
+
+  auto fail = [&](const std::string& message) {
+    result.exit_code = 2;
+    result.output = "sluiced: " + message + "\n(see sluiced --help)\n";
+    return result;
+  };
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return fail("--config: cannot read " + path);
+      po::store(po::parse_config_file(in, all), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(e.what());
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << kUsage << "\n" << all;
+    result.output = out.str();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.output = "sluiced 0.1.0\n";
+    return result;
+  }
+  if (o.dataplane != "dpdk") return fail("--dataplane: \"" + o.dataplane + "\" is not available (dpdk)");
+  if (o.profile_path.empty()) return fail("--profile is required");
+  if (!seed_file.empty()) {
+    std::ifstream in(seed_file);
+    if (!in) return fail("--hash-seed-file: cannot read " + seed_file);
+    in >> seed_hex;
+  }
+  if (seed_hex.empty()) return fail("--hash-seed (or --hash-seed-file) is required: a 128-bit secret");
+  auto seed = parse_seed(seed_hex);
+  if (!seed) return fail("--hash-seed: expected 32 hex digits, got \"" + seed_hex + "\"");
+  o.seed = *seed;
+  if (!source_v4.empty()) {
+    auto a = engine::IpAddress::parse(source_v4);
+    if (!a || !a->is_v4()) return fail("--outer-source-v4: \"" + source_v4 + "\" is not an IPv4 address");
+    o.forwarding.source_v4 = *a;
+  }
+  if (!source_v6.empty()) {
+    auto a = engine::IpAddress::parse(source_v6);
+    if (!a || a->is_v4()) return fail("--outer-source-v6: \"" + source_v6 + "\" is not an IPv6 address");
+    o.forwarding.source_v6 = *a;
+  }
+  if (!next_hop.empty()) {
+    auto mac = parse_mac(next_hop);
+    if (!mac) return fail("--next-hop-mac: \"" + next_hop + "\" is not a MAC address (aa:bb:cc:dd:ee:ff)");
+    o.forwarding.next_hop_mac = *mac;
+    o.next_hop_set = true;
+  }
+  o.forwarding.max_frame_size = max_frame;
+  if (o.log_format != "text" && o.log_format != "json") {
+    return fail("--log-format: \"" + o.log_format + "\" is neither text nor json");
+  }
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok |= o.log_level == l;
+  if (!level_ok) return fail("--log-level: \"" + o.log_level + "\" is not one of trace, debug, info, warn, error");
+  if (o.flow_capacity < 1024) return fail("--flow-capacity: at least 1024");
+  if (o.circuit_capacity < 16) return fail("--circuit-capacity: at least 16");
+  if (o.stats_interval_ms < 10) return fail("--stats-interval-ms: at least 10");
+  for (const std::string& kv : o.profile_overrides) {
+    if (kv.find('=') == std::string::npos || kv.find('.') > kv.find('=')) {
+      return fail("--profile-set: \"" + kv + "\" is not section.key=value");
+    }
+  }
+  result.options = std::move(o);
+  return result;
+}
+
+}  // namespace sluice::control

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluiced's options: command line and an optional INI file (--config), both
+// read by Boost.Program_options; the command line wins. Everything is
+// checked here, before any DPDK call, so a mistake ends with one clear
+// message and exit code 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/config.h"
+
+namespace sluice::control {
+
+struct DaemonOptions {
+  std::string profile_path;                  // hardware profile (INI)
+  std::vector<std::string> profile_overrides;  // "section.key=value"
+  std::string services_path;                 // JSON services; empty: start with none
+  sluice_hash_seed seed{};                   // 128-bit secret
+  engine::ForwardingConfig forwarding;       // local_mac filled from the port later
+  bool next_hop_set = false;
+  uint32_t flow_capacity = 1u << 20;         // per worker
+  uint32_t circuit_capacity = 1u << 16;      // per worker
+  std::string log_format = "text";           // text | json
+  std::string log_level = "info";
+  std::string stats_path;                    // empty: no stats file
+  uint32_t stats_interval_ms = 1000;
+  std::string dataplane = "dpdk";
+};
+
+struct ParsedOptions {
+  std::optional<DaemonOptions> options;  // set when the daemon should run
+  int exit_code = 0;                     // otherwise: exit with this
+  std::string output;                    // help/version text, or the error
+};
+
+// Parses argv (and the --config file it names).
+ParsedOptions parse_daemon_options(int argc, const char* const* argv);
+
+// "00112233445566778899aabbccddeeff" -> seed; nullopt unless 32 hex digits.
+std::optional<sluice_hash_seed> parse_seed(const std::string& hex);
+// "02:00:00:00:00:01" -> MAC; nullopt when malformed.
+std::optional<engine::MacAddress> parse_mac(const std::string& text);
+
+}  // namespace sluice::control

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluiced: the sluice load-balancer daemon.
+//
+// Start-up checks everything before touching the NIC: options, the hardware
+// profile, the services file, then the whole engine configuration. Only then
+// is DPDK initialised and the workers launched. Afterwards the main thread
+// only publishes configuration (SIGHUP reloads the services file), frees
+// retired snapshots, and writes the stats file; it never touches packets.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "control/config/service_json.h"
+#include "control/daemon/daemon_options.h"
+#include "control/daemon/logging.h"
+#include "control/daemon/stats_report.h"
+#include "dataplane/dpdk/hardware_profile.h"
+#include "dataplane/dpdk/runtime.h"
+#include "dataplane/engine/snapshot.h"
+
+namespace sluice::control {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = 1;
+  } else {
+    g_stop = 1;
+  }
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
+// Free 2 MB hugepages, for a clear message before EAL fails obscurely.
+long free_hugepages() {
+  std::ifstream in("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+  long n = 0;
+  in >> n;
+  return n;
+}
+
+template <typename Errors>
+void log_errors(const std::string& what, const Errors& errors) {
+  for (const auto& e : errors) spdlog::error("{}: {}", what, e.to_string());
+}
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
+
+  int run() {
+    auto profile = load_profile();
+    if (!profile) return 2;
+    std::vector<engine::ServiceConfig> services;
+    if (!load_services(&services)) return 2;
+    if (!services.empty() && !options_.next_hop_set) {
+      spdlog::error("--next-hop-mac is required to forward to backends");
+      return 2;
+    }
+    if (profile->hugepages_required() && free_hugepages() <= 0) {
+      spdlog::error("profile {} requires hugepages but none are free: reserve some "
+                    "(echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) "
+                    "or use a profile without hugepages",
+                    options_.profile_path);
+      return 2;
+    }
+    // The whole configuration is checked once more as the engine sees it,
+    // before DPDK starts, with a placeholder MAC (the port's comes later).
+    engine::EngineConfig config = engine_config(services, engine::MacAddress{});
+    if (auto check = engine::validate_config(config); !check.empty()) {
+      log_errors(options_.services_path, check);
+      return 2;
+    }
+
+    std::unique_ptr<dpdk::DpdkRuntime> runtime;
+    try {
+      runtime = std::make_unique<dpdk::DpdkRuntime>(runtime_options(*profile));
+    } catch (const dpdk::RuntimeError& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    mac_ = runtime->port_mac();
+    spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
+                 profile->port.device, mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5],
+                 runtime->worker_count(),
+                 runtime->tap_name().empty() ? std::string()
+                                             : ", exception path " + runtime->tap_name());
+    if (!publish(*runtime, services)) return 2;
+    runtime->start();
+    wait_applied(*runtime);
+    main_loop(*runtime);
+    spdlog::info("stopping");
+    runtime->stop();
+    write_stats(*runtime);
+    const engine::WorkerCounters c = runtime->engine_counters();
+    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
+                 c.forwarded, c.to_host, c.dropped);
+    return 0;
+  }
+
+ private:
+  std::optional<dpdk::HardwareProfile> load_profile() {
+    dpdk::ProfileLoadResult loaded = dpdk::load_hardware_profile(options_.profile_path);
+    if (!loaded.errors.empty()) {
+      for (const auto& e : loaded.errors) spdlog::error("{}", e);
+      return std::nullopt;
+    }
+    std::map<std::string, std::string> overrides;
+    for (const std::string& kv : options_.profile_overrides) {
+      const size_t eq = kv.find('=');
+      overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    std::vector<std::string> errors;
+    dpdk::apply_overrides(*loaded.profile, overrides, errors);
+    if (!errors.empty()) {
+      for (const auto& e : errors) spdlog::error("--profile-set: {}", e);
+      return std::nullopt;
+    }
+    return loaded.profile;
+  }
+
+  bool load_services(std::vector<engine::ServiceConfig>* out) {
+    if (options_.services_path.empty()) return true;
+    config::ServicesLoadResult loaded = config::load_services_json_file(options_.services_path);
+    if (!loaded.errors.empty()) {
+      log_errors(options_.services_path, loaded.errors);
+      return false;
+    }
+    *out = std::move(loaded.services);
+    return true;
+  }
+
+  engine::EngineConfig engine_config(const std::vector<engine::ServiceConfig>& services,
+                                     const engine::MacAddress& local_mac) const {
+    engine::EngineConfig c;
+    c.seed = options_.seed;
+    c.forwarding = options_.forwarding;
+    c.forwarding.local_mac = local_mac;
+    c.services = services;
+    return c;
+  }
+
+  dpdk::RuntimeOptions runtime_options(const dpdk::HardwareProfile& p) const {
+    dpdk::RuntimeOptions o;
+    o.eal_arguments = dpdk::eal_arguments(p, "sluiced");
+    o.port.device = p.port.device;
+    o.port.queues = p.port.rx_queues;
+    o.port.rx_descriptors = p.port.rx_descriptors;
+    o.port.tx_descriptors = p.port.tx_descriptors;
+    o.port.mtu = p.port.mtu;
+    o.port.rss = p.port.rss;
+    o.port.promiscuous = p.port.promiscuous;
+    o.mbufs = p.mempool.mbufs;
+    o.mbuf_cache = p.mempool.cache_size;
+    o.mbuf_data_room = p.mempool.data_room;
+    o.exception_path = p.exception.enabled;
+    o.tap_name = p.exception.interface;
+    o.burst_size = p.workers.burst_size;
+    o.worker.flow_capacity = options_.flow_capacity;
+    o.worker.circuit_capacity = options_.circuit_capacity;
+    return o;
+  }
+
+  // Compiles and publishes the next generation; false if it was refused.
+  bool publish(dpdk::DpdkRuntime& runtime, const std::vector<engine::ServiceConfig>& services) {
+    engine::SnapshotCompiler::Result r =
+        compiler_.compile(engine_config(services, mac_), generation_ + 1);
+    if (!r.errors.empty()) {
+      log_errors(options_.services_path, r.errors);
+      return false;
+    }
+    ++generation_;
+    snapshot_ = r.snapshot;
+    runtime.publisher().publish(r.snapshot);
+    spdlog::info("configuration generation {} published: {} service(s)", generation_,
+                 services.size());
+    return true;
+  }
+
+  void wait_applied(dpdk::DpdkRuntime& runtime) {
+    if (runtime.publisher().wait_applied(generation_, std::chrono::seconds(5))) {
+      spdlog::info("generation {} applied on all {} worker(s)", generation_, runtime.worker_count());
+    } else {
+      spdlog::warn("generation {} not applied on every worker within 5 s", generation_);
+    }
+  }
+
+  void reload(dpdk::DpdkRuntime& runtime) {
+    spdlog::info("SIGHUP: reloading {}", options_.services_path);
+    std::vector<engine::ServiceConfig> services;
+    if (!load_services(&services)) {
+      spdlog::error("reload refused; generation {} stays in force", generation_);
+      return;
+    }
+    if (!publish(runtime, services)) {
+      spdlog::error("reload refused; generation {} stays in force", generation_);
+      return;
+    }
+    wait_applied(runtime);
+  }
+
+  void write_stats(const dpdk::DpdkRuntime& runtime) {
+    if (options_.stats_path.empty()) return;
+    const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
+    std::string error;
+    if (!write_file_atomically(options_.stats_path,
+                               stats_json(runtime, snapshot_.get(), uptime.count()), &error)) {
+      spdlog::warn("stats file: {}", error);
+    }
+  }
+
+  void main_loop(dpdk::DpdkRuntime& runtime) {
+    auto next_stats = std::chrono::steady_clock::now();
+    while (!g_stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      runtime.publisher().reclaim();
+      if (g_reload) {
+        g_reload = 0;
+        reload(runtime);
+      }
+      if (std::chrono::steady_clock::now() >= next_stats) {
+        write_stats(runtime);
+        next_stats += std::chrono::milliseconds(options_.stats_interval_ms);
+      }
+    }
+  }
+
+  DaemonOptions options_;
+  engine::SnapshotCompiler compiler_;
+  std::shared_ptr<const engine::Snapshot> snapshot_;
+  uint64_t generation_ = 0;
+  engine::MacAddress mac_{};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+}  // namespace sluice::control
+
+int main(int argc, char** argv) {
+  using namespace sluice::control;
+  ParsedOptions parsed = parse_daemon_options(argc, argv);
+  if (!parsed.options) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  setup_logging(parsed.options->log_format, parsed.options->log_level);
+  install_signal_handlers();
+  Daemon daemon(std::move(*parsed.options));
+  return daemon.run();
+}

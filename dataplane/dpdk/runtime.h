@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// The DPDK runtime of sluiced: EAL, one mbuf pool, one NIC port with one RX
+// and TX queue per worker (RSS spreads flows over them), the exception path
+// to the kernel (a TAP port), and the poll-mode workers on their lcores.
+//
+// Construction does everything that can fail (and says what failed, naming
+// the setting); start() only launches the workers. The control thread
+// publishes engine snapshots through publisher() and reads counters while
+// the workers run.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dataplane/dpdk/snapshot_publisher.h"
+#include "dataplane/dpdk/worker_loop.h"
+#include "dataplane/engine/config.h"
+#include "dataplane/engine/counters.h"
+#include "dataplane/engine/engine.h"
+
+struct rte_mempool;
+
+namespace sluice::dpdk {
+
+// A setup failure, with a message for the operator.
+class RuntimeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PortOptions {
+  std::string device;           // DPDK port name: "net_af_xdp0", "0000:3b:00.0"
+  uint16_t queues = 1;          // RX = TX queues = workers
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  uint16_t mtu = 1500;
+  bool rss = true;
+  bool promiscuous = false;
+};
+
+struct RuntimeOptions {
+  std::vector<std::string> eal_arguments;  // argv for rte_eal_init, program name first
+  PortOptions port;
+  uint32_t mbufs = 16384;
+  uint32_t mbuf_cache = 256;
+  uint16_t mbuf_data_room = 2048 + 128;  // RTE_MBUF_DEFAULT_BUF_SIZE
+  bool exception_path = true;
+  std::string tap_name = "sluice0";      // kernel-side interface of the TAP
+  uint16_t burst_size = 32;
+  engine::WorkerOptions worker;
+};
+
+class DpdkRuntime {
+ public:
+  explicit DpdkRuntime(const RuntimeOptions& options);  // throws RuntimeError
+  ~DpdkRuntime();
+  DpdkRuntime(const DpdkRuntime&) = delete;
+  DpdkRuntime& operator=(const DpdkRuntime&) = delete;
+
+  void start();  // launches one worker per queue on the worker lcores
+  void stop();   // asks workers to stop and waits for them
+
+  SnapshotPublisher& publisher() { return *publisher_; }
+  const SnapshotPublisher& publisher() const { return *publisher_; }
+  engine::MacAddress port_mac() const { return mac_; }
+  uint32_t worker_count() const { return static_cast<uint32_t>(contexts_.size()); }
+  const std::string& tap_name() const { return tap_name_; }
+
+  // Counters summed over workers, and per worker (read while running).
+  engine::WorkerCounters engine_counters() const;
+  PortCounters port_counters() const;
+  PortCounters worker_port_counters(uint32_t worker) const;
+  unsigned worker_lcore(uint32_t worker) const { return lcores_[worker]; }
+
+ private:
+  void init_eal(const std::vector<std::string>& args);
+  void create_pool(const RuntimeOptions& o);
+  uint16_t setup_port(const std::string& name, uint16_t queues, const PortOptions& o,
+                      bool is_tap);
+  void create_tap(const RuntimeOptions& o);
+
+  bool eal_ready_ = false;
+  rte_mempool* pool_ = nullptr;
+  uint16_t nic_port_ = 0;
+  bool has_tap_ = false;
+  uint16_t tap_port_ = 0;
+  std::string tap_name_;
+  engine::MacAddress mac_{};
+  std::vector<unsigned> lcores_;
+  std::atomic<bool> stop_{false};
+  bool started_ = false;
+  std::unique_ptr<SnapshotPublisher> publisher_;
+  std::vector<std::unique_ptr<engine::Worker>> engines_;
+  std::vector<std::unique_ptr<WorkerContext>> contexts_;
+  uint16_t burst_size_ = 32;
+};
+
+}  // namespace sluice::dpdk

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/dpdk/worker_loop.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+namespace sluice::dpdk {
+namespace {
+
+constexpr uint16_t kMaxBurst = engine::Worker::kMaxBurst;
+
+// Nanoseconds from TSC cycles without a division per burst: a Q32 factor.
+struct Clock {
+  Clock() : ns_per_cycle_q32(static_cast<uint64_t>((1e9 / rte_get_tsc_hz()) * 4294967296.0)) {}
+  uint64_t now_ns() const {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(rte_get_tsc_cycles()) *
+                                  ns_per_cycle_q32) >> 32);
+  }
+  uint64_t ns_per_cycle_q32;
+};
+
+// Sends what it can and frees the rest; returns the number sent.
+uint16_t send_or_free(uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n) {
+  if (n == 0) return 0;
+  const uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+  if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+  return sent;
+}
+
+// Receive, decide, transmit: one NIC burst.
+void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const Clock& clock) {
+  rte_mbuf* rx[kMaxBurst];
+  const uint16_t n = rte_eth_rx_burst(w.nic_port, w.nic_queue, rx, w.burst_size);
+  if (n == 0) return;
+  w.counters.rx_bursts++;
+  w.counters.rx_packets += n;
+
+  engine::Packet pkts[kMaxBurst];
+  engine::Verdict verdicts[kMaxBurst];
+  rte_mbuf* tx[kMaxBurst];
+  rte_mbuf* host[kMaxBurst];
+  uint16_t n_pkts = 0, n_tx = 0, n_host = 0;
+  rte_mbuf* kept[kMaxBurst];  // mbufs aligned with pkts[]
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = rx[i];
+    if (m->nb_segs != 1) {
+      // The engine sees one contiguous buffer; jumbo chains are not served.
+      w.counters.multi_segment_dropped++;
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    pkts[n_pkts] = {rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m),
+                    rte_pktmbuf_headroom(m)};
+    kept[n_pkts++] = m;
+  }
+  w.engine->process_burst(snapshot, pkts, verdicts, n_pkts, clock.now_ns());
+  for (uint16_t i = 0; i < n_pkts; ++i) {
+    rte_mbuf* m = kept[i];
+    switch (verdicts[i].action) {
+      case engine::Action::kForward:
+        // The engine may have moved the start of the frame into the headroom.
+        m->data_off = static_cast<uint16_t>(pkts[i].data - static_cast<uint8_t*>(m->buf_addr));
+        m->data_len = static_cast<uint16_t>(pkts[i].len);
+        m->pkt_len = pkts[i].len;
+        m->ol_flags = 0;  // checksums are complete; no offload requested
+        tx[n_tx++] = m;
+        break;
+      case engine::Action::kHost:
+        host[n_host++] = m;
+        break;
+      case engine::Action::kDrop:
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+  const uint16_t sent = send_or_free(w.nic_port, w.nic_queue, tx, n_tx);
+  w.counters.tx_packets += sent;
+  w.counters.tx_full_dropped += n_tx - sent;
+  if (n_host) {
+    if (w.has_tap) {
+      const uint16_t to_host = send_or_free(w.tap_port, w.tap_queue, host, n_host);
+      w.counters.host_tx_packets += to_host;
+      w.counters.host_tx_dropped += n_host - to_host;
+    } else {
+      rte_pktmbuf_free_bulk(host, n_host);
+      w.counters.host_tx_dropped += n_host;
+    }
+  }
+}
+
+// What the kernel sends (ARP replies, ICMP from the appliance) goes out the NIC.
+void relay_from_host(WorkerContext& w) {
+  rte_mbuf* pkts[kMaxBurst];
+  const uint16_t n = rte_eth_rx_burst(w.tap_port, w.tap_queue, pkts, w.burst_size);
+  if (n == 0) return;
+  const uint16_t sent = send_or_free(w.nic_port, w.nic_queue, pkts, n);
+  w.counters.host_rx_packets += sent;
+  w.counters.host_rx_dropped += n - sent;
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+  WorkerContext& w = *static_cast<WorkerContext*>(arg);
+  const Clock clock;
+  if (w.burst_size == 0 || w.burst_size > kMaxBurst) w.burst_size = kMaxBurst;
+  w.publisher->worker_online(w.id);
+  w.running.store(true, std::memory_order_release);
+  while (!w.stop->load(std::memory_order_relaxed)) {
+    const engine::Snapshot* snapshot = w.publisher->current();
+    process_nic_burst(w, snapshot, clock);
+    if (w.has_tap) relay_from_host(w);
+    w.publisher->quiescent(w.id, snapshot ? snapshot->generation() : 0);
+  }
+  w.publisher->worker_offline(w.id);
+  w.running.store(false, std::memory_order_release);
+  return 0;
+}
+
+}  // namespace sluice::dpdk

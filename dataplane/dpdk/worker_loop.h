@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// The poll-mode worker: one per NIC RX queue, one per lcore, run to
+// completion. Each iteration:
+//   1. read the current snapshot pointer (RCU),
+//   2. receive a burst from its NIC queue and run it through its engine
+//      worker (parse, decide, encapsulate),
+//   3. transmit forwarded frames on its NIC TX queue, hand host frames to
+//      the exception path (TAP) and free dropped ones,
+//   4. relay what the kernel sends through the TAP out of the NIC,
+//   5. report a quiescent state with the generation it forwarded with.
+// Nothing here locks, allocates or makes a system call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/dpdk/snapshot_publisher.h"
+#include "dataplane/engine/engine.h"
+
+namespace sluice::dpdk {
+
+// Per-worker port counters; only the worker writes them.
+#define SLUICE_PORT_COUNTERS(X)                                               \
+  X(rx_bursts, "non-empty RX bursts")                                        \
+  X(rx_packets, "frames received from the NIC queue")                        \
+  X(tx_packets, "frames sent on the NIC queue")                              \
+  X(tx_full_dropped, "frames dropped because the NIC TX queue was full")     \
+  X(multi_segment_dropped, "chained mbufs (jumbo frames) dropped")           \
+  X(host_tx_packets, "frames handed to the kernel through the TAP")          \
+  X(host_tx_dropped, "frames for the kernel dropped (TAP queue full or none)") \
+  X(host_rx_packets, "frames from the kernel sent out on the NIC")           \
+  X(host_rx_dropped, "frames from the kernel dropped (NIC TX queue full)")
+
+struct PortCounters {
+#define SLUICE_X(name, help) uint64_t name = 0;
+  SLUICE_PORT_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+};
+
+struct WorkerContext {
+  uint32_t id = 0;             // RCU thread id and index of this worker
+  uint16_t nic_port = 0;
+  uint16_t nic_queue = 0;      // RX and TX queue of this worker
+  bool has_tap = false;
+  uint16_t tap_port = 0;
+  uint16_t tap_queue = 0;
+  uint16_t burst_size = 32;
+  engine::Worker* engine = nullptr;
+  SnapshotPublisher* publisher = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+  // Written by the worker, read (racily, for display) by the control thread.
+  alignas(64) PortCounters counters;
+  std::atomic<bool> running{false};
+};
+
+// rte_eal_remote_launch() entry point; `arg` is a WorkerContext*.
+int worker_main(void* arg);
+
+}  // namespace sluice::dpdk
