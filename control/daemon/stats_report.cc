@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <rte_cycles.h>
+
 #include "control/daemon/json_writer.h"
 
 namespace sluice::control {
@@ -21,6 +23,21 @@ const char* state_name(engine::BackendState s) {
   return "unknown";
 }
 
+const char* circuit_name(engine::CircuitState s) {
+  switch (s) {
+    case engine::CircuitState::kClosed: return "closed";
+    case engine::CircuitState::kOpen: return "open";
+    case engine::CircuitState::kHalfOpen: return "half-open";
+  }
+  return "unknown";
+}
+
+// The workers' millisecond clock (worker_loop.cc: TSC converted to ns).
+uint32_t worker_now_ms() {
+  return static_cast<uint32_t>(static_cast<double>(rte_get_tsc_cycles()) * 1000.0 /
+                               static_cast<double>(rte_get_tsc_hz()));
+}
+
 void traffic(JsonWriter& w, const std::vector<engine::TrafficCounter>& v, uint32_t slot) {
   const engine::TrafficCounter t = slot < v.size() ? v[slot] : engine::TrafficCounter{};
   w.field("packets", t.packets).field("bytes", t.bytes);
@@ -32,6 +49,7 @@ std::string stats_json(const dpdk::DpdkRuntime& runtime, const engine::Snapshot*
                        uint64_t uptime_ms) {
   const engine::WorkerCounters c = runtime.engine_counters();
   const std::vector<uint64_t> generations = runtime.publisher().worker_generations();
+  const uint32_t now_ms = worker_now_ms();
   JsonWriter w;
   w.begin_object();
   w.field("uptime_ms", uptime_ms);
@@ -51,6 +69,21 @@ std::string stats_json(const dpdk::DpdkRuntime& runtime, const engine::Snapshot*
 #define SLUICE_X(name, help) w.field(#name, c.name);
   SLUICE_WORKER_COUNTERS(SLUICE_X)
 #undef SLUICE_X
+  engine::CircuitStats circuits;
+  for (uint32_t i = 0; i < runtime.worker_count(); ++i) {
+    const engine::CircuitStats cs = runtime.worker_engine(i).circuits().stats();
+    circuits.opened += cs.opened;
+    circuits.closed += cs.closed;
+    circuits.half_opened += cs.half_opened;
+    circuits.refused_by_max_ejected += cs.refused_by_max_ejected;
+    circuits.untracked += cs.untracked;
+  }
+  w.key("circuits").begin_object();
+  w.field("opened", circuits.opened).field("closed", circuits.closed);
+  w.field("half_opened", circuits.half_opened);
+  w.field("refused_by_max_ejected", circuits.refused_by_max_ejected);
+  w.field("untracked", circuits.untracked);
+  w.end_object();
   w.key("drops").begin_object();
   for (int r = 1; r < engine::kDropReasonCount; ++r) {
     w.field(engine::drop_reason_name(static_cast<engine::DropReason>(r)), c.drops[r]);
@@ -70,6 +103,12 @@ std::string stats_json(const dpdk::DpdkRuntime& runtime, const engine::Snapshot*
           const engine::CompiledBackend& be = s.backends[b];
           w.begin_object().field("address", be.address.to_string()).field("state", state_name(be.state));
           traffic(w, c.backends, be.counter_slot);
+          // Circuit state as each worker sees it (circuits are per core).
+          w.key("circuit").begin_array();
+          for (uint32_t i = 0; i < runtime.worker_count(); ++i) {
+            w.value(circuit_name(runtime.worker_engine(i).circuits().state(be.fingerprint, now_ms)));
+          }
+          w.end_array();
           w.end_object();
         }
         w.end_array().end_object();

@@ -459,7 +459,7 @@ class Checker {
     // Each mbuf also carries its rte_mbuf header (128 bytes) and a mempool
     // object header: about data_room + 192 bytes. Leave the other half of
     // -m for rings, the PMDs' own memory and the engine's tables.
-    if (p_.eal.memory_mb != 0) {
+    if (p_.eal.memory_mb >= 64) {  // below, memory_mb itself is reported
       const uint64_t pool_mb = (uint64_t{m.mbufs} * (m.data_room + 192u) + (1u << 20) - 1) >> 20;
       if (pool_mb * 2 > p_.eal.memory_mb) {
         add("mempool.mbufs", std::to_string(m.mbufs) + " mbufs take about " +

@@ -74,6 +74,9 @@ class DpdkRuntime {
   PortCounters port_counters() const;
   PortCounters worker_port_counters(uint32_t worker) const;
   unsigned worker_lcore(uint32_t worker) const { return lcores_[worker]; }
+  // A worker's engine, for read-only inspection (circuit states) by the
+  // control thread; values may be a moment stale.
+  const engine::Worker& worker_engine(uint32_t worker) const { return *engines_[worker]; }
 
  private:
   void init_eal(const std::vector<std::string>& args);

@@ -238,6 +238,7 @@ class FlowTable {
   uint32_t find(uint32_t bucket, uint32_t sig, const sluice_flow_key& key) const;
   uint32_t free_slot(uint32_t b1, uint32_t b2) const;
   uint32_t reclaim_expired(uint32_t b1, uint32_t b2, uint32_t now_ms, const FlowTimeouts& t);
+  uint32_t try_make_room(uint32_t b1, uint32_t b2);
   uint32_t make_room(uint32_t b1, uint32_t b2);
   uint32_t stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const;
   uint32_t likely_insert_slot(Buckets b, uint32_t now_ms) const;
@@ -247,6 +248,10 @@ class FlowTable {
   std::unique_ptr<FlowEntry[], AlignedDelete> entries_;  // slot = bucket * kWays + way
   uint32_t mask_ = 0;  // bucket count - 1
   uint32_t occupied_ = 0;
+  // try_make_room's back-off after failed searches (flow_table.cc).
+  static constexpr uint32_t kMaxRoomBackoff = 64;
+  uint32_t room_backoff_ = 0;
+  uint32_t room_skips_ = 0;
   FlowTableStats stats_;
 };
 

@@ -159,9 +159,9 @@ leftover_ns="$(ip netns list | awk '{print $1}' | grep -E "^$P-" || true)"
 [[ -z "$leftover_ns" ]] || fail "namespaces left: $leftover_ns"
 [[ ! -e "/run/sluice-lab/$P" ]] || fail "state dir /run/sluice-lab/$P left"
 for cmdline in /proc/[0-9]*/cmdline; do
-	if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "--lab $P "; then
-		fail "process left: $(tr '\0' ' ' <"$cmdline")"
-	fi
+	# Processes come and go while this runs: a vanished one is no leftover.
+	text="$({ tr '\0' ' ' <"$cmdline"; } 2>/dev/null || true)"
+	[[ "$text" == *"--lab $P "* ]] && fail "process left: $text"
 done
 if ip -o link show | grep -q -E ": ${P}p?-"; then
 	fail "interfaces with the prefix left in this namespace"

@@ -269,6 +269,7 @@ TEST_F(HardwareProfileTest, LcoreListsAndRanges) {
       load_good(ini({{"eal.main_lcore", "6"},
                      {"eal.worker_lcores", "5, 1-3"},
                      {"port.rx_queues", "4"},
+                     {"mempool.mbufs", "16383"},
                      {"eal.vdev", "net_af_xdp0,iface={iface},queue_count=4"}}));
   EXPECT_THAT(p.eal.worker_lcores, ElementsAre(5u, 1u, 2u, 3u));
   const Args args = eal_arguments(p, "x");
