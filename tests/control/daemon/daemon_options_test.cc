@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/daemon/daemon_options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace sluice::control {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using Args = std::vector<std::string>;
+
+constexpr const char* kSeed = "00112233445566778899aabbccddeeff";
+
+class DaemonOptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sluice-options-test-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Parses `args` as if they followed "sluiced" on the command line.
+  static ParsedOptions parse(const Args& args) {
+    std::vector<const char*> argv = {"sluiced"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    return parse_daemon_options(static_cast<int>(argv.size() - 1), argv.data());
+  }
+
+  // The two required options, then `more`.
+  static ParsedOptions parse_with_required(const Args& more) {
+    Args args = {"--profile", "p.ini", "--hash-seed", kSeed};
+    args.insert(args.end(), more.begin(), more.end());
+    return parse(args);
+  }
+
+  // Asserts a refusal: exit code 2, no options, the message names `option`.
+  static void expect_error(const ParsedOptions& r, const std::string& option) {
+    EXPECT_FALSE(r.options.has_value());
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.output, StartsWith("sluiced: "));
+    EXPECT_THAT(r.output, HasSubstr(option));
+    EXPECT_THAT(r.output, HasSubstr("(see sluiced --help)"));
+  }
+
+  fs::path dir_;
+};
+
+// --help prints the usage and every option group, exits 0, runs nothing.
+TEST_F(DaemonOptionsTest, HelpPrintsUsageAndExitsZero) {
+  for (const char* flag : {"--help", "-h"}) {
+    const ParsedOptions r = parse({flag});
+    EXPECT_FALSE(r.options.has_value()) << flag;
+    EXPECT_EQ(r.exit_code, 0) << flag;
+    EXPECT_THAT(r.output, StartsWith("Usage: sluiced --profile FILE --hash-seed HEX [options]\n"));
+    for (const char* option : {"--config", "--dataplane", "--profile-set", "--flow-capacity",
+                               "--services", "--hash-seed-file", "--next-hop-mac",
+                               "--log-format", "--stats-file", "--stats-interval-ms"}) {
+      EXPECT_THAT(r.output, HasSubstr(option)) << flag;
+    }
+  }
+}
+
+// --help wins over missing and even invalid options.
+TEST_F(DaemonOptionsTest, HelpIgnoresOtherProblems) {
+  const ParsedOptions r = parse({"--help", "--log-format", "xml"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(r.options.has_value());
+  EXPECT_THAT(r.output, StartsWith("Usage: "));
+}
+
+// --version prints exactly the version line and exits 0.
+TEST_F(DaemonOptionsTest, VersionPrintsVersion) {
+  const ParsedOptions r = parse({"--version"});
+  EXPECT_FALSE(r.options.has_value());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output, "sluiced 0.1.0\n");
+}
+
+// The two required options alone give a runnable configuration with defaults.
+TEST_F(DaemonOptionsTest, RequiredOnlyGivesDefaults) {
+  const ParsedOptions r = parse_with_required({});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output, "");
+  const DaemonOptions& o = *r.options;
+  EXPECT_EQ(o.profile_path, "p.ini");
+  EXPECT_TRUE(o.profile_overrides.empty());
+  EXPECT_EQ(o.services_path, "");
+  EXPECT_EQ(o.seed.k0, 0x0011223344556677ull);
+  EXPECT_EQ(o.seed.k1, 0x8899aabbccddeeffull);
+  EXPECT_FALSE(o.next_hop_set);
+  EXPECT_EQ(o.flow_capacity, 1u << 20);
+  EXPECT_EQ(o.circuit_capacity, 1u << 16);
+  EXPECT_EQ(o.log_format, "text");
+  EXPECT_EQ(o.log_level, "info");
+  EXPECT_EQ(o.stats_path, "");
+  EXPECT_EQ(o.stats_interval_ms, 1000u);
+  EXPECT_EQ(o.dataplane, "dpdk");
+  EXPECT_EQ(o.forwarding.max_frame_size, 1514u + 40u);
+}
+
+// Every option, valid, lands in its field.
+TEST_F(DaemonOptionsTest, EveryOptionIsRead) {
+  const ParsedOptions r = parse(
+      {"--dataplane", "dpdk", "--profile", "lab.ini", "--profile-set", "eal.file_prefix=lb1",
+       "--profile-set", "port.iface=veth9", "--flow-capacity", "1024", "--circuit-capacity", "16",
+       "--services", "services.json", "--hash-seed", "0123456789ABCDEFfedcba9876543210",
+       "--outer-source-v4", "10.0.0.2", "--outer-source-v6", "2001:db8::2", "--next-hop-mac",
+       "02:00:00:00:00:fe", "--max-frame-size", "9000", "--log-format", "json", "--log-level",
+       "debug", "--stats-file", "/tmp/stats.json", "--stats-interval-ms", "10"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  const DaemonOptions& o = *r.options;
+  EXPECT_EQ(o.profile_path, "lab.ini");
+  EXPECT_THAT(o.profile_overrides, ElementsAre("eal.file_prefix=lb1", "port.iface=veth9"));
+  EXPECT_EQ(o.flow_capacity, 1024u);
+  EXPECT_EQ(o.circuit_capacity, 16u);
+  EXPECT_EQ(o.services_path, "services.json");
+  EXPECT_EQ(o.seed.k0, 0x0123456789abcdefull);
+  EXPECT_EQ(o.seed.k1, 0xfedcba9876543210ull);
+  EXPECT_EQ(o.forwarding.source_v4, *engine::IpAddress::parse("10.0.0.2"));
+  EXPECT_EQ(o.forwarding.source_v6, *engine::IpAddress::parse("2001:db8::2"));
+  EXPECT_TRUE(o.next_hop_set);
+  EXPECT_EQ(o.forwarding.next_hop_mac, (engine::MacAddress{0x02, 0, 0, 0, 0, 0xfe}));
+  EXPECT_EQ(o.forwarding.max_frame_size, 9000u);
+  EXPECT_EQ(o.log_format, "json");
+  EXPECT_EQ(o.log_level, "debug");
+  EXPECT_EQ(o.stats_path, "/tmp/stats.json");
+  EXPECT_EQ(o.stats_interval_ms, 10u);
+}
+
+// Every log level the daemon documents is accepted.
+TEST_F(DaemonOptionsTest, EveryLogLevelIsAccepted) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    const ParsedOptions r = parse_with_required({"--log-level", level});
+    ASSERT_TRUE(r.options.has_value()) << level << ": " << r.output;
+    EXPECT_EQ(r.options->log_level, level);
+  }
+}
+
+// Without --profile the daemon refuses to start.
+TEST_F(DaemonOptionsTest, MissingProfileIsAnError) {
+  expect_error(parse({"--hash-seed", kSeed}), "--profile is required");
+}
+
+// Without a hash seed the daemon refuses to start.
+TEST_F(DaemonOptionsTest, MissingHashSeedIsAnError) {
+  expect_error(parse({"--profile", "p.ini"}), "--hash-seed (or --hash-seed-file) is required");
+  expect_error(parse({"--profile", "p.ini", "--hash-seed", ""}), "--hash-seed (or --hash-seed-file) is required");
+}
+
+// No arguments at all: the first missing option is named.
+TEST_F(DaemonOptionsTest, NoArgumentsIsAnError) { expect_error(parse({}), "--profile is required"); }
+
+// A seed that is not exactly 32 hex digits is refused, quoting it.
+TEST_F(DaemonOptionsTest, MalformedHashSeedIsAnError) {
+  for (const std::string bad : {
+           "00112233445566778899aabbccddeef",    // 31 digits
+           "00112233445566778899aabbccddeeff0",  // 33 digits
+           "00112233445566778899aabbccddeefg",   // non-hex last digit
+           "g0112233445566778899aabbccddeeff",   // non-hex first digit
+           "0x112233445566778899aabbccddeeff",   // prefix
+           "00112233 445566778899aabbccddeeff",  // space inside
+           "-0112233445566778899aabbccddeeff",   // sign
+           "secret"}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--hash-seed", bad}),
+                 "--hash-seed: expected 32 hex digits, got \"" + bad + "\"");
+  }
+}
+
+// A malformed next-hop MAC is refused, quoting it.
+TEST_F(DaemonOptionsTest, MalformedNextHopMacIsAnError) {
+  for (const std::string bad : {"02:00:00:00:00", "02:00:00:00:00:01:03", "02-00-00-00-00-01",
+                                "02:00:00:00:00:0g", "2:0:0:0:0:1", "02:00:00:00:00:001",
+                                "0200.0000.0001", "", "02:00:00:00:00:01 "}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--next-hop-mac", bad}),
+                 "--next-hop-mac: \"" + bad + "\" is not a MAC address");
+  }
+}
+
+// Outer sources must be addresses of their own family.
+TEST_F(DaemonOptionsTest, OuterSourceOfWrongFamilyIsAnError) {
+  for (const std::string bad : {"2001:db8::1", "10.0.0.256", "10.0.0", "garbage", "10.0.0.1/32"}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--outer-source-v4", bad}),
+                 "--outer-source-v4: \"" + bad + "\" is not an IPv4 address");
+  }
+  for (const std::string bad : {"10.0.0.1", "2001:db8::g", "garbage", "2001:db8::/64"}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--outer-source-v6", bad}),
+                 "--outer-source-v6: \"" + bad + "\" is not an IPv6 address");
+  }
+}
+
+// Unknown log formats and levels are refused, naming the option.
+TEST_F(DaemonOptionsTest, UnknownLogFormatOrLevelIsAnError) {
+  expect_error(parse_with_required({"--log-format", "xml"}),
+               "--log-format: \"xml\" is neither text nor json");
+  expect_error(parse_with_required({"--log-format", "JSON"}), "--log-format: \"JSON\"");
+  for (const char* bad : {"warning", "verbose", "INFO", "critical", ""}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--log-level", bad}),
+                 std::string("--log-level: \"") + bad +
+                     "\" is not one of trace, debug, info, warn, error");
+  }
+}
+
+// A --profile-set without '=' or without a "section." before it is refused.
+TEST_F(DaemonOptionsTest, MalformedProfileSetIsAnError) {
+  for (const std::string bad : {"eal.file_prefix", "file_prefix=lb1", "x=eal.file_prefix", ""}) {
+    SCOPED_TRACE(bad);
+    expect_error(parse_with_required({"--profile-set", bad}),
+                 "--profile-set: \"" + bad + "\" is not section.key=value");
+  }
+  // One bad override among good ones is still named.
+  expect_error(parse_with_required({"--profile-set", "eal.file_prefix=a", "--profile-set", "nodot"}),
+               "--profile-set: \"nodot\"");
+}
+
+// A value may itself contain '=' and '.': only the first '=' splits.
+TEST_F(DaemonOptionsTest, ProfileSetValueMayContainEqualsAndDots) {
+  const ParsedOptions r =
+      parse_with_required({"--profile-set", "eal.vdev=net_af_xdp0,iface=veth.1"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_THAT(r.options->profile_overrides, ElementsAre("eal.vdev=net_af_xdp0,iface=veth.1"));
+}
+
+// Capacities and the stats interval below their minimum are refused; the minimum is fine.
+TEST_F(DaemonOptionsTest, CapacitiesBelowMinimumAreErrors) {
+  expect_error(parse_with_required({"--flow-capacity", "1023"}), "--flow-capacity: at least 1024");
+  expect_error(parse_with_required({"--flow-capacity", "0"}), "--flow-capacity: at least 1024");
+  expect_error(parse_with_required({"--circuit-capacity", "15"}), "--circuit-capacity: at least 16");
+  expect_error(parse_with_required({"--stats-interval-ms", "9"}), "--stats-interval-ms: at least 10");
+  const ParsedOptions ok = parse_with_required(
+      {"--flow-capacity", "1024", "--circuit-capacity", "16", "--stats-interval-ms", "10"});
+  ASSERT_TRUE(ok.options.has_value()) << ok.output;
+}
+
+// Non-numeric numbers are refused by the parser, naming the option.
+TEST_F(DaemonOptionsTest, NonNumericNumbersAreErrors) {
+  expect_error(parse_with_required({"--flow-capacity", "lots"}), "flow-capacity");
+  expect_error(parse_with_required({"--circuit-capacity", "16k"}), "circuit-capacity");
+  expect_error(parse_with_required({"--max-frame-size", "1.5"}), "max-frame-size");
+  expect_error(parse_with_required({"--stats-interval-ms", "99999999999"}), "stats-interval-ms");
+}
+
+// An option given without its value is refused, naming it.
+TEST_F(DaemonOptionsTest, OptionWithoutValueIsAnError) {
+  expect_error(parse({"--hash-seed", kSeed, "--profile"}), "profile");
+}
+
+// Unknown options are refused, naming them.
+TEST_F(DaemonOptionsTest, UnknownOptionIsAnError) {
+  expect_error(parse_with_required({"--frobnicate"}), "--frobnicate");
+  expect_error(parse_with_required({"--frobnicate=1"}), "--frobnicate");
+}
+
+// A single-valued option given twice is refused.
+TEST_F(DaemonOptionsTest, RepeatedSingleOptionIsAnError) {
+  expect_error(parse_with_required({"--log-level", "info", "--log-level", "debug"}), "log-level");
+}
+
+// Only the DPDK dataplane exists: --dataplane xdp (or anything else) is refused.
+TEST_F(DaemonOptionsTest, UnavailableDataplaneIsAnError) {
+  expect_error(parse_with_required({"--dataplane", "xdp"}),
+               "--dataplane: \"xdp\" is not available (dpdk)");
+  expect_error(parse_with_required({"--dataplane", "DPDK"}), "--dataplane: \"DPDK\"");
+}
+
+// --config reads the same option names from an INI file.
+TEST_F(DaemonOptionsTest, ConfigFileValuesAreRead) {
+  const std::string path = write("sluiced.conf",
+                                 "# sluiced options\n"
+                                 "profile = lab.ini\n"
+                                 "hash-seed = 0123456789abcdef0123456789abcdef\n"
+                                 "services = /etc/sluice/services.json\n"
+                                 "next-hop-mac = 02:00:00:00:00:09\n"
+                                 "log-level = warn\n"
+                                 "flow-capacity = 4096\n"
+                                 "profile-set = eal.file_prefix=lb2\n");
+  const ParsedOptions r = parse({"--config", path});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  const DaemonOptions& o = *r.options;
+  EXPECT_EQ(o.profile_path, "lab.ini");
+  EXPECT_EQ(o.seed.k0, 0x0123456789abcdefull);
+  EXPECT_EQ(o.seed.k1, 0x0123456789abcdefull);
+  EXPECT_EQ(o.services_path, "/etc/sluice/services.json");
+  EXPECT_TRUE(o.next_hop_set);
+  EXPECT_EQ(o.forwarding.next_hop_mac, (engine::MacAddress{0x02, 0, 0, 0, 0, 0x09}));
+  EXPECT_EQ(o.log_level, "warn");
+  EXPECT_EQ(o.flow_capacity, 4096u);
+  EXPECT_THAT(o.profile_overrides, ElementsAre("eal.file_prefix=lb2"));
+}
+
+// The short form -c names the config file too.
+TEST_F(DaemonOptionsTest, ShortConfigFlag) {
+  const std::string path = write("short.conf", "profile = p.ini\nhash-seed = " + std::string(kSeed) + "\n");
+  const ParsedOptions r = parse({"-c", path});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->profile_path, "p.ini");
+}
+
+// The command line wins over the file for the same option.
+TEST_F(DaemonOptionsTest, CommandLineWinsOverConfigFile) {
+  const std::string path = write("sluiced.conf",
+                                 "profile = file.ini\n"
+                                 "hash-seed = ffffffffffffffffffffffffffffffff\n"
+                                 "log-level = warn\n"
+                                 "log-format = json\n");
+  const ParsedOptions r = parse({"--config", path, "--profile", "cli.ini", "--log-level", "debug"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->profile_path, "cli.ini");
+  EXPECT_EQ(r.options->log_level, "debug");
+  // What the command line does not give still comes from the file.
+  EXPECT_EQ(r.options->log_format, "json");
+  EXPECT_EQ(r.options->seed.k0, ~uint64_t{0});
+}
+
+// A --config file that cannot be read is an error naming its path.
+TEST_F(DaemonOptionsTest, MissingConfigFileIsAnError) {
+  const std::string path = (dir_ / "absent.conf").string();
+  expect_error(parse({"--config", path}), "--config: cannot read " + path);
+}
+
+// An unknown key in the config file is refused, naming the key.
+TEST_F(DaemonOptionsTest, UnknownKeyInConfigFileIsAnError) {
+  const std::string path = write("bad.conf", "profile = p.ini\nhash-seed = " + std::string(kSeed) +
+                                                 "\nfrobnicate = 1\n");
+  expect_error(parse({"--config", path}), "frobnicate");
+}
+
+// A bad value in the config file gets the same check as on the command line.
+TEST_F(DaemonOptionsTest, BadValueInConfigFileIsAnError) {
+  const std::string path = write("bad.conf", "profile = p.ini\nhash-seed = 1234\n");
+  expect_error(parse({"--config", path}), "--hash-seed: expected 32 hex digits, got \"1234\"");
+  const std::string path2 = write("bad2.conf", "flow-capacity = many\n");
+  expect_error(parse({"--config", path2, "--profile", "p.ini", "--hash-seed", kSeed}),
+               "flow-capacity");
+}
+
+// A config-file line without '=' is a syntax error quoting the line.
+TEST_F(DaemonOptionsTest, MalformedConfigFileLineIsAnError) {
+  const std::string path = write("bad.conf", "profile p.ini\n");
+  const ParsedOptions r = parse({"--config", path, "--hash-seed", kSeed});
+  EXPECT_FALSE(r.options.has_value());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("profile p.ini"));
+}
+
+// --hash-seed-file reads the seed, surrounding whitespace and newline included.
+TEST_F(DaemonOptionsTest, HashSeedFileIsRead) {
+  const std::string path = write("seed", "  fedcba9876543210fedcba9876543210\n");
+  const ParsedOptions r = parse({"--profile", "p.ini", "--hash-seed-file", path});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->seed.k0, 0xfedcba9876543210ull);
+  EXPECT_EQ(r.options->seed.k1, 0xfedcba9876543210ull);
+}
+
+// A missing seed file is an error naming its path.
+TEST_F(DaemonOptionsTest, MissingHashSeedFileIsAnError) {
+  const std::string path = (dir_ / "no-seed").string();
+  expect_error(parse({"--profile", "p.ini", "--hash-seed-file", path}),
+               "--hash-seed-file: cannot read " + path);
+}
+
+// A seed file holding a malformed or no seed is refused like --hash-seed.
+TEST_F(DaemonOptionsTest, MalformedHashSeedFileIsAnError) {
+  const std::string bad = write("bad-seed", "0011\n");
+  expect_error(parse({"--profile", "p.ini", "--hash-seed-file", bad}),
+               "--hash-seed: expected 32 hex digits, got \"0011\"");
+  const std::string empty = write("empty-seed", "");
+  expect_error(parse({"--profile", "p.ini", "--hash-seed-file", empty}),
+               "--hash-seed (or --hash-seed-file) is required");
+}
+
+// parse_seed: goldens, both cases of hex digits, and refusals.
+TEST_F(DaemonOptionsTest, ParseSeedGoldens) {
+  auto a = parse_seed("00112233445566778899aabbccddeeff");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->k0, 0x0011223344556677ull);
+  EXPECT_EQ(a->k1, 0x8899aabbccddeeffull);
+  auto b = parse_seed("FFFFFFFFFFFFFFFF0000000000000001");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->k0, 0xffffffffffffffffull);
+  EXPECT_EQ(b->k1, 0x0000000000000001ull);
+  auto c = parse_seed("0123456789AbCdEf0123456789aBcDeF");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->k0, 0x0123456789abcdefull);
+  EXPECT_EQ(c->k1, 0x0123456789abcdefull);
+  for (const char* bad : {"", "0", "00112233445566778899aabbccddeef", "00112233445566778899aabbccddeeff0",
+                          "0011223344556677 899aabbccddeeff", "00112233445566778899aabbccddeeg0",
+                          "+0112233445566778899aabbccddeeff", "0011223344556677-899aabbccddeeff"}) {
+    EXPECT_FALSE(parse_seed(bad).has_value()) << bad;
+  }
+}
+
+// parse_mac: goldens, mixed case, and refusals of every malformed shape.
+TEST_F(DaemonOptionsTest, ParseMacGoldens) {
+  EXPECT_EQ(parse_mac("02:00:00:00:00:01"), (engine::MacAddress{0x02, 0, 0, 0, 0, 0x01}));
+  EXPECT_EQ(parse_mac("AA:bb:Cc:dD:ee:FF"), (engine::MacAddress{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}));
+  EXPECT_EQ(parse_mac("00:00:00:00:00:00"), (engine::MacAddress{}));
+  EXPECT_EQ(parse_mac("12:34:56:78:9a:bc"), (engine::MacAddress{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}));
+  for (const char* bad :
+       {"", "02:00:00:00:00", "02:00:00:00:00:01:02", "02:00:00:00:00:1", "2:00:00:00:00:01",
+        "02-00-00-00-00-01", "02:00:00:00:00:0g", "02:00:00:00:00:01x", "020000000001",
+        "02:00:00:00:00:001", " 02:00:00:00:00:01",
+        // sscanf's %x would take these: a space, a sign or a 0x prefix in a byte.
+        "02: 0:00:00:00:01", "02:+1:00:00:00:01", "02:-1:00:00:00:01", "0x:00:00:00:00:01",
+        "02::00:00:00:00:1"}) {
+    EXPECT_FALSE(parse_mac(bad).has_value()) << "\"" << bad << "\"";
+  }
+}
+
+}  // namespace
+}  // namespace sluice::control
