@@ -23,15 +23,20 @@ constexpr const char* kUsage =
     "naming the field, and the running configuration stays. SIGTERM or SIGINT\n"
     "stop the daemon cleanly.\n";
 
+// 0..15, or -1 when `c` is not a hex digit.
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::optional<uint64_t> parse_hex64(const std::string& s) {
   if (s.size() != 16) return std::nullopt;
   uint64_t v = 0;
   for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return std::nullopt;
+    const int d = hex_digit(c);
+    if (d < 0) return std::nullopt;
     v = v << 4 | static_cast<uint64_t>(d);
   }
   return v;
@@ -48,15 +53,16 @@ std::optional<sluice_hash_seed> parse_seed(const std::string& hex) {
 }
 
 std::optional<engine::MacAddress> parse_mac(const std::string& text) {
+  // Exactly two hex digits per byte, checked by hand: sscanf's %2x would
+  // also take " 1", "+1", "-1" (as ff) or "0x" inside a byte.
+  if (text.size() != 17) return std::nullopt;
   engine::MacAddress mac{};
-  unsigned b[6];
-  char tail;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &tail) != 6 ||
-      text.size() != 17) {
-    return std::nullopt;
+  for (size_t i = 0; i < 6; ++i) {
+    const int hi = hex_digit(text[3 * i]);
+    const int lo = hex_digit(text[3 * i + 1]);
+    if (hi < 0 || lo < 0 || (i < 5 && text[3 * i + 2] != ':')) return std::nullopt;
+    mac[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
-  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
   return mac;
 }
 

@@ -180,7 +180,7 @@ TEST_F(DaemonOptionsTest, MalformedHashSeedIsAnError) {
            "-0112233445566778899aabbccddeeff",   // sign
            "secret"}) {
     SCOPED_TRACE(bad);
-    expect_error(parse_with_required({"--hash-seed", bad}),
+    expect_error(parse({"--profile", "p.ini", "--hash-seed", bad}),
                  "--hash-seed: expected 32 hex digits, got \"" + bad + "\"");
   }
 }
@@ -189,7 +189,7 @@ TEST_F(DaemonOptionsTest, MalformedHashSeedIsAnError) {
 TEST_F(DaemonOptionsTest, MalformedNextHopMacIsAnError) {
   for (const std::string bad : {"02:00:00:00:00", "02:00:00:00:00:01:03", "02-00-00-00-00-01",
                                 "02:00:00:00:00:0g", "2:0:0:0:0:1", "02:00:00:00:00:001",
-                                "0200.0000.0001", "", "02:00:00:00:00:01 "}) {
+                                "0200.0000.0001", "02:00:00:00:00:01 ", "02:-1:00:00:00:01"}) {
     SCOPED_TRACE(bad);
     expect_error(parse_with_required({"--next-hop-mac", bad}),
                  "--next-hop-mac: \"" + bad + "\" is not a MAC address");

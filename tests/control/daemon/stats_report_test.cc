@@ -247,14 +247,15 @@ TEST_F(StatsJsonTest, CounterNamesArePresent) {
     EXPECT_THAT(json, HasSubstr(std::string("\"") + name + "\":")) << name;
   }
   EXPECT_THAT(json, HasSubstr(R"(],"engine":{"rx_packets":)"));
-  EXPECT_THAT(json, HasSubstr(R"("drops":{)"));
+  EXPECT_THAT(json, HasSubstr(R"("circuits":{"opened":0,"closed":0,"half_opened":0,)"
+                              R"("refused_by_max_ejected":0,"untracked":0},"drops":{)"));
   // Drop reason 0 is "not dropped" and is left out.
   const std::string first_reason(engine::drop_reason_name(static_cast<engine::DropReason>(1)));
   EXPECT_THAT(json, HasSubstr("\"" + first_reason + "\":"));
 }
 
 // With a snapshot: its generation, and every service, pool and backend by
-// name with weight, state and traffic (golden text).
+// name with weight, state, traffic and circuit state per worker (golden text).
 TEST_F(StatsJsonTest, ServicesPoolsAndBackends) {
   engine::SnapshotCompiler compiler;
   auto compiled = compiler.compile(web_config(), 7);
@@ -265,10 +266,11 @@ TEST_F(StatsJsonTest, ServicesPoolsAndBackends) {
   EXPECT_THAT(json,
               HasSubstr(R"("services":[{"name":"web","packets":0,"bytes":0,"pools":[)"
                         R"({"name":"stable","weight":90,"packets":0,"bytes":0,"backends":[)"
-                        R"({"address":"10.0.1.1","state":"active","packets":0,"bytes":0},)"
-                        R"({"address":"10.0.1.2","state":"draining","packets":0,"bytes":0}]},)"
+                        R"({"address":"10.0.1.1","state":"active","packets":0,"bytes":0,"circuit":["closed"]},)"
+                        R"({"address":"10.0.1.2","state":"draining","packets":0,"bytes":0,)"
+                        R"("circuit":["closed"]}]},)"
                         R"({"name":"canary","weight":10,"packets":0,"bytes":0,"backends":[)"
-                        R"({"address":"10.0.2.1","state":"disabled","packets":0,"bytes":0}]}]}]})"
+                        R"({"address":"10.0.2.1","state":"disabled","packets":0,"bytes":0,"circuit":["closed"]}]}]}]})"
                         "\n"));
 }
 
