@@ -92,6 +92,7 @@ class Daemon {
       return 1;
     }
     mac_ = runtime->port_mac();
+    for (const std::string& w : runtime->warnings()) spdlog::warn("{}", w);
     spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
                  profile->port.device, mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5],
                  runtime->worker_count(),
@@ -135,7 +136,8 @@ class Daemon {
     if (options_.services_path.empty()) return true;
     config::ServicesLoadResult loaded = config::load_services_json_file(options_.services_path);
     if (!loaded.errors.empty()) {
-      log_errors(options_.services_path, loaded.errors);
+      // These already name the file ("PATH: services[0].port: ...").
+      for (const auto& e : loaded.errors) spdlog::error("{}", e.to_string());
       return false;
     }
     *out = std::move(loaded.services);

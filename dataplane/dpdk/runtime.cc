@@ -143,7 +143,13 @@ uint16_t DpdkRuntime::setup_port(const std::string& name, uint16_t queues, const
                          " setup failed: " + dpdk_error(r));
     }
   }
-  if (!is_tap && o.mtu != 0) rte_eth_dev_set_mtu(port, o.mtu);  // best effort: PMDs differ
+  if (!is_tap && o.mtu != 0) {
+    // Best effort (PMDs differ, AF_PACKET stops at 1500), but said aloud.
+    if (int r = rte_eth_dev_set_mtu(port, o.mtu); r != 0) {
+      warnings_.push_back("port.mtu: " + name + " refused MTU " + std::to_string(o.mtu) + " (" +
+                          dpdk_error(r) + "); it keeps its default");
+    }
+  }
   if (int r = rte_eth_dev_start(port); r != 0) {
     throw RuntimeError("port " + name + ": start failed: " + dpdk_error(r));
   }

@@ -68,6 +68,8 @@ class DpdkRuntime {
   engine::MacAddress port_mac() const { return mac_; }
   uint32_t worker_count() const { return static_cast<uint32_t>(contexts_.size()); }
   const std::string& tap_name() const { return tap_name_; }
+  // Settings the hardware did not take, for the daemon to log.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   // Counters summed over workers, and per worker (read while running).
   engine::WorkerCounters engine_counters() const;
@@ -99,6 +101,7 @@ class DpdkRuntime {
   std::vector<std::unique_ptr<engine::Worker>> engines_;
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   uint16_t burst_size_ = 32;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace sluice::dpdk

@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 LAB = os.path.join(REPO, "tools", "lab")
 PYTHON = "/usr/bin/python3"
-CLIENT = os.path.join(HERE, "http_client.py")
+CLIENT = os.path.join(REPO, "tools", "lab.d", "http_client.py")
 FRAMES = os.path.join(HERE, "raw_frames.py")
 
 

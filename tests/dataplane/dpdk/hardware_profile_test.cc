@@ -369,6 +369,26 @@ TEST_F(HardwareProfileTest, MissingFile) {
   EXPECT_THAT(r.errors, ElementsAre(path + ": cannot open: No such file or directory"));
 }
 
+// A directory is not a profile.
+TEST_F(HardwareProfileTest, DirectoryIsUnreadable) {
+  ProfileLoadResult r = load_hardware_profile(dir_.string());
+  EXPECT_FALSE(r.profile.has_value());
+  EXPECT_THAT(r.errors, ElementsAre(dir_.string() + ": cannot read: Is a directory"));
+}
+
+// An empty file lacks the keys without a default.
+TEST_F(HardwareProfileTest, EmptyFile) {
+  EXPECT_THAT(errors_of(""),
+              ElementsAre("eal.worker_lcores: must be set (one lcore per RX queue)",
+                          "port.device: must be set (an eal.vdev name or an eal.allow PCI address)"));
+}
+
+// '#' starts a comment anywhere on a line.
+TEST_F(HardwareProfileTest, Comments) {
+  const HardwareProfile p = load_good("# whole line\n" + ini({{"port.mtu", "1400 # inline"}}));
+  EXPECT_EQ(p.port.mtu, 1400);
+}
+
 // A line that is neither a section, a comment nor key = value.
 TEST_F(HardwareProfileTest, SyntaxError) {
   const std::vector<std::string> errors = errors_of(ini({}) + "this is not ini\n");

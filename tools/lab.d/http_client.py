@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""HTTP load for the end-to-end tests, run inside a lab client namespace.
+"""HTTP load for the lab demo and the end-to-end tests, run inside a lab
+client namespace (tools/lab exec client1 -- /usr/bin/python3 http_client.py ...).
 
   http_client.py connect VIP PORT COUNT [--timeout S]
       COUNT sequential new connections (one GET each); prints JSON:
@@ -11,6 +12,9 @@
        "errors": n, "stalls": n, "switched": n, "backends": {name: n},
        "error_samples": [...]}. A request slower than 2 s is a stall; a
       connection answered by two backends has "switched".
+  http_client.py clients VIP PORT CONNS ADDR [ADDR...]
+      for each source address ADDR, CONNS new connections bound to it; prints
+      JSON {ADDR: {"versions": {v: n}, "backends": {b: n}, "failed": n}}
   http_client.py keep VIP PORT SECONDS
       one kept-alive connection; prints {"port": local port, "backend": b}
       after its first GET, then holds it SECONDS s (sending a GET each s).
@@ -99,6 +103,24 @@ def cmd_hold(vip, port, count, seconds, interval):
     print(json.dumps(out))
 
 
+def cmd_clients(vip, port, conns, addresses):
+    out = {}
+    for addr in addresses:
+        r = {"versions": {}, "backends": {}, "failed": 0}
+        for _ in range(conns):
+            conn = http.client.HTTPConnection(vip, port, timeout=5, source_address=(addr, 0))
+            try:
+                backend, version = get(conn)
+                r["versions"][version] = r["versions"].get(version, 0) + 1
+                r["backends"][backend] = r["backends"].get(backend, 0) + 1
+            except OSError:
+                r["failed"] += 1
+            finally:
+                conn.close()
+        out[addr] = r
+    print(json.dumps(out))
+
+
 def cmd_keep(vip, port, seconds):
     conn = http.client.HTTPConnection(vip, port, timeout=10)
     backend, _ = get(conn)
@@ -118,6 +140,8 @@ def main(argv):
         cmd_connect(vip, port, int(argv[4]), timeout)
     elif mode == "hold":
         cmd_hold(vip, port, int(argv[4]), float(argv[5]), float(argv[6]))
+    elif mode == "clients":
+        cmd_clients(vip, port, int(argv[4]), argv[5:])
     elif mode == "keep":
         cmd_keep(vip, port, float(argv[4]))
     else:
