@@ -29,12 +29,15 @@
 # port counters through the DPDK telemetry socket, and the CPU time of the
 # worker thread (rte-worker-1) from /proc. Mpps are reported per wall
 # second and per second of CPU the worker thread actually got: on a shared
-# machine the second is the fair comparison (see README.md).
+# machine the second is the fair comparison (see README.md). Each result
+# line also shows the hypervisor's steal time on CPU 1 (a share of the
+# wall time) and the range of the per-second rates.
 #
 # Usage: perf/dpdk_bench.sh [--bench PATH] [--testpmd PATH] [--seconds N]
 #            [--warmup N] [--rounds N] [--scenarios "established new hot"]
-#            [--workdir DIR] [--eal "MORE EAL ARGS"]
-# (--eal "-d DIR" loads PMDs from DIR where DPDK is not installed.)
+#            [--workdir DIR] [--eal "MORE EAL ARGS"] [--memory "EAL ARGS"]
+# (--eal "-d DIR" loads PMDs from DIR where DPDK is not installed;
+# --memory replaces "--no-huge -m 1024", e.g. "-m 1024" with hugepages.)
 # About 110 s with the defaults. Needs root (DPDK's runtime directory).
 set -euo pipefail
 
@@ -47,6 +50,7 @@ rounds=2       # testpmd and sluice alternate who goes first
 scenarios="established new hot"
 workdir=/tmp/sluice-dpdk-bench
 eal_extra=""
+eal_memory="--no-huge -m 1024"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,7 +62,8 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
     --eal) eal_extra=$2; shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    --memory) eal_memory=$2; shift 2 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "dpdk_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -141,10 +146,16 @@ while packets() == 0:          # pcap load and (sluice) warm-up
     if time.monotonic() > deadline:
         fail("never forwarded")
     time.sleep(0.1)
+def steal_ticks():  # time the hypervisor gave CPU 1 to someone else
+    for line in open("/proc/stat"):
+        if line.startswith("cpu1 "):
+            return int(line.split()[8])
+    return 0
+
 time.sleep(warmup)
 samples = []
 for _ in range(seconds + 1):
-    samples.append((time.monotonic(), packets(), worker_cpu_ns()))
+    samples.append((time.monotonic(), packets(), worker_cpu_ns(), steal_ticks()))
     time.sleep(1)
 proc.send_signal(signal.SIGINT)
 try:
@@ -152,11 +163,14 @@ try:
 except subprocess.TimeoutExpired:
     fail("did not stop on SIGINT")
 
-(t0, p0, c0), (t1, p1, c1) = samples[0], samples[-1]
+(t0, p0, c0, s0), (t1, p1, c1, s1) = samples[0], samples[-1]
 wall = (p1 - p0) / (t1 - t0) / 1e6
 cpu = (p1 - p0) / ((c1 - c0) / 1e9) / 1e6
 share = (c1 - c0) / 1e9 / (t1 - t0)
-print(f"result {side} {scenario} wall_mpps={wall:.3f} cpu_mpps={cpu:.3f} cpu_share={share:.2f}")
+steal = (s1 - s0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+per_second = [(b[1] - a[1]) / (max(b[2] - a[2], 1) / 1e9) / 1e6 for a, b in zip(samples, samples[1:])]
+print(f"result {side} {scenario} wall_mpps={wall:.3f} cpu_mpps={cpu:.3f} cpu_share={share:.2f} "
+      f"steal={steal:.2f} cpu_mpps_range={min(per_second):.2f}-{max(per_second):.2f}")
 for line in open(log_path):
     if line.startswith(("engine:", "warm-up:")):
         print(f"  {side} {scenario} {line.strip()}")
@@ -164,7 +178,7 @@ PY
 }
 
 eal_args() {  # prefix pcap
-  echo "-l 0,1 --no-huge -m 1024 --file-prefix $1 --no-pci" \
+  echo "-l 0,1 $eal_memory --file-prefix $1 --no-pci" \
        "--vdev net_pcap0,rx_pcap=$2,infinite_rx=1 $eal_extra"
 }
 

@@ -179,8 +179,15 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= o.log_level == l;
   if (!level_ok) return fail("--log-level: \"" + o.log_level + "\" is not one of trace, debug, info, warn, error");
-  if (o.flow_capacity < 1024) return fail("--flow-capacity: at least 1024");
-  if (o.circuit_capacity < 16) return fail("--circuit-capacity: at least 16");
+  // Boost reads "-1" into an unsigned option as 4294967295: upper bounds too.
+  if (o.flow_capacity < 1024 || o.flow_capacity > (1u << 28)) {
+    return fail("--flow-capacity: " + std::to_string(o.flow_capacity) +
+                " is out of range 1024..268435456");
+  }
+  if (o.circuit_capacity < 16 || o.circuit_capacity > (1u << 24)) {
+    return fail("--circuit-capacity: " + std::to_string(o.circuit_capacity) +
+                " is out of range 16..16777216");
+  }
   if (o.stats_interval_ms < 10) return fail("--stats-interval-ms: at least 10");
   for (const std::string& kv : o.profile_overrides) {
     if (kv.find('=') == std::string::npos || kv.find('.') > kv.find('=')) {

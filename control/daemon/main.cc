@@ -99,7 +99,12 @@ class Daemon {
                  runtime->tap_name().empty() ? std::string()
                                              : ", exception path " + runtime->tap_name());
     if (!publish(*runtime, services)) return 2;
-    runtime->start();
+    try {
+      runtime->start();
+    } catch (const dpdk::RuntimeError& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
     wait_applied(*runtime);
     main_loop(*runtime);
     spdlog::info("stopping");
@@ -121,7 +126,9 @@ class Daemon {
     std::map<std::string, std::string> overrides;
     for (const std::string& kv : options_.profile_overrides) {
       const size_t eq = kv.find('=');
-      overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+      // Command-line values come first (Boost stores them before the
+      // --config file's), and the command line wins.
+      overrides.emplace(kv.substr(0, eq), kv.substr(eq + 1));
     }
     std::vector<std::string> errors;
     dpdk::apply_overrides(*loaded.profile, overrides, errors);

@@ -177,6 +177,7 @@ void DpdkRuntime::create_tap(const RuntimeOptions& o) {
 void DpdkRuntime::start() {
   if (started_) return;
   stop_.store(false);
+  started_ = true;  // so that stop() below also waits for workers already launched
   for (size_t i = 0; i < contexts_.size(); ++i) {
     if (int r = rte_eal_remote_launch(worker_main, contexts_[i].get(), lcores_[i]); r != 0) {
       stop();
@@ -184,7 +185,6 @@ void DpdkRuntime::start() {
                          std::to_string(lcores_[i]) + ": " + dpdk_error(r));
     }
   }
-  started_ = true;
 }
 
 void DpdkRuntime::stop() {

@@ -54,6 +54,49 @@ uint32_t min_timeout_ms(const FlowTimeouts& t) {
   return std::min({t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms});
 }
 
+struct WayAge {
+  uint32_t way;  // 0..15: ways of the first line, then of the second
+  uint32_t age;
+};
+
+// The way of two lines whose last-seen copy is oldest: the largest
+// now - seen (an age, so the order is right across the wrap of the clock),
+// the first one on a tie. Branch-free: on a table full of new flows this runs
+// for every one of them, and the winner's position is random.
+WayAge oldest_way(const uint32_t* seen1, const uint32_t* seen2, uint32_t now_ms) {
+  static_assert(FlowTable::kWays == 8, "oldest_way reads two 128-bit halves per line");
+#if defined(__SSE2__)
+  const __m128i now = _mm_set1_epi32(static_cast<int>(now_ms));
+  // Ages with the top bit flipped: signed compares then order them unsigned.
+  const __m128i flip = _mm_set1_epi32(INT32_MIN);
+  const auto age = [&](const uint32_t* p) {
+    const __m128i seen = _mm_load_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm_xor_si128(_mm_sub_epi32(now, seen), flip);
+  };
+  const auto max = [](__m128i a, __m128i b) {
+    const __m128i a_gt = _mm_cmpgt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(a_gt, a), _mm_andnot_si128(a_gt, b));
+  };
+  const auto mask = [](__m128i a, __m128i b) {
+    return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, b))));
+  };
+  const __m128i a0 = age(seen1), a1 = age(seen1 + 4), a2 = age(seen2), a3 = age(seen2 + 4);
+  __m128i m = max(max(a0, a1), max(a2, a3));
+  m = max(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+  m = max(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+  const uint32_t at = mask(a0, m) | mask(a1, m) << 4 | mask(a2, m) << 8 | mask(a3, m) << 12;
+  return {static_cast<uint32_t>(__builtin_ctz(at)),
+          static_cast<uint32_t>(_mm_cvtsi128_si32(m)) ^ 0x80000000u};
+#else
+  WayAge best{0, now_ms - seen1[0]};
+  for (uint32_t w = 1; w < 2 * FlowTable::kWays; ++w) {
+    const uint32_t a = now_ms - (w < FlowTable::kWays ? seen1[w] : seen2[w - FlowTable::kWays]);
+    if (a > best.age) best = {w, a};
+  }
+  return best;
+#endif
+}
+
 }  // namespace
 
 uint32_t flow_timeout_ms(FlowState state, const FlowTimeouts& t) {
@@ -86,7 +129,9 @@ FlowTable::FlowTable(uint32_t capacity) {
   mask_ = buckets - 1;
 }
 
-uint32_t FlowTable::find(uint32_t bucket, uint32_t sig, const sluice_flow_key& key) const {
+// The slot of key in `bucket`, or kNoSlot. Inlined: it is most of lookup.
+[[gnu::always_inline]] inline uint32_t FlowTable::find(uint32_t bucket, uint32_t sig,
+                                                       const sluice_flow_key& key) const {
   for (uint32_t m = ways_matching(sigs_[bucket].sig, sig); m != 0; m &= m - 1) {
     const uint32_t slot = bucket * kWays + static_cast<uint32_t>(__builtin_ctz(m));
     if (same_key(entries_[slot].key, key)) return slot;
@@ -129,10 +174,12 @@ FlowEntry* FlowTable::insert(const sluice_flow_key& key, uint64_t hash, uint32_t
     ++occupied_;
     return claim(slot, sig, key, now_ms);
   }
-  slot = reclaim_expired(b1, b2, now_ms, t);
+  // Both buckets are full.
+  const SlotAge oldest = stalest(b1, b2, now_ms);
+  slot = reclaim_expired(b1, b2, oldest, now_ms, t);
   if (slot == kNoSlot) slot = try_make_room(b1, b2);
   if (slot == kNoSlot) {
-    slot = stalest(b1, b2, now_ms);
+    slot = oldest.slot;
     ++stats_.evictions;
   }
   return claim(slot, sig, key, now_ms);
@@ -150,43 +197,49 @@ uint32_t FlowTable::free_slot(uint32_t b1, uint32_t b2) const {
   return b1 * kWays + static_cast<uint32_t>(__builtin_ctz(f1));
 }
 
+// The slot of b1 or b2 whose last-seen copy is oldest (b1's on a tie).
+FlowTable::SlotAge FlowTable::stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const {
+  // When the buckets coincide the line is read twice, and the first copy wins ties.
+  const WayAge o = oldest_way(sigs_[b1].seen, sigs_[b2].seen, now_ms);
+  const uint32_t bucket = o.way < kWays ? b1 : b2;
+  return {bucket * kWays + o.way % kWays, o.age};
+}
+
 // An expired entry of the two (full) buckets, or kNoSlot. The last-seen
 // copies choose which entries to read: one idle for less than the shortest
 // timeout is alive whatever its state (exact while the caller refreshes
 // last_seen_ms on every hit, as the engine does); the decision itself is
 // always made on the entry.
-uint32_t FlowTable::reclaim_expired(uint32_t b1, uint32_t b2, uint32_t now_ms,
+uint32_t FlowTable::reclaim_expired(uint32_t b1, uint32_t b2, SlotAge oldest, uint32_t now_ms,
                                     const FlowTimeouts& t) {
   const uint32_t min_timeout = min_timeout_ms(t);
+  // Nothing has been idle that long: every entry is alive (a table full of
+  // new flows, and most inserts into a table under heavy load).
+  if (oldest.age < min_timeout) return kNoSlot;
+  // The oldest first, alone: in a table full of flows that ended it is the
+  // one that expired, and it is the line insert writes next anyway (and the
+  // one prefetch_entry loaded).
+  if (flow_expired(entries_[oldest.slot], now_ms, t)) {
+    ++stats_.expirations;
+    return oldest.slot;
+  }
+  // It is alive (a long-lived state), but younger entries may have expired
+  // in a shorter-lived one: read every entry that could have.
   const uint32_t buckets[2] = {b1, b2};
   const uint32_t n = b2 != b1 ? 2 : 1;
   uint32_t candidates[2 * kWays];
   uint32_t count = 0;
-  uint32_t oldest = kNoSlot;
-  uint32_t oldest_age = 0;
   for (uint32_t i = 0; i < n; ++i) {
     const SignatureLine& line = sigs_[buckets[i]];
     for (uint32_t w = 0; w < kWays; ++w) {
-      const uint32_t age = now_ms - line.seen[w];
-      if (age < min_timeout) continue;
       const uint32_t slot = buckets[i] * kWays + w;
+      if (now_ms - line.seen[w] < min_timeout || slot == oldest.slot) continue;
       candidates[count++] = slot;
-      if (oldest == kNoSlot || age > oldest_age) {
-        oldest = slot;
-        oldest_age = age;
-      }
+      __builtin_prefetch(&entries_[slot]);
     }
   }
-  if (count == 0) return kNoSlot;
-  // The oldest first, alone: in a table full of flows that ended it is the
-  // one that expired, and it is the line insert writes next anyway.
-  if (flow_expired(entries_[oldest], now_ms, t)) {
-    ++stats_.expirations;
-    return oldest;
-  }
-  for (uint32_t i = 0; i < count; ++i) __builtin_prefetch(&entries_[candidates[i]]);
   for (uint32_t i = 0; i < count; ++i) {
-    if (candidates[i] != oldest && flow_expired(entries_[candidates[i]], now_ms, t)) {
+    if (flow_expired(entries_[candidates[i]], now_ms, t)) {
       ++stats_.expirations;
       return candidates[i];
     }
@@ -196,10 +249,11 @@ uint32_t FlowTable::reclaim_expired(uint32_t b1, uint32_t b2, uint32_t now_ms,
 
 // make_room, unless it is known or likely to fail. A completely full table
 // has no free way to move anyone into. A nearly full one has a few, which a
-// search finds less and less often; after each failure that many more
-// searches are skipped (doubling up to kMaxRoomBackoff), so that a table kept
-// full by a flood of new flows does not pay 16 line reads per new flow. Below
-// about 95% load searches do not fail and nothing is skipped.
+// search finds less and less often: after k failed searches in a row, the
+// next 2^(k-2) are skipped (at most kMaxRoomSkips), so that a table kept full
+// by a flood of new flows does not pay 16 line reads per new flow. Below
+// about 95% load searches do not fail, and up to 100% most succeed, so a
+// single failure skips nothing.
 uint32_t FlowTable::try_make_room(uint32_t b1, uint32_t b2) {
   if (occupied_ >= capacity()) return kNoSlot;
   if (room_skips_ > 0) {
@@ -208,10 +262,10 @@ uint32_t FlowTable::try_make_room(uint32_t b1, uint32_t b2) {
   }
   const uint32_t slot = make_room(b1, b2);
   if (slot != kNoSlot) {
-    room_backoff_ = 0;
+    room_failures_ = 0;
   } else {
-    room_backoff_ = std::clamp(2 * room_backoff_, 1u, kMaxRoomBackoff);
-    room_skips_ = room_backoff_;
+    room_failures_ = std::min(room_failures_ + 1, 31u);
+    room_skips_ = std::min((1u << room_failures_) >> 2, kMaxRoomSkips);
   }
   return slot;
 }
@@ -252,31 +306,11 @@ uint32_t FlowTable::make_room(uint32_t b1, uint32_t b2) {
   return kNoSlot;
 }
 
-// The way of b1 or b2 whose last-seen copy is oldest. Age, not the time
-// itself, so the choice is right across the wrap of the clock.
-uint32_t FlowTable::stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const {
-  const uint32_t buckets[2] = {b1, b2};
-  const uint32_t n = b2 != b1 ? 2 : 1;
-  uint32_t best = b1 * kWays;
-  uint32_t best_age = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const SignatureLine& line = sigs_[buckets[i]];
-    for (uint32_t w = 0; w < kWays; ++w) {
-      const uint32_t age = now_ms - line.seen[w];
-      if (age > best_age) {
-        best = buckets[i] * kWays + w;
-        best_age = age;
-      }
-    }
-  }
-  return best;
-}
-
 // What insert would take for a new key in the common cases: a free way, or
 // else the stalest entry (which is also the one it checks first for expiry).
 uint32_t FlowTable::likely_insert_slot(Buckets b, uint32_t now_ms) const {
   const uint32_t slot = free_slot(b.first, b.second);
-  return slot != kNoSlot ? slot : stalest(b.first, b.second, now_ms);
+  return slot != kNoSlot ? slot : stalest(b.first, b.second, now_ms).slot;
 }
 
 FlowEntry* FlowTable::claim(uint32_t slot, uint32_t sig, const sluice_flow_key& key,

@@ -243,15 +243,27 @@ TEST_F(DaemonOptionsTest, ProfileSetValueMayContainEqualsAndDots) {
   EXPECT_THAT(r.options->profile_overrides, ElementsAre("eal.vdev=net_af_xdp0,iface=veth.1"));
 }
 
-// Capacities and the stats interval below their minimum are refused; the minimum is fine.
-TEST_F(DaemonOptionsTest, CapacitiesBelowMinimumAreErrors) {
-  expect_error(parse_with_required({"--flow-capacity", "1023"}), "--flow-capacity: at least 1024");
-  expect_error(parse_with_required({"--flow-capacity", "0"}), "--flow-capacity: at least 1024");
-  expect_error(parse_with_required({"--circuit-capacity", "15"}), "--circuit-capacity: at least 16");
+// Capacities outside their range and the stats interval below its minimum
+// are refused; the bounds themselves are fine.
+TEST_F(DaemonOptionsTest, CapacitiesOutOfRangeAreErrors) {
+  expect_error(parse_with_required({"--flow-capacity", "1023"}),
+               "--flow-capacity: 1023 is out of range 1024..268435456");
+  expect_error(parse_with_required({"--flow-capacity", "0"}), "--flow-capacity: 0 is out of range");
+  expect_error(parse_with_required({"--flow-capacity", "268435457"}),
+               "--flow-capacity: 268435457 is out of range");
+  // Boost wraps -1 into 4294967295 for an unsigned option: still refused.
+  expect_error(parse_with_required({"--flow-capacity=-1"}), "--flow-capacity");
+  expect_error(parse_with_required({"--circuit-capacity", "15"}),
+               "--circuit-capacity: 15 is out of range 16..16777216");
+  expect_error(parse_with_required({"--circuit-capacity", "16777217"}),
+               "--circuit-capacity: 16777217 is out of range");
   expect_error(parse_with_required({"--stats-interval-ms", "9"}), "--stats-interval-ms: at least 10");
-  const ParsedOptions ok = parse_with_required(
+  const ParsedOptions low = parse_with_required(
       {"--flow-capacity", "1024", "--circuit-capacity", "16", "--stats-interval-ms", "10"});
-  ASSERT_TRUE(ok.options.has_value()) << ok.output;
+  ASSERT_TRUE(low.options.has_value()) << low.output;
+  const ParsedOptions high =
+      parse_with_required({"--flow-capacity", "268435456", "--circuit-capacity", "16777216"});
+  ASSERT_TRUE(high.options.has_value()) << high.output;
 }
 
 // Non-numeric numbers are refused by the parser, naming the option.

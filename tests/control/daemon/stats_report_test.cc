@@ -2,12 +2,13 @@
 // write_file_atomically, and stats_json over a real DpdkRuntime on DPDK's
 // null PMD (net_null0: its RX queue returns zeroed 64-byte frames without
 // end, so the workers count traffic without any NIC). One EAL per process:
-// the runtime is created once, by the first test that needs it; where EAL
-// cannot start (not root, no DPDK plugins) those tests are skipped.
+// the runtime is created once, by the first test that needs it; where it
+// cannot start (no DPDK, no null PMD, no permission) those tests are skipped.
 #include "control/daemon/stats_report.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rte_eal.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -152,8 +153,10 @@ class RuntimeHolder {
 
   ~RuntimeHolder() {
     runtime_.reset();
-    std::error_code ignored;
-    fs::remove_all("/var/run/dpdk/" + prefix_, ignored);
+    if (!runtime_dir_.empty()) {
+      std::error_code ignored;
+      fs::remove_all(runtime_dir_, ignored);
+    }
   }
 
  private:
@@ -178,10 +181,15 @@ class RuntimeHolder {
     } catch (const dpdk::RuntimeError& e) {
       error_ = e.what();
     }
+    // EAL's files: /var/run/dpdk/PREFIX as root, under XDG_RUNTIME_DIR or
+    // /tmp otherwise; removed at exit if EAL got as far as making them.
+    const std::string dir = rte_eal_get_runtime_dir();
+    if (fs::path(dir).filename() == prefix_) runtime_dir_ = dir;
   }
 
   std::string prefix_;
   std::unique_ptr<dpdk::DpdkRuntime> runtime_;
+  std::string runtime_dir_;
   std::string error_;
 };
 

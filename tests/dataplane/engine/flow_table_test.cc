@@ -627,6 +627,127 @@ TEST_F(FlowTableTest, PrefetchAnyHash) {
   EXPECT_EQ(t.stats().lookups, 0u);
 }
 
+// sweep frees expired entries only, each judged by its own flow's timeouts,
+// and does not even read entries idle for less than min_idle_ms.
+TEST_F(FlowTableTest, SweepFreesExpiredEntries) {
+  FlowTable t(64);
+  FlowTimeouts long_udp = timeouts_;
+  long_udp.udp_ms = 60000;
+  uint32_t calls = 0;
+  // Port 53 flows belong to a service with a long UDP timeout.
+  const auto timeouts_of = [&](const sluice_flow_key& k) {
+    ++calls;
+    return k.dport == 53 ? &long_udp : &timeouts_;
+  };
+  sluice_flow_key dns = v4_key(4, 4, kUdp);
+  dns.dport = 53;
+  FlowEntry* syn = insert(t, v4_key(1, 1), 0);        // 1000 ms
+  FlowEntry* est = insert(t, v4_key(2, 2), 0);        // 5000 ms
+  est->state = FlowState::kEstablished;
+  FlowEntry* late_syn = insert(t, v4_key(3, 3), 900);  // alive until 1900
+  insert(t, dns, 0);                                   // 60000 ms
+  ASSERT_EQ(t.occupied(), 4u);
+
+  EXPECT_EQ(t.sweep(1500, 8, 1000, timeouts_of), 1u);
+  EXPECT_EQ(calls, 3u);  // late_syn, idle 600 ms, was skipped unread
+  EXPECT_EQ(syn->state, FlowState::kEmpty);
+  EXPECT_EQ(lookup(t, v4_key(1, 1), 1500), nullptr);
+  EXPECT_EQ(lookup(t, v4_key(2, 2), 1500), est);
+  EXPECT_EQ(t.occupied(), 3u);
+  EXPECT_EQ(t.stats().swept, 1u);
+
+  // est expired at 5000, but nobody idle for 7000 ms is looked at.
+  calls = 0;
+  EXPECT_EQ(t.sweep(6000, 8, 7000, timeouts_of), 0u);
+  EXPECT_EQ(calls, 0u);
+  // A callback that knows no timeouts leaves entries alone.
+  EXPECT_EQ(t.sweep(6000, 8, 1000, [](const sluice_flow_key&) -> const FlowTimeouts* {
+    return nullptr;
+  }), 0u);
+  // est (idle 6000 of 5000) and late_syn (5100 of 1000) go, dns stays.
+  EXPECT_EQ(t.sweep(6000, 8, 1000, timeouts_of), 2u);
+  EXPECT_EQ(late_syn->state, FlowState::kEmpty);
+  EXPECT_NE(t.lookup(dns, hash_of(dns), 6000, long_udp), nullptr);
+  EXPECT_EQ(t.occupied(), 1u);
+  EXPECT_EQ(t.stats().swept, 3u);
+  EXPECT_EQ(t.stats().evictions, 0u);
+  // Freed ways are free: a new key takes one without evicting or reclaiming.
+  insert(t, v4_key(5, 5), 6000);
+  EXPECT_EQ(t.occupied(), 2u);
+  EXPECT_EQ(t.stats().expirations, 0u);
+}
+
+// The cursor walks the buckets round and round; one call makes one pass at most.
+TEST_F(FlowTableTest, SweepCursorWraps) {
+  FlowTable t(32);  // 4 buckets
+  const auto timeouts_of = [&](const sluice_flow_key&) { return &timeouts_; };
+  const auto fill_all = [&](uint8_t tag) {
+    for (uint32_t b = 0; b < 4; ++b) {  // one SYN (1000 ms) per bucket, at time 0
+      t.insert(v4_key(tag, static_cast<uint16_t>(b)), hash_with_buckets(t, b, b), 0, timeouts_);
+    }
+  };
+  fill_all(1);
+  EXPECT_EQ(t.sweep(2000, 3, 1000, timeouts_of), 3u);  // buckets 0, 1, 2
+  EXPECT_EQ(t.sweep(2000, 3, 1000, timeouts_of), 1u);  // 3, then 0 and 1 again
+  EXPECT_EQ(t.occupied(), 0u);
+  fill_all(2);
+  EXPECT_EQ(t.sweep(2000, 1000, 1000, timeouts_of), 4u);  // one pass, from bucket 2
+  EXPECT_EQ(t.sweep(2000, 0, 1000, timeouts_of), 0u);
+  EXPECT_EQ(t.stats().swept, 8u);
+}
+
+// Flows coming and going (each one sends twice, 5 s apart, then stays live
+// until its 10 s timeout) at 70% live load. Unswept, every way ends up taken
+// by live or dead flows and live ones get evicted; swept twice a second,
+// none are.
+TEST_F(FlowTableTest, SweptTableKeepsLiveFlowsInSteadyState) {
+  const auto run = [&](bool swept) {
+    FlowTable t(1u << 14);
+    const FlowTimeouts udp10{.tcp_syn_ms = 1000,
+                             .tcp_established_ms = 10000,
+                             .tcp_closing_ms = 1000,
+                             .udp_ms = 10000};
+    const auto timeouts_of = [&](const sluice_flow_key&) { return &udp10; };
+    const double per_ms = 0.7 * t.capacity() / 15000.0;  // live 15 s each
+    std::vector<uint32_t> second_at;                      // per flow id
+    uint32_t next_second = 0;
+    double due = 0;
+    const auto key = [](uint32_t id) {
+      sluice_flow_key k = v4_key(0, static_cast<uint16_t>(id), kUdp);
+      std::memcpy(k.src, &id, sizeof(id));
+      return k;
+    };
+    for (uint32_t now = 1; now <= 90000; ++now) {
+      if (swept) t.sweep(now, 4, 1000, timeouts_of);  // 2048 buckets: a pass per 512 ms
+      for (due += per_ms; due >= 1; due -= 1) {
+        const sluice_flow_key k = key(static_cast<uint32_t>(second_at.size()));
+        t.insert(k, hash_of(k), now, udp10);
+        second_at.push_back(now + 5000);
+      }
+      for (; next_second < second_at.size() && second_at[next_second] <= now; ++next_second) {
+        const sluice_flow_key k = key(next_second);
+        FlowEntry* e = t.lookup(k, hash_of(k), now, udp10);
+        if (e != nullptr) {
+          e->last_seen_ms = now;
+        } else {
+          t.insert(k, hash_of(k), now, udp10);
+        }
+      }
+    }
+    return t.stats();
+  };
+  const FlowTableStats lazy = run(false);
+  const FlowTableStats swept = run(true);
+  std::printf("[ steady ] 70%% live: %llu evictions unswept, %llu swept (%llu freed by sweep)\n",
+              static_cast<unsigned long long>(lazy.evictions),
+              static_cast<unsigned long long>(swept.evictions),
+              static_cast<unsigned long long>(swept.swept));
+  EXPECT_GT(lazy.evictions, 0u);
+  EXPECT_EQ(swept.evictions, 0u);
+  EXPECT_GT(swept.swept, 0u);
+  EXPECT_EQ(swept.hits, swept.lookups);  // every second packet found its flow
+}
+
 // The load the table is sized for: random flows (real SipHash) up to 50% and
 // then 90% of capacity, and not one live flow is evicted.
 TEST_F(FlowTableTest, NinetyPercentLoadEvictsNothing) {
