@@ -16,9 +16,10 @@
 //       [--burst N] [--port NAME]
 //       forwards what the port receives for N seconds (or until SIGINT or
 //       SIGTERM) and prints, once a second, "Rx-pps:" and "Tx-pps:" lines
-//       like testpmd's, then the engine counters. --warm-pcap sends every frame of FILE as a SYN and
-//       then as itself through the engine before the port starts, so that
-//       the flows of an established-flow capture are in the table.
+//       like testpmd's, then the engine counters. --warm-pcap sends every
+//       frame of FILE as a SYN and then as itself through the engine before
+//       the worker starts, so that the flows of an established-flow capture
+//       are in the table.
 //
 // The port is whatever the EAL arguments create (--vdev); the first port
 // unless --port names one. The worker runs on the first worker lcore
@@ -227,8 +228,9 @@ uint16_t open_port(const RunOptions& o, rte_mempool* pool) {
   uint16_t port = 0;
   if (!o.port.empty()) {
     if (rte_eth_dev_get_port_by_name(o.port.c_str(), &port) != 0) die("no port " + o.port);
-  } else if (rte_eth_dev_count_avail() == 0) {
-    die("no DPDK port: give one with --vdev");
+  } else {
+    port = static_cast<uint16_t>(rte_eth_find_next(0));
+    if (port >= RTE_MAX_ETHPORTS) die("no DPDK port: give one with --vdev");
   }
   // Set up as DpdkRuntime::setup_port does for one queue (runtime.cc).
   rte_eth_conf conf{};
@@ -330,7 +332,9 @@ int run(int argc, char** argv) {
   const engine::WorkerCounters& after = worker->counters();
   const engine::FlowTableStats table = worker->flows().stats();
   const double rx = static_cast<double>(after.rx_packets - before.rx_packets);
-  auto pct = [&](uint64_t a, uint64_t b) { return rx > 0 ? 100.0 * static_cast<double>(a - b) / rx : 0.0; };
+  auto pct = [&](uint64_t a, uint64_t b) {
+    return rx > 0 ? 100.0 * static_cast<double>(a - b) / rx : 0.0;
+  };
   std::printf("engine: packets %.0f forwarded_pct %.2f flow_hit_pct %.2f new_flow_pct %.2f "
               "evict_pct %.2f untracked_tcp_pct %.2f syn_retry_steered %llu connect_failures %llu "
               "circuit_skips %llu to_host %llu dropped %llu\n",

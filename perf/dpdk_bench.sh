@@ -63,11 +63,13 @@ while [ $# -gt 0 ]; do
     --workdir) workdir=$2; shift 2 ;;
     --eal) eal_extra=$2; shift 2 ;;
     --memory) eal_memory=$2; shift 2 ;;
-    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "dpdk_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$bench" ] || { echo "dpdk_bench.sh: no $bench (build perf/dpdk_bench, or give --bench)" >&2; exit 1; }
+if [ ! -x "$bench" ]; then
+  echo "dpdk_bench.sh: no $bench (build perf/dpdk_bench, or give --bench)" >&2; exit 1
+fi
 if [ -z "$testpmd" ] || [ ! -x "$testpmd" ]; then
   echo "dpdk_bench.sh: dpdk-testpmd not found (Debian: dpdk)" >&2; exit 1
 fi
@@ -168,7 +170,8 @@ wall = (p1 - p0) / (t1 - t0) / 1e6
 cpu = (p1 - p0) / ((c1 - c0) / 1e9) / 1e6
 share = (c1 - c0) / 1e9 / (t1 - t0)
 steal = (s1 - s0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
-per_second = [(b[1] - a[1]) / (max(b[2] - a[2], 1) / 1e9) / 1e6 for a, b in zip(samples, samples[1:])]
+per_second = [(b[1] - a[1]) / (max(b[2] - a[2], 1) / 1e9) / 1e6
+              for a, b in zip(samples, samples[1:])]
 print(f"result {side} {scenario} wall_mpps={wall:.3f} cpu_mpps={cpu:.3f} cpu_share={share:.2f} "
       f"steal={steal:.2f} cpu_mpps_range={min(per_second):.2f}-{max(per_second):.2f}")
 for line in open(log_path):
@@ -228,7 +231,8 @@ for line in open(sys.argv[1]):
 def med(side, scenario, key):
     return statistics.median(float(v[key]) for v in rows[(side, scenario)])
 print()
-print(f"{'scenario':<12} {'':>4} {'testpmd io':>11} {'sluice':>9} {'ratio':>7} {'extra ns/pkt':>13}")
+print(f"{'scenario':<12} {'':>4} {'testpmd io':>11} {'sluice':>9} {'ratio':>7} "
+      f"{'extra ns/pkt':>13}")
 for scenario in sys.argv[2:]:
     for key in ("cpu_mpps", "wall_mpps"):
         t, s = med("testpmd", scenario, key), med("sluice", scenario, key)

@@ -25,7 +25,7 @@
 namespace sluice::engine {
 
 struct WorkerOptions {
-  uint32_t flow_capacity = 1u << 20;     // flow-table entries (64 bytes each)
+  uint32_t flow_capacity = 1u << 20;     // flow-table entries (72 bytes each)
   uint32_t circuit_capacity = 1u << 16;  // backends with non-default circuit state
   uint32_t service_counter_slots = 4096;
   uint32_t pool_counter_slots = 4096 * 8;

@@ -3,28 +3,30 @@
 //
 // One table per worker core, touched by that core only, so there are no locks
 // and no atomics. The memory is two allocations made by the constructor;
-// lookup, insert and erase never allocate and do bounded work.
+// lookup, insert, erase and sweep never allocate and do bounded work.
 //
-// Layout: two-choice, 8-way buckets with a separate signature array.
-//  - Each flow may live in one of two buckets: b1 from the low bits of its
-//    hash, b2 = b1 xor (a multiple of its 32-bit signature). A bucket is 8 ways.
+// Layout: two candidate buckets per flow, 8 ways each, and a signature array.
+//  - b1 comes from the low bits of the flow hash, b2 = b1 xor (the 32-bit
+//    signature spread by a multiply, masked to the bucket count).
 //  - Per bucket, one 64-byte signature line holds 8 non-zero 32-bit
 //    signatures (the high half of the hash; 0 marks a free way) and 8 copies
 //    of last_seen_ms. The 64-byte FlowEntry records sit in a parallel array
 //    at bucket * 8 + way.
 //  - A lookup compares signatures in b1's line, then b2's, and reads an entry
 //    only on a signature match: a hit costs one or two signature lines and
-//    one entry line (the old 4-way table read four entry lines), and a false
-//    signature match has odds of about 2^-28 per lookup.
-// Why two choices with displacement and not one bigger bucket: with one
-// bucket per key the fullest bucket overflows long before the table is full
-// (a 4-way table evicted live flows at 13% load, and 14% of them at 50%).
-// A new flow goes to the less loaded of its two buckets, and when both are
-// full of live flows, one resident moves to its own other bucket if that has
-// a free way. That keeps every live flow up to about 90% load (tested) and
-// loses about 1% of them at 100%; an evicted established flow would be
-// rescheduled and could break if weights changed, which the product promises
-// never to do.
+//    one entry line (the 4-way table this replaces read four entry lines),
+//    and a false signature match has odds of about 2^-28 per lookup.
+//  - The last-seen copies let insert pick the stalest of 16 entries, and
+//    tell which entries cannot have expired yet, without reading entries.
+// Why two choices with moves, and not one bigger bucket: with one bucket per
+// key the fullest bucket overflows long before the table is full (the 4-way
+// table evicted live flows at 13% load, and 14% of them at 50%). A new flow
+// goes to the less loaded of its two buckets, and when both are full of live
+// flows one resident moves to its own other bucket if that has a free way.
+// That keeps every live flow of a table filled to 90% (tested; the first
+// losses appear near 93%) and loses about 1.3% of them at 100%. An evicted
+// established flow would be rescheduled and could break if weights changed,
+// which the product promises never to do.
 // Why b2 is derived from the signature and not from the full hash: a resident
 // being moved must know its other bucket, and the table has only the bucket
 // it sits in and its signature (the key is there, the seeded hash is not).
@@ -34,9 +36,12 @@
 // The caller's hash is a keyed SipHash (flow_hash.h), so a client cannot aim
 // many flows at one bucket pair to evict others.
 //
-// Expiry is lazy: an entry whose idle time reached the timeout of its state
-// is treated as absent by lookup and reused by insert. Timeouts are per
-// service, so they are passed on each call rather than stored.
+// Expiry: an entry whose idle time reached the timeout of its state is
+// treated as absent by lookup and may be reused by insert. Timeouts are per
+// service, so they are passed on each call rather than stored. Expired
+// entries keep their way until insert reuses it or sweep frees it; the
+// caller should sweep continuously (see sweep) so that dead flows do not
+// crowd out live ones.
 #pragma once
 
 #include <cstddef>
@@ -128,15 +133,18 @@ class FlowTable {
   // The live entry for key, or nullptr (absent or expired). `hash` must be
   // sluice_flow_hash(&key, seed): the table never hashes by itself. Does not
   // refresh last_seen_ms: the caller does, once it knows what the packet
-  // means. (The table's own copy of it is set to now_ms on a hit.)
+  // means. The table's own copy of it is set to now_ms on a hit; insert and
+  // sweep trust that copy to skip entries idle for less than a timeout
+  // without reading them, which is exact when the caller sets last_seen_ms
+  // to now_ms after every hit, as the engine does.
   FlowEntry* lookup(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
                     const FlowTimeouts& t);
 
   // A slot for key in one of its two buckets, re-initialised: the existing
   // entry for key if any (live or expired), else a free way of the less
-  // loaded bucket, else an expired entry, else a way freed by moving a live
-  // entry to its other bucket, else the stalest entry of the two buckets
-  // (evicted). The entry comes back with key set, last_seen_ms =
+  // loaded bucket, else an expired entry (judged, like lookup, by the
+  // timeouts passed), else a way freed by moving a live entry to its other
+  // bucket, else the stalest entry of the two buckets (evicted). The entry comes back with key set, last_seen_ms =
   // state_since_ms = now_ms, backend fields zero, and state kSynSent for TCP
   // or kUdp otherwise; the caller fills the backend and sets the state it
   // means. Never fails.
@@ -205,21 +213,26 @@ class FlowTable {
     __builtin_prefetch(&sigs_[b.second], 1, 3);
   }
 
-  // The second prefetch stage, for when prefetch(hash) has had time to land
-  // (say, a pass over the burst later): reads the two signature lines and
-  // starts loading the entry line the next call will touch. For a known flow
-  // that is its entry; for a new one, the slot insert will most likely take
-  // (a free way, else the stalest entry). Without this stage the entry line
-  // is a cache miss inside lookup or insert, with nothing to overlap it.
+  // The second prefetch stage, for when prefetch(hash) has had time to land:
+  // reads the two signature lines and starts loading the entry line that
+  // lookup or insert will touch. For a known flow that is its entry; for a
+  // new one, the slot insert will most likely take (a free way, else the
+  // stalest entry). Without this stage the entry line is a cache miss inside
+  // lookup or insert, with nothing to overlap it: per burst, call prefetch
+  // for every packet, then prefetch_entry for every packet, then look up.
+  // (always_inline for the reason given at prefetch.)
   [[gnu::always_inline]] void prefetch_entry(uint64_t hash, uint32_t now_ms) const {
     const uint32_t sig = signature(hash);
     const Buckets b = buckets_of(hash);
-    const uint32_t m1 = ways_matching(sigs_[b.first].sig, sig);
-    const uint32_t m2 = ways_matching(sigs_[b.second].sig, sig);
-    // One match per line at most, but for a 2^-32 accident: take the first.
-    if (m1 != 0) __builtin_prefetch(&entries_[b.first * kWays + __builtin_ctz(m1)], 1, 3);
-    if (m2 != 0) __builtin_prefetch(&entries_[b.second * kWays + __builtin_ctz(m2)], 1, 3);
-    if ((m1 | m2) == 0) __builtin_prefetch(&entries_[likely_insert_slot(b, now_ms)], 1, 3);
+    // Where lookup will find the key: the first signature match, b1 first (a
+    // second match is a 2^-32 accident, and lookup compares keys anyway).
+    if (const uint32_t m = ways_matching(sigs_[b.first].sig, sig); m != 0) {
+      __builtin_prefetch(&entries_[b.first * kWays + __builtin_ctz(m)], 1, 3);
+    } else if (const uint32_t m2 = ways_matching(sigs_[b.second].sig, sig); m2 != 0) {
+      __builtin_prefetch(&entries_[b.second * kWays + __builtin_ctz(m2)], 1, 3);
+    } else {
+      __builtin_prefetch(&entries_[likely_insert_slot(b, now_ms)], 1, 3);
+    }
   }
 
   Buckets buckets_of(uint64_t hash) const {

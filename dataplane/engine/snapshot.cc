@@ -147,6 +147,12 @@ SnapshotCompiler::Result SnapshotCompiler::compile(const EngineConfig& config,
       }
     }
     svc.has_rules = !sc.rules.empty();
+    const FlowTimeouts& t = sc.timeouts;
+    for (uint32_t ms : {t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms}) {
+      if (snap->min_flow_timeout_ms_ == 0 || ms < snap->min_flow_timeout_ms_) {
+        snap->min_flow_timeout_ms_ = ms;
+      }
+    }
   }
 
   // Listener and VIP indexes: power-of-two open addressing, at most half full.

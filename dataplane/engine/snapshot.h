@@ -78,6 +78,9 @@ class Snapshot {
   const CompiledService* find_service(const sluice_flow_key& key) const;
   // Whether the key's destination address is any service's VIP.
   bool is_vip(const sluice_flow_key& key) const;
+  // The shortest flow idle timeout of any service: a flow idle for less is
+  // alive whatever its service (lets the flow-table sweep skip young flows).
+  uint32_t min_flow_timeout_ms() const { return min_flow_timeout_ms_; }
 
  private:
   friend class SnapshotCompiler;
@@ -89,6 +92,7 @@ class Snapshot {
   std::vector<uint32_t> service_slots_;  // service index + 1, 0 = empty
   std::vector<uint32_t> vip_slots_;      // service index + 1 of one service on that VIP
   uint64_t slot_mask_ = 0;
+  uint32_t min_flow_timeout_ms_ = 0;
 };
 
 // The backend fingerprint: SipHash of the address under the fleet seed.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -620,11 +621,28 @@ TEST_F(FlowTableTest, StatsCounters) {
   EXPECT_EQ(t.occupied(), 8u);
 }
 
-// prefetch accepts any hash (it only touches the lines the hash selects).
+// Both prefetch stages accept any hash, on empty, partly full and full
+// tables, and change nothing.
 TEST_F(FlowTableTest, PrefetchAnyHash) {
-  FlowTable t(16);
-  for (uint64_t h : {0ULL, 1ULL, ~0ULL, 0x8000000000000000ULL}) t.prefetch(h);
-  EXPECT_EQ(t.stats().lookups, 0u);
+  for (uint32_t capacity : {1u, 16u}) {
+    FlowTable t(capacity);
+    const std::vector<sluice_flow_key> keys = random_keys(t.capacity(), capacity);
+    for (uint32_t filled = 0; filled <= t.capacity(); filled += t.capacity() / 2) {
+      for (uint32_t i = 0; i < filled; ++i) insert(t, keys[i], 7);
+      const FlowTableStats before = t.stats();
+      const uint64_t hashes[] = {0, 1, ~uint64_t{0}, uint64_t{1} << 63, hash_of(keys[0])};
+      for (uint64_t h : hashes) {
+        t.prefetch(h);
+        t.prefetch_entry(h, 100);
+      }
+      EXPECT_EQ(t.stats().lookups, before.lookups);
+      EXPECT_EQ(t.stats().inserts, before.inserts);
+      EXPECT_EQ(t.occupied(), filled == 0 ? 0u : std::min(filled, t.capacity()));
+      if (filled > 0) {
+        EXPECT_NE(lookup(t, keys[0], 8), nullptr);
+      }
+    }
+  }
 }
 
 // sweep frees expired entries only, each judged by its own flow's timeouts,

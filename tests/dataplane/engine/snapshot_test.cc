@@ -165,6 +165,21 @@ TEST_F(SnapshotTest, KeepsGenerationAndSettings) {
   EXPECT_EQ(later->generation(), 0xffffffffffffULL);
 }
 
+
+// The shortest idle timeout of any service, for the flow-table sweep.
+TEST_F(SnapshotTest, MinFlowTimeoutAcrossServices) {
+  EngineConfig c = base_config();
+  c.services[0].timeouts.udp_ms = 4000;
+  c.services[1].timeouts.tcp_closing_ms = 2500;
+  auto snap = compile_ok(c);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->min_flow_timeout_ms(), 2500u);
+  c.services[1].timeouts.tcp_closing_ms = 10000;
+  snap = compile_ok(c);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->min_flow_timeout_ms(), 4000u);
+}
+
 // An empty configuration compiles to a snapshot that matches nothing.
 TEST_F(SnapshotTest, EmptyConfig) {
   EngineConfig c;
