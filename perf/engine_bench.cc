@@ -6,7 +6,7 @@
 //   established   packets of 1,048,576 established flows in random order,
 //                 flow table of 2M entries holding every one of them
 //   new_flows     SYNs of never-seen flows into a full 2M-entry table (each
-//                 insert evicts the stalest entry of its bucket)
+//                 insert evicts the stalest entry of its two buckets)
 //   mix_90_10     the established stream with every tenth packet a new SYN
 //   established_hot  4096 flows: everything in cache, for comparison
 //   established_unfitted  like established, but the flows are not chosen to
