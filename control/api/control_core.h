@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the control API does, independent of gRPC: the seam between the
+// transport (control_service.h, which maps messages and status codes) and
+// the implementation (control_core_impl.h: validation, compare-and-set,
+// durable state, audit, publication to the dataplane).
+//
+// Every mutation is validated entirely before anything changes; accepted,
+// it gets the next revision, is saved durably and audited, then published;
+// with wait_applied it returns only once every worker forwards with it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/config.h"
+
+namespace sluice::control {
+
+enum class ErrorCode {
+  kInvalidArgument,     // the request is wrong; the message names the field
+  kFailedPrecondition,  // expected_revision does not match
+  kNotFound,            // no such service / backend / pool
+  kDeadlineExceeded,    // accepted and saved, but not applied everywhere in time
+  kPermissionDenied,    // read-only caller
+  kInternal,            // the state could not be saved: nothing changed
+};
+
+struct CallError {
+  ErrorCode code;
+  std::string message;
+};
+
+struct Caller {
+  std::string peer;         // for the audit log
+  bool may_mutate = true;   // false for read-only identities
+};
+
+struct MutationOptions {
+  std::optional<uint64_t> expected_revision;  // compare-and-set
+  bool dry_run = false;                       // validate only
+  // Wait until every worker forwards with the new revision, until then.
+  std::optional<std::chrono::steady_clock::time_point> wait_applied_until;
+};
+
+struct MutationResult {
+  uint64_t revision = 0;  // the new revision (the current one for a dry run or an error)
+  bool applied = false;   // every worker forwards with it (when waited for)
+  std::optional<CallError> error;
+};
+
+struct ControlStatus {
+  std::string dataplane;                    // "dpdk", "none"
+  std::vector<uint64_t> worker_generations; // the revision each worker forwards with
+  uint64_t revision = 0;
+  uint64_t uptime_ms = 0;
+  std::string version;
+};
+
+class ControlCore {
+ public:
+  virtual ~ControlCore() = default;
+
+  // Creates or replaces the service named service.name.
+  virtual MutationResult apply_service(const Caller& caller, const engine::ServiceConfig& service,
+                                       const MutationOptions& options) = 0;
+  virtual MutationResult delete_service(const Caller& caller, const std::string& name,
+                                        const MutationOptions& options) = 0;
+  // Sets the weights of the named pools (atomically; pools not named keep theirs).
+  virtual MutationResult set_weights(const Caller& caller, const std::string& service,
+                                     const std::map<std::string, uint32_t>& weights,
+                                     const MutationOptions& options) = 0;
+  virtual MutationResult set_backend_state(const Caller& caller, const std::string& service,
+                                           const engine::IpAddress& backend,
+                                           engine::BackendState state,
+                                           const MutationOptions& options) = 0;
+
+  // Reads; *revision receives the revision the answer belongs to.
+  virtual std::optional<engine::ServiceConfig> get_service(const std::string& name,
+                                                           uint64_t* revision) const = 0;
+  virtual std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const = 0;
+  virtual ControlStatus status() const = 0;
+};
+
+}  // namespace sluice::control

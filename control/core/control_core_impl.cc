@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/core/control_core_impl.h"
+
+#include <algorithm>
+
+#include "dataplane/engine/config_validate.h"
+
+namespace sluice::control {
+namespace {
+
+const char* state_name(engine::BackendState s) {
+  switch (s) {
+    case engine::BackendState::kActive: return "active";
+    case engine::BackendState::kDraining: return "draining";
+    case engine::BackendState::kDisabled: return "disabled";
+  }
+  return "unknown";
+}
+
+std::string weights_text(const engine::ServiceConfig& s) {
+  std::string out;
+  for (const auto& p : s.pools) {
+    out += (out.empty() ? "" : " ") + p.name + "=" + std::to_string(p.weight);
+  }
+  return out;
+}
+
+size_t backend_count(const engine::ServiceConfig& s) {
+  size_t n = 0;
+  for (const auto& p : s.pools) n += p.backends.size();
+  return n;
+}
+
+// Validation reports "services[i].field"; the caller named the service
+// differently ("service.field" for ApplyService, the bare field otherwise).
+std::string join_errors(const std::vector<engine::ConfigError>& errors, size_t index,
+                        const std::string& prefix) {
+  const std::string own = "services[" + std::to_string(index) + "]";
+  std::string out;
+  for (const engine::ConfigError& e : errors) {
+    std::string field = e.field;
+    if (field.rfind(own, 0) == 0) {
+      std::string rest = field.substr(own.size());
+      if (!rest.empty() && rest[0] == '.') rest = rest.substr(1);
+      field = prefix.empty() ? rest : (rest.empty() ? prefix : prefix + "." + rest);
+    }
+    out += (out.empty() ? "" : "; ") + field + ": " + e.message;
+  }
+  return out;
+}
+
+CallError error(ErrorCode code, std::string message) { return CallError{code, std::move(message)}; }
+
+}  // namespace
+
+ControlCoreImpl::ControlCoreImpl(const ControlCoreOptions& options, StateStore& store,
+                                 AuditLog& audit, DataplaneSink& dataplane)
+    : options_(options), store_(store), audit_(audit), dataplane_(dataplane) {}
+
+engine::EngineConfig ControlCoreImpl::engine_config(
+    const std::vector<engine::ServiceConfig>& services) const {
+  engine::EngineConfig c;
+  c.seed = options_.seed;
+  c.forwarding = options_.forwarding;
+  c.services = services;
+  return c;
+}
+
+bool ControlCoreImpl::start(std::string* error_text) {
+  std::lock_guard lock(mutex_);
+  std::optional<DesiredState> loaded = store_.load(error_text);
+  if (!loaded) return false;
+  auto compiled = compiler_.compile(engine_config(loaded->services), loaded->revision);
+  if (!compiled.snapshot) {
+    *error_text = "the saved state at revision " + std::to_string(loaded->revision) +
+                  " does not compile: " + join_errors(compiled.errors, SIZE_MAX, "");
+    return false;
+  }
+  state_ = std::move(*loaded);
+  snapshot_ = compiled.snapshot;
+  dataplane_.publish(snapshot_);
+  return true;
+}
+
+void ControlCoreImpl::audit(const Caller& caller, const char* method, const std::string& service,
+                            uint64_t before, uint64_t after, bool accepted, bool dry_run,
+                            const std::string& summary) {
+  AuditRecord r;
+  r.peer = caller.peer;
+  r.method = method;
+  r.service = service;
+  r.revision_before = before;
+  r.revision_after = after;
+  r.accepted = accepted;
+  r.dry_run = dry_run;
+  r.summary = summary;
+  std::string ignored;  // an audit write failure must not undo a saved change
+  audit_.record(r, &ignored);
+}
+
+MutationResult ControlCoreImpl::mutate(const Caller& caller, const char* method,
+                                       const std::string& service, const MutationOptions& options,
+                                       const Change& change) {
+  MutationResult result;
+  uint64_t revision = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const uint64_t before = state_.revision;
+    result.revision = before;
+    auto refuse = [&](CallError e) {
+      audit(caller, method, service, before, before, false, options.dry_run, e.message);
+      result.error = std::move(e);
+      return result;
+    };
+    if (!caller.may_mutate) {
+      return refuse(error(ErrorCode::kPermissionDenied, caller.peer + " may not change the configuration"));
+    }
+    if (options.expected_revision && *options.expected_revision != before) {
+      return refuse(error(ErrorCode::kFailedPrecondition,
+                          "expected revision " + std::to_string(*options.expected_revision) +
+                              " but the current revision is " + std::to_string(before)));
+    }
+    std::vector<engine::ServiceConfig> services = state_.services;
+    std::string summary;
+    if (std::optional<CallError> e = change(services, summary)) return refuse(std::move(*e));
+    auto compiled = compiler_.compile(engine_config(services), before + 1);
+    if (!compiled.snapshot) {
+      size_t index = SIZE_MAX;
+      for (size_t i = 0; i < services.size(); ++i) {
+        if (services[i].name == service) index = i;
+      }
+      const std::string prefix = std::string(method) == "ApplyService" ? "service" : "";
+      return refuse(error(ErrorCode::kInvalidArgument, join_errors(compiled.errors, index, prefix)));
+    }
+    if (options.dry_run) {
+      audit(caller, method, service, before, before, true, true, summary);
+      return result;
+    }
+    DesiredState next{before + 1, std::move(services)};
+    std::string save_error;
+    if (!store_.save(next, &save_error)) {
+      return refuse(error(ErrorCode::kInternal, "the change was not saved, nothing changed: " + save_error));
+    }
+    state_ = std::move(next);
+    snapshot_ = compiled.snapshot;
+    audit(caller, method, service, before, state_.revision, true, false, summary);
+    dataplane_.publish(snapshot_);
+    revision = state_.revision;
+    result.revision = revision;
+  }
+  if (options.wait_applied_until) {
+    result.applied = dataplane_.wait_applied(revision, *options.wait_applied_until);
+    if (!result.applied) {
+      result.error = error(ErrorCode::kDeadlineExceeded,
+                           "revision " + std::to_string(revision) +
+                               " was saved and published but not every worker forwards with it yet");
+    }
+  }
+  return result;
+}
+
+MutationResult ControlCoreImpl::apply_service(const Caller& caller,
+                                              const engine::ServiceConfig& service,
+                                              const MutationOptions& options) {
+  return mutate(caller, "ApplyService", service.name, options,
+                [&](std::vector<engine::ServiceConfig>& services,
+                    std::string& summary) -> std::optional<CallError> {
+                  if (service.name.empty()) {
+                    return error(ErrorCode::kInvalidArgument, "service.name: must not be empty");
+                  }
+                  auto it = std::find_if(services.begin(), services.end(),
+                                         [&](const auto& s) { return s.name == service.name; });
+                  summary = std::string(it == services.end() ? "created" : "replaced") +
+                            " service " + service.name + ": " + std::to_string(service.pools.size()) +
+                            " pools (" + weights_text(service) + "), " +
+                            std::to_string(backend_count(service)) + " backends";
+                  if (it == services.end()) {
+                    services.push_back(service);
+                  } else {
+                    *it = service;
+                  }
+                  return std::nullopt;
+                });
+}
+
+MutationResult ControlCoreImpl::delete_service(const Caller& caller, const std::string& name,
+                                               const MutationOptions& options) {
+  return mutate(caller, "DeleteService", name, options,
+                [&](std::vector<engine::ServiceConfig>& services,
+                    std::string& summary) -> std::optional<CallError> {
+                  auto it = std::find_if(services.begin(), services.end(),
+                                         [&](const auto& s) { return s.name == name; });
+                  if (it == services.end()) {
+                    return error(ErrorCode::kNotFound, "no service named \"" + name + "\"");
+                  }
+                  services.erase(it);
+                  summary = "deleted service " + name;
+                  return std::nullopt;
+                });
+}
+
+MutationResult ControlCoreImpl::set_weights(const Caller& caller, const std::string& service,
+                                            const std::map<std::string, uint32_t>& weights,
+                                            const MutationOptions& options) {
+  return mutate(caller, "SetWeights", service, options,
+                [&](std::vector<engine::ServiceConfig>& services,
+                    std::string& summary) -> std::optional<CallError> {
+                  auto it = std::find_if(services.begin(), services.end(),
+                                         [&](const auto& s) { return s.name == service; });
+                  if (it == services.end()) {
+                    return error(ErrorCode::kNotFound, "no service named \"" + service + "\"");
+                  }
+                  if (weights.empty()) {
+                    return error(ErrorCode::kInvalidArgument, "weights: name at least one pool");
+                  }
+                  const std::string before = weights_text(*it);
+                  for (const auto& [pool, weight] : weights) {
+                    auto p = std::find_if(it->pools.begin(), it->pools.end(),
+                                          [&](const auto& x) { return x.name == pool; });
+                    if (p == it->pools.end()) {
+                      return error(ErrorCode::kInvalidArgument,
+                                   "weights[\"" + pool + "\"]: service " + service +
+                                       " has no pool named \"" + pool + "\"");
+                    }
+                    p->weight = weight;
+                  }
+                  summary = "weights " + before + " -> " + weights_text(*it);
+                  return std::nullopt;
+                });
+}
+
+MutationResult ControlCoreImpl::set_backend_state(const Caller& caller, const std::string& service,
+                                                  const engine::IpAddress& backend,
+                                                  engine::BackendState state,
+                                                  const MutationOptions& options) {
+  return mutate(caller, "SetBackendState", service, options,
+                [&](std::vector<engine::ServiceConfig>& services,
+                    std::string& summary) -> std::optional<CallError> {
+                  auto it = std::find_if(services.begin(), services.end(),
+                                         [&](const auto& s) { return s.name == service; });
+                  if (it == services.end()) {
+                    return error(ErrorCode::kNotFound, "no service named \"" + service + "\"");
+                  }
+                  for (auto& pool : it->pools) {
+                    for (auto& b : pool.backends) {
+                      if (b.address == backend) {
+                        summary = "backend " + backend.to_string() + " (pool " + pool.name + ") " +
+                                  state_name(b.state) + " -> " + state_name(state);
+                        b.state = state;
+                        return std::nullopt;
+                      }
+                    }
+                  }
+                  return error(ErrorCode::kNotFound, "service " + service + " has no backend " +
+                                                         backend.to_string());
+                });
+}
+
+std::optional<engine::ServiceConfig> ControlCoreImpl::get_service(const std::string& name,
+                                                                  uint64_t* revision) const {
+  std::lock_guard lock(mutex_);
+  *revision = state_.revision;
+  for (const auto& s : state_.services) {
+    if (s.name == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::vector<engine::ServiceConfig> ControlCoreImpl::list_services(uint64_t* revision) const {
+  std::lock_guard lock(mutex_);
+  *revision = state_.revision;
+  return state_.services;
+}
+
+ControlStatus ControlCoreImpl::status() const {
+  ControlStatus s;
+  s.dataplane = dataplane_.kind();
+  s.worker_generations = dataplane_.worker_generations();
+  {
+    std::lock_guard lock(mutex_);
+    s.revision = state_.revision;
+  }
+  s.uptime_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - started_)
+                                          .count());
+  s.version = options_.version;
+  return s;
+}
+
+std::shared_ptr<const engine::Snapshot> ControlCoreImpl::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+}  // namespace sluice::control

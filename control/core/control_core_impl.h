@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// ControlCore's implementation: the one place where the desired state
+// changes.
+//
+// Each mutation, under one mutex (mutations are rare and must be totally
+// ordered):
+//   1. permission and compare-and-set (expected_revision) checks;
+//   2. the change applied to a copy of the state;
+//   3. the whole resulting configuration validated and compiled into an
+//      engine snapshot (nothing is published or saved if anything fails);
+//   4. dry run: audited and answered here;
+//   5. the new state saved durably at revision + 1 (a failed save changes
+//      nothing), audited, then published with generation == revision;
+//   6. outside the mutex, optionally waiting until every worker forwards
+//      with the new generation.
+// Generation numbers equal revisions, so "applied" means "every worker
+// forwards with this revision or a later one".
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "control/api/control_core.h"
+#include "control/core/dataplane_sink.h"
+#include "control/state/state_store.h"
+#include "dataplane/engine/snapshot.h"
+
+namespace sluice::control {
+
+struct ControlCoreOptions {
+  sluice_hash_seed seed{};
+  engine::ForwardingConfig forwarding;
+  std::string version = "0.1.0";
+};
+
+class ControlCoreImpl final : public ControlCore {
+ public:
+  ControlCoreImpl(const ControlCoreOptions& options, StateStore& store, AuditLog& audit,
+                  DataplaneSink& dataplane);
+
+  // Loads the saved state and publishes it (generation == its revision).
+  // False, with *error, when the state cannot be loaded or compiled: the
+  // daemon must then refuse to start.
+  bool start(std::string* error);
+
+  // ControlCore
+  MutationResult apply_service(const Caller& caller, const engine::ServiceConfig& service,
+                               const MutationOptions& options) override;
+  MutationResult delete_service(const Caller& caller, const std::string& name,
+                                const MutationOptions& options) override;
+  MutationResult set_weights(const Caller& caller, const std::string& service,
+                             const std::map<std::string, uint32_t>& weights,
+                             const MutationOptions& options) override;
+  MutationResult set_backend_state(const Caller& caller, const std::string& service,
+                                   const engine::IpAddress& backend, engine::BackendState state,
+                                   const MutationOptions& options) override;
+  std::optional<engine::ServiceConfig> get_service(const std::string& name,
+                                                   uint64_t* revision) const override;
+  std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const override;
+  ControlStatus status() const override;
+
+  // The snapshot currently published (for stats and explain).
+  std::shared_ptr<const engine::Snapshot> snapshot() const;
+
+ private:
+  // Changes `services` in place, or returns the error that refuses the call.
+  using Change = std::function<std::optional<CallError>(std::vector<engine::ServiceConfig>&,
+                                                        std::string& summary)>;
+  MutationResult mutate(const Caller& caller, const char* method, const std::string& service,
+                        const MutationOptions& options, const Change& change);
+  engine::EngineConfig engine_config(const std::vector<engine::ServiceConfig>& services) const;
+  void audit(const Caller& caller, const char* method, const std::string& service,
+             uint64_t before, uint64_t after, bool accepted, bool dry_run,
+             const std::string& summary);
+
+  const ControlCoreOptions options_;
+  StateStore& store_;
+  AuditLog& audit_;
+  DataplaneSink& dataplane_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  mutable std::mutex mutex_;  // guards everything below
+  DesiredState state_;
+  engine::SnapshotCompiler compiler_;
+  std::shared_ptr<const engine::Snapshot> snapshot_;
+};
+
+}  // namespace sluice::control
