@@ -92,7 +92,15 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "backends with circuit state tracked per worker");
   po::options_description forwarding("Forwarding");
   forwarding.add_options()
-      ("services", po::value(&o.services_path), "services JSON file; reloaded on SIGHUP")
+      ("services", po::value(&o.services_path),
+       "services JSON file, reloaded on SIGHUP (file mode; excludes --state-dir)")
+      ("state-dir", po::value(&o.state_dir),
+       "control-plane mode: keep the desired state durably in this directory and take "
+       "changes through the gRPC API (sluicectl); a corrupt state refuses the start")
+      ("socket", po::value(&o.socket_path)->default_value(o.socket_path),
+       "unix socket of the gRPC API (mode 0660), with --state-dir")
+      ("audit-log", po::value(&o.audit_log_path),
+       "append-only JSON-lines audit log of every change (default: STATE_DIR/audit.log)")
       ("hash-seed", po::value(&seed_hex),
        "128-bit flow-hash secret as 32 hex digits; the same on every appliance of a fleet "
        "(generate one with: head -c16 /dev/urandom | xxd -p)")
@@ -146,6 +154,14 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   }
   if (o.dataplane != "dpdk") return fail("--dataplane: \"" + o.dataplane + "\" is not available (dpdk)");
   if (o.profile_path.empty()) return fail("--profile is required");
+  if (!o.state_dir.empty() && !o.services_path.empty()) {
+    return fail("--services and --state-dir exclude each other: with a state directory, "
+                "apply services through the API (sluicectl apply -f FILE)");
+  }
+  if (o.state_dir.empty() && !o.audit_log_path.empty()) {
+    return fail("--audit-log needs --state-dir");
+  }
+  if (!o.state_dir.empty() && o.audit_log_path.empty()) o.audit_log_path = o.state_dir + "/audit.log";
   if (!seed_file.empty()) {
     std::ifstream in(seed_file);
     if (!in) return fail("--hash-seed-file: cannot read " + seed_file);

@@ -18,6 +18,12 @@ struct DaemonOptions {
   std::string profile_path;                  // hardware profile (INI)
   std::vector<std::string> profile_overrides;  // "section.key=value"
   std::string services_path;                 // JSON services; empty: start with none
+  // Control-plane mode: the desired state lives in state_dir (durable,
+  // versioned), changes come through the gRPC API on socket_path, every
+  // change is appended to audit_log_path. Excludes services_path.
+  std::string state_dir;
+  std::string socket_path = "/run/sluice/sluiced.sock";
+  std::string audit_log_path;                // default: state_dir/audit.log
   sluice_hash_seed seed{};                   // 128-bit secret
   engine::ForwardingConfig forwarding;       // local_mac filled from the port later
   bool next_hop_set = false;

@@ -2,20 +2,37 @@
 // sluiced: the sluice load-balancer daemon.
 //
 // Start-up checks everything before touching the NIC: options, the hardware
-// profile, the services file, then the whole engine configuration. Only then
-// is DPDK initialised and the workers launched. Afterwards the main thread
-// only publishes configuration (SIGHUP reloads the services file), frees
-// retired snapshots, and writes the stats file; it never touches packets.
+// profile, the desired state (a services file, or the state directory), then
+// the whole engine configuration. Only then is DPDK initialised and the
+// workers launched. Afterwards the main thread frees retired snapshots and
+// writes the stats file, and configuration changes arrive either by SIGHUP
+// (file mode: the services file is re-read) or through the gRPC API
+// (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
+// audits and publishes each change). No thread but the workers touches
+// packets.
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
+#include "control/api/control_service.h"
+#include "control/api/server.h"
 #include "control/config/service_json.h"
+#include "control/core/control_core_impl.h"
 #include "control/daemon/daemon_options.h"
+#include "control/daemon/dpdk_dataplane_sink.h"
+#include "control/state/file_audit_log.h"
+#include "control/state/file_state_store.h"
 #include "control/daemon/logging.h"
 #include "control/daemon/stats_report.h"
 #include "dataplane/dpdk/hardware_profile.h"
@@ -64,8 +81,23 @@ class Daemon {
     auto profile = load_profile();
     if (!profile) return 2;
     std::vector<engine::ServiceConfig> services;
-    if (!load_services(&services)) return 2;
-    if (!services.empty() && !options_.next_hop_set) {
+    const bool control_plane = !options_.state_dir.empty();
+    if (control_plane) {
+      if (!lock_state_dir()) return 2;
+      store_ = make_file_state_store(options_.state_dir);
+      std::string error;
+      std::optional<DesiredState> saved = store_->load(&error);
+      if (!saved) {
+        spdlog::error("refusing to start: {}", error);
+        return 2;
+      }
+      spdlog::info("state {}: revision {}, {} service(s)", options_.state_dir, saved->revision,
+                   saved->services.size());
+      services = saved->services;
+    } else if (!load_services(&services)) {
+      return 2;
+    }
+    if ((control_plane || !services.empty()) && !options_.next_hop_set) {
       spdlog::error("--next-hop-mac is required to forward to backends");
       return 2;
     }
@@ -98,7 +130,27 @@ class Daemon {
                  runtime->worker_count(),
                  runtime->tap_name().empty() ? std::string()
                                              : ", exception path " + runtime->tap_name());
-    if (!publish(*runtime, services)) return 2;
+    std::unique_ptr<DpdkDataplaneSink> sink;
+    std::unique_ptr<AuditLog> audit;
+    std::unique_ptr<ControlCoreImpl> core;
+    if (control_plane) {
+      sink = std::make_unique<DpdkDataplaneSink>(*runtime);
+      audit = make_file_audit_log(options_.audit_log_path);
+      ControlCoreOptions core_options;
+      core_options.seed = options_.seed;
+      core_options.forwarding = options_.forwarding;
+      core_options.forwarding.local_mac = mac_;
+      core = std::make_unique<ControlCoreImpl>(core_options, *store_, *audit, *sink);
+      std::string error;
+      if (!core->start(&error)) {
+        spdlog::error("refusing to start: {}", error);
+        return 2;
+      }
+      core_ = core.get();
+      generation_ = core->status().revision;
+    } else if (!publish(*runtime, services)) {
+      return 2;
+    }
     try {
       runtime->start();
     } catch (const dpdk::RuntimeError& e) {
@@ -106,7 +158,25 @@ class Daemon {
       return 1;
     }
     wait_applied(*runtime);
+    std::unique_ptr<api::ControlServiceImpl> service;
+    std::unique_ptr<grpc::Server> server;
+    if (control_plane) {
+      service = std::make_unique<api::ControlServiceImpl>(*core);
+      if (!make_parent_directory(options_.socket_path)) return 1;
+      api::ServerOptions server_options;
+      server_options.unix_socket_path = options_.socket_path;
+      std::string error;
+      server = api::start_control_server(*service, server_options, &error);
+      if (!server) {
+        spdlog::error("control API: {}", error);
+        runtime->stop();
+        return 1;
+      }
+      spdlog::info("control API listening on unix:{} (audit log {})", options_.socket_path,
+                   options_.audit_log_path);
+    }
     main_loop(*runtime);
+    if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     spdlog::info("stopping");
     runtime->stop();
     write_stats(*runtime);
@@ -117,6 +187,33 @@ class Daemon {
   }
 
  private:
+  // One sluiced per state directory: two would overwrite each other's
+  // revisions. The lock lives as long as the process.
+  bool lock_state_dir() {
+    if (::mkdir(options_.state_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      spdlog::error("--state-dir {}: {}", options_.state_dir, std::strerror(errno));
+      return false;
+    }
+    state_dir_fd_ = ::open(options_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (state_dir_fd_ < 0 || ::flock(state_dir_fd_, LOCK_EX | LOCK_NB) != 0) {
+      spdlog::error("--state-dir {}: {}", options_.state_dir,
+                    errno == EWOULDBLOCK ? "another sluiced is using it" : std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
+  bool make_parent_directory(const std::string& path) {
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return true;
+    const std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      spdlog::error("--socket: cannot create {}: {}", dir, std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
   std::optional<dpdk::HardwareProfile> load_profile() {
     dpdk::ProfileLoadResult loaded = dpdk::load_hardware_profile(options_.profile_path);
     if (!loaded.errors.empty()) {
@@ -225,8 +322,9 @@ class Daemon {
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started_);
     std::string error;
+    const std::shared_ptr<const engine::Snapshot> snapshot = core_ ? core_->snapshot() : snapshot_;
     if (!write_file_atomically(options_.stats_path,
-                               stats_json(runtime, snapshot_.get(), uptime.count()), &error)) {
+                               stats_json(runtime, snapshot.get(), uptime.count()), &error)) {
       spdlog::warn("stats file: {}", error);
     }
   }
@@ -238,7 +336,11 @@ class Daemon {
       runtime.publisher().reclaim();
       if (g_reload) {
         g_reload = 0;
-        reload(runtime);
+        if (core_) {
+          spdlog::info("SIGHUP ignored: with --state-dir, changes come through the API");
+        } else {
+          reload(runtime);
+        }
       }
       if (std::chrono::steady_clock::now() >= next_stats) {
         write_stats(runtime);
@@ -252,6 +354,9 @@ class Daemon {
   std::shared_ptr<const engine::Snapshot> snapshot_;
   uint64_t generation_ = 0;
   engine::MacAddress mac_{};
+  int state_dir_fd_ = -1;                 // holds the state directory's lock
+  std::unique_ptr<StateStore> store_;     // control-plane mode only
+  ControlCoreImpl* core_ = nullptr;       // control-plane mode only
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/api/control_service.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "control/api/mutation_options.h"
+#include "control/api/status_codes.h"
+#include "control/config/service_mapping.h"
+#include "dataplane/engine/pool_split.h"
+
+namespace sluice::control::api {
+namespace {
+
+using engine::ConfigError;
+
+grpc::Status invalid(const std::vector<ConfigError>& errors) {
+  // The same form as the core's own validation errors ("; " between them).
+  std::string message;
+  for (const ConfigError& e : errors) message += (message.empty() ? "" : "; ") + e.to_string();
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+grpc::Status invalid(const std::string& field, const std::string& message) {
+  return invalid({{field, message}});
+}
+
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// The mapping names fields from a list ("services[0].port"); a request
+// holds one service, in its field `service`.
+std::string request_field(const std::string& field) {
+  constexpr std::string_view kListPrefix = "services[0]";
+  if (field.compare(0, kListPrefix.size(), kListPrefix) != 0) return field;
+  return "service" + field.substr(kListPrefix.size());
+}
+
+Caller caller_of(const grpc::ServerContext& context) {
+  Caller caller;
+  caller.peer = context.peer();
+  // Every caller that can open the socket (mode 0660) may change the
+  // configuration; read-only roles come with TLS identities.
+  caller.may_mutate = true;
+  return caller;
+}
+
+std::optional<std::chrono::steady_clock::time_point> call_deadline(
+    const grpc::ServerContext& context, std::chrono::steady_clock::time_point now) {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return std::nullopt;
+  // The deadline comes on the wall clock; waits run on the steady clock.
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   deadline - std::chrono::system_clock::now());
+}
+
+template <typename Request>
+MutationOptions options_of(const grpc::ServerContext& context, const Request& request) {
+  const auto now = std::chrono::steady_clock::now();
+  return to_mutation_options(request_options(request), call_deadline(context, now), now);
+}
+
+grpc::Status answer(grpc::ServerContext* context, const MutationResult& result,
+                    v1::MutationResponse* response) {
+  if (result.error) {
+    context->AddTrailingMetadata(kRevisionMetadataKey, std::to_string(result.revision));
+    return to_grpc_status(*result.error);
+  }
+  response->set_revision(result.revision);
+  response->set_applied(result.applied);
+  return grpc::Status::OK;
+}
+
+std::optional<engine::IpAddress> parse_address(const std::string& text, const std::string& field,
+                                               std::vector<ConfigError>& errors) {
+  if (text.empty()) {
+    errors.push_back({field, "must be set"});
+    return std::nullopt;
+  }
+  auto address = engine::IpAddress::parse(text);
+  if (!address) errors.push_back({field, quoted(text) + " is not an IPv4 or IPv6 address"});
+  return address;
+}
+
+std::optional<engine::BackendState> parse_state(v1::BackendState state, const std::string& field,
+                                                std::vector<ConfigError>& errors) {
+  switch (state) {
+    case v1::BACKEND_STATE_ACTIVE: return engine::BackendState::kActive;
+    case v1::BACKEND_STATE_DRAINING: return engine::BackendState::kDraining;
+    case v1::BACKEND_STATE_DISABLED: return engine::BackendState::kDisabled;
+    case v1::BACKEND_STATE_UNSPECIFIED:
+      errors.push_back({field, "must be set: BACKEND_STATE_ACTIVE, BACKEND_STATE_DRAINING or "
+                               "BACKEND_STATE_DISABLED"});
+      return std::nullopt;
+    default:
+      errors.push_back({field, "unknown value " + std::to_string(state)});
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
+                                              const v1::ApplyServiceRequest* request,
+                                              v1::MutationResponse* response) {
+  if (!request->has_service()) return invalid("service", "must be set");
+  // services_from_proto maps and validates the service on its own, with the
+  // engine's checks; what spans services (listener clashes) the core checks.
+  v1::ServiceList list;
+  *list.add_services() = request->service();
+  config::MappedServices mapped = config::services_from_proto(list);
+  if (!mapped.errors.empty()) {
+    for (ConfigError& e : mapped.errors) e.field = request_field(e.field);
+    return invalid(mapped.errors);
+  }
+  return answer(context,
+                core_.apply_service(caller_of(*context), mapped.services.front(),
+                                    options_of(*context, *request)),
+                response);
+}
+
+grpc::Status ControlServiceImpl::DeleteService(grpc::ServerContext* context,
+                                               const v1::DeleteServiceRequest* request,
+                                               v1::MutationResponse* response) {
+  if (request->name().empty()) return invalid("name", "must be set");
+  return answer(context,
+                core_.delete_service(caller_of(*context), request->name(),
+                                     options_of(*context, *request)),
+                response);
+}
+
+grpc::Status ControlServiceImpl::GetService(grpc::ServerContext*,
+                                            const v1::GetServiceRequest* request,
+                                            v1::GetServiceResponse* response) {
+  if (request->name().empty()) return invalid("name", "must be set");
+  uint64_t revision = 0;
+  std::optional<engine::ServiceConfig> service = core_.get_service(request->name(), &revision);
+  if (!service) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no service named " + quoted(request->name()) + " (revision " +
+                            std::to_string(revision) + ")");
+  }
+  *response->mutable_service() = config::service_to_proto(*service);
+  response->set_revision(revision);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext*,
+                                              const v1::ListServicesRequest*,
+                                              v1::ListServicesResponse* response) {
+  uint64_t revision = 0;
+  for (const engine::ServiceConfig& s : core_.list_services(&revision)) {
+    *response->add_services() = config::service_to_proto(s);
+  }
+  response->set_revision(revision);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
+                                            const v1::SetWeightsRequest* request,
+                                            v1::MutationResponse* response) {
+  std::vector<ConfigError> errors;
+  if (request->service().empty()) errors.push_back({"service", "must be set"});
+  if (request->weights().empty()) errors.push_back({"weights", "name at least one pool"});
+  // Sorted, so that errors and the core's audit summary come in name order.
+  const std::map<std::string, uint32_t> weights(request->weights().begin(),
+                                                request->weights().end());
+  for (const auto& [pool, weight] : weights) {
+    const std::string field = "weights[" + quoted(pool) + "]";
+    if (pool.empty()) errors.push_back({field, "a pool name must not be empty"});
+    if (weight > SLUICE_MAX_POOL_WEIGHT) {
+      errors.push_back({field, std::to_string(weight) + " is out of range 0.." +
+                                   std::to_string(SLUICE_MAX_POOL_WEIGHT)});
+    }
+  }
+  if (!errors.empty()) return invalid(errors);
+  return answer(context,
+                core_.set_weights(caller_of(*context), request->service(), weights,
+                                  options_of(*context, *request)),
+                response);
+}
+
+grpc::Status ControlServiceImpl::SetBackendState(grpc::ServerContext* context,
+                                                 const v1::SetBackendStateRequest* request,
+                                                 v1::MutationResponse* response) {
+  std::vector<ConfigError> errors;
+  if (request->service().empty()) errors.push_back({"service", "must be set"});
+  const auto address = parse_address(request->address(), "address", errors);
+  const auto state = parse_state(request->state(), "state", errors);
+  if (!errors.empty()) return invalid(errors);
+  return answer(context,
+                core_.set_backend_state(caller_of(*context), request->service(), *address, *state,
+                                        options_of(*context, *request)),
+                response);
+}
+
+grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+                                           v1::GetStatusResponse* response) {
+  const ControlStatus status = core_.status();
+  response->set_dataplane(status.dataplane);
+  for (uint64_t generation : status.worker_generations) {
+    response->add_worker_generations(generation);
+  }
+  response->set_revision(status.revision);
+  response->set_uptime_ms(status.uptime_ms);
+  response->set_version(status.version);
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::control::api

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The gRPC service sluice.v1.Control (proto/sluice/v1/control.proto) over
+// a ControlCore: this layer only translates. It maps requests onto engine
+// types with control/config/service_mapping.h (so a bad field is refused
+// here, by its path, before the core sees the call), builds the Caller and
+// MutationOptions, and maps CallError codes onto gRPC status codes.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "control/api/control_core.h"
+#include "sluice/v1/control.grpc.pb.h"
+
+namespace sluice::control::api {
+
+// Trailing metadata of a failed mutation: the revision current after it.
+inline constexpr char kRevisionMetadataKey[] = "sluice-revision";
+
+class ControlServiceImpl final : public v1::Control::Service {
+ public:
+  explicit ControlServiceImpl(ControlCore& core) : core_(core) {}
+
+  // v1::Control::Service
+  grpc::Status ApplyService(grpc::ServerContext* context, const v1::ApplyServiceRequest* request,
+                            v1::MutationResponse* response) override;
+  grpc::Status DeleteService(grpc::ServerContext* context,
+                             const v1::DeleteServiceRequest* request,
+                             v1::MutationResponse* response) override;
+  grpc::Status GetService(grpc::ServerContext* context, const v1::GetServiceRequest* request,
+                          v1::GetServiceResponse* response) override;
+  grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
+                            v1::ListServicesResponse* response) override;
+  grpc::Status SetWeights(grpc::ServerContext* context, const v1::SetWeightsRequest* request,
+                          v1::MutationResponse* response) override;
+  grpc::Status SetBackendState(grpc::ServerContext* context,
+                               const v1::SetBackendStateRequest* request,
+                               v1::MutationResponse* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
+                         v1::GetStatusResponse* response) override;
+
+ private:
+  ControlCore& core_;
+};
+
+}  // namespace sluice::control::api

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/api/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::control::api {
+namespace {
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// Whether a process accepts connections on the unix socket at `path`:
+// true, false (nobody: the file is stale), or nullopt with *error.
+std::optional<bool> someone_listens(const std::string& path, std::string* error) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = "cannot create a unix socket: " + errno_text(errno);
+    return std::nullopt;
+  }
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+  const int connect_errno = errno;
+  ::close(fd);
+  if (rc == 0) return true;
+  if (connect_errno == ECONNREFUSED) return false;
+  *error = path + ": cannot tell whether another process listens on this socket: " +
+           errno_text(connect_errno);
+  return std::nullopt;
+}
+
+// Makes `path` free for a new socket. gRPC itself would unlink any socket
+// file there, even one a running sluiced serves, silently taking its
+// clients: hence the connect() probe first. (Two daemons starting at the
+// very same moment can still race; the socket's directory is theirs alone.)
+bool prepare_socket_path(const std::string& path, std::string* error) {
+  if (path.empty()) {
+    *error = "no unix socket path given";
+    return false;
+  }
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    *error = path + ": a unix socket path can have at most " +
+             std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes";
+    return false;
+  }
+  const size_t slash = path.rfind('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct stat st {};
+  if (::stat(directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = path + ": the directory " + directory + " does not exist";
+    return false;
+  }
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;
+    *error = path + ": " + errno_text(errno);
+    return false;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    *error = path + " exists and is not a socket; not replacing it";
+    return false;
+  }
+  const std::optional<bool> listening = someone_listens(path, error);
+  if (!listening) return false;
+  if (*listening) {
+    *error = path + ": another process is listening on this socket (is sluiced already running?)";
+    return false;
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    *error = path + ": cannot remove the stale socket: " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
+                                                   const ServerOptions& options,
+                                                   std::string* error) {
+  const std::string& path = options.unix_socket_path;
+  if (!prepare_socket_path(path, error)) return nullptr;
+
+  // Both are process-wide switches read when a server is built.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    // gRPC logs the cause itself (to stderr); it does not return it.
+    *error = "cannot listen on unix:" + path + " (gRPC's message above says why)";
+    return nullptr;
+  }
+  if (::chmod(path.c_str(), options.unix_socket_mode) != 0) {
+    *error = path + ": cannot set the socket's mode: " + errno_text(errno);
+    server->Shutdown();
+    return nullptr;
+  }
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
+    health->SetServingStatus(v1::Control::service_full_name(), true);
+  }
+  return server;
+}
+
+}  // namespace sluice::control::api

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Control service over a fake core, through an in-process channel:
+// every RPC's happy path, the refusals this layer makes itself (with field
+// paths, nothing reaching the core) and the mapping of the core's errors.
+#include "control/api/control_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "control/config/service_mapping.h"
+#include "control/api/mutation_options.h"
+#include "tests/control/api/test_services.h"
+#include "tests/mocks/control/fake_control_core.h"
+
+namespace sluice::control::api {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+class ControlServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::Control::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  // The core holds web (revision 1) and dns (revision 2).
+  void add_both() {
+    for (const char* text : {kWebService, kDnsService}) {
+      v1::ServiceList list;
+      *list.add_services() = service_from_text(text);
+      core_.add_service(config::services_from_proto(list).services.at(0));
+    }
+  }
+
+  grpc::Status apply(const v1::ApplyServiceRequest& request, v1::MutationResponse* response) {
+    grpc::ClientContext context;
+    return stub_->ApplyService(&context, request, response);
+  }
+  // The status of ApplyService for this service, which must be refused.
+  grpc::Status apply_refused(const v1::Service& service) {
+    v1::ApplyServiceRequest request;
+    *request.mutable_service() = service;
+    v1::MutationResponse response;
+    return apply(request, &response);
+  }
+
+  fakes::FakeControlCore core_;
+  ControlServiceImpl service_{core_};
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Control::Stub> stub_;
+};
+
+// --- Happy paths ---
+
+// ApplyService maps the service onto engine types and answers the new revision.
+TEST_F(ControlServiceTest, ApplyServiceReachesTheCore) {
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  v1::MutationResponse response;
+  ASSERT_TRUE(apply(request, &response).ok());
+  EXPECT_EQ(response.revision(), 1u);
+  EXPECT_FALSE(response.applied());
+
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "apply_service");
+  EXPECT_TRUE(calls[0].caller.may_mutate);
+  EXPECT_FALSE(calls[0].caller.peer.empty());
+  EXPECT_FALSE(calls[0].options.dry_run);
+  EXPECT_FALSE(calls[0].options.expected_revision);
+  EXPECT_FALSE(calls[0].options.wait_applied_until);
+  const engine::ServiceConfig& s = *calls[0].config;
+  EXPECT_EQ(s.name, "web");
+  EXPECT_EQ(s.vip, engine::IpAddress::v4(10, 77, 100, 10));
+  EXPECT_EQ(s.port, 80);
+  ASSERT_EQ(s.pools.size(), 2u);
+  EXPECT_EQ(s.pools[0].name, "stable");
+  EXPECT_EQ(s.pools[0].weight, 90u);
+  EXPECT_EQ(s.pools[1].backends.at(0).address, engine::IpAddress::v4(10, 77, 0, 31));
+  EXPECT_EQ(s.rules.at(0).source.to_string(), "10.20.0.0/16");
+  EXPECT_EQ(s.maglev_table_size, 65537u);  // absent: the engine default
+}
+
+// dry_run and expected_revision reach the core unchanged.
+TEST_F(ControlServiceTest, ApplyServicePassesDryRunAndExpectedRevision) {
+  add_both();
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  request.set_dry_run(true);
+  request.set_expected_revision(2);
+  v1::MutationResponse response;
+  ASSERT_TRUE(apply(request, &response).ok());
+  EXPECT_EQ(response.revision(), 2u);  // a dry run: the current revision
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(calls[0].options.dry_run);
+  EXPECT_EQ(calls[0].options.expected_revision, 2u);
+  EXPECT_EQ(core_.revision(), 2u);
+}
+
+// With wait enabled the core is given a wait deadline and the answer says applied.
+TEST_F(ControlServiceTest, ApplyServiceWaitsWhenAsked) {
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  request.mutable_wait()->set_enabled(true);
+  request.mutable_wait()->set_timeout_ms(4000);
+  const auto before = steady_clock::now();
+  v1::MutationResponse response;
+  ASSERT_TRUE(apply(request, &response).ok());
+  EXPECT_TRUE(response.applied());
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_TRUE(calls[0].options.wait_applied_until);
+  EXPECT_GE(*calls[0].options.wait_applied_until, before + milliseconds(4000));
+  EXPECT_LE(*calls[0].options.wait_applied_until, steady_clock::now() + milliseconds(4000));
+}
+
+// The call's own deadline bounds the wait, a little before it expires.
+TEST_F(ControlServiceTest, WaitEndsBeforeTheCallDeadline) {
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  request.mutable_wait()->set_enabled(true);  // no timeout_ms: the deadline rules
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const auto before = steady_clock::now();
+  v1::MutationResponse response;
+  ASSERT_TRUE(stub_->ApplyService(&context, request, &response).ok());
+  const auto until = core_.calls().at(0).options.wait_applied_until;
+  ASSERT_TRUE(until);
+  EXPECT_LE(*until, before + milliseconds(5000) - kDeadlineMargin + milliseconds(50));
+  EXPECT_GE(*until, before + milliseconds(5000) - kDeadlineMargin - milliseconds(500));
+}
+
+// A wait that ends before every worker has the change is DEADLINE_EXCEEDED,
+// naming the saved revision, also in the trailing metadata.
+TEST_F(ControlServiceTest, WaitNotAppliedIsDeadlineExceeded) {
+  core_.set_applies(false);
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  request.mutable_wait()->set_enabled(true);
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  const grpc::Status status = stub_->ApplyService(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(status.error_message(),
+            "revision 1 was saved and published but not every worker forwards with it yet");
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kRevisionMetadataKey);
+  ASSERT_NE(it, trailers.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "1");
+}
+
+// DeleteService passes the name and options; the service is gone.
+TEST_F(ControlServiceTest, DeleteService) {
+  add_both();
+  v1::DeleteServiceRequest request;
+  request.set_name("web");
+  request.set_expected_revision(2);
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  ASSERT_TRUE(stub_->DeleteService(&context, request, &response).ok());
+  EXPECT_EQ(response.revision(), 3u);
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "delete_service");
+  EXPECT_EQ(calls[0].service, "web");
+  EXPECT_EQ(calls[0].options.expected_revision, 2u);
+  uint64_t revision = 0;
+  EXPECT_FALSE(core_.get_service("web", &revision));
+}
+
+// GetService answers the service with every field written out, and its revision.
+TEST_F(ControlServiceTest, GetService) {
+  add_both();
+  v1::GetServiceRequest request;
+  request.set_name("dns");
+  grpc::ClientContext context;
+  v1::GetServiceResponse response;
+  ASSERT_TRUE(stub_->GetService(&context, request, &response).ok());
+  EXPECT_EQ(response.revision(), 2u);
+  const v1::Service& s = response.service();
+  EXPECT_EQ(s.name(), "dns");
+  EXPECT_EQ(s.vip(), "2001:db8::53");
+  EXPECT_EQ(s.port(), 53u);
+  EXPECT_EQ(s.protocol(), v1::PROTOCOL_UDP);
+  EXPECT_EQ(s.affinity(), v1::AFFINITY_FLOW);  // written out, not UNSPECIFIED
+  ASSERT_TRUE(s.has_maglev_table_size());
+  EXPECT_EQ(s.maglev_table_size(), 65537u);
+  EXPECT_EQ(s.pools(0).backends(0).address(), "2001:db8:1::1");
+  EXPECT_EQ(s.pools(0).backends(0).state(), v1::BACKEND_STATE_ACTIVE);
+}
+
+// ListServices answers every service in order, with the revision.
+TEST_F(ControlServiceTest, ListServices) {
+  add_both();
+  grpc::ClientContext context;
+  v1::ListServicesResponse response;
+  ASSERT_TRUE(stub_->ListServices(&context, v1::ListServicesRequest(), &response).ok());
+  EXPECT_EQ(response.revision(), 2u);
+  ASSERT_EQ(response.services_size(), 2);
+  EXPECT_EQ(response.services(0).name(), "web");
+  EXPECT_EQ(response.services(1).name(), "dns");
+  EXPECT_EQ(response.services(0).pools(1).weight(), 10u);
+}
+
+// An empty list is an answer too, at revision 0.
+TEST_F(ControlServiceTest, ListServicesEmpty) {
+  grpc::ClientContext context;
+  v1::ListServicesResponse response;
+  ASSERT_TRUE(stub_->ListServices(&context, v1::ListServicesRequest(), &response).ok());
+  EXPECT_EQ(response.services_size(), 0);
+  EXPECT_EQ(response.revision(), 0u);
+}
+
+// SetWeights passes the whole map to the core in one call.
+TEST_F(ControlServiceTest, SetWeights) {
+  add_both();
+  v1::SetWeightsRequest request;
+  request.set_service("web");
+  (*request.mutable_weights())["stable"] = 50;
+  (*request.mutable_weights())["canary"] = 0;
+  request.mutable_wait()->set_enabled(true);
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  ASSERT_TRUE(stub_->SetWeights(&context, request, &response).ok());
+  EXPECT_EQ(response.revision(), 3u);
+  EXPECT_TRUE(response.applied());
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].service, "web");
+  EXPECT_THAT(calls[0].weights, ElementsAre(Pair("canary", 0u), Pair("stable", 50u)));
+  EXPECT_TRUE(calls[0].options.wait_applied_until);
+}
+
+// SetBackendState maps the address and each of the three states.
+TEST_F(ControlServiceTest, SetBackendState) {
+  add_both();
+  const std::pair<v1::BackendState, engine::BackendState> states[] = {
+      {v1::BACKEND_STATE_DRAINING, engine::BackendState::kDraining},
+      {v1::BACKEND_STATE_DISABLED, engine::BackendState::kDisabled},
+      {v1::BACKEND_STATE_ACTIVE, engine::BackendState::kActive},
+  };
+  for (const auto& [proto_state, engine_state] : states) {
+    v1::SetBackendStateRequest request;
+    request.set_service("dns");
+    request.set_address("2001:db8:1::1");
+    request.set_state(proto_state);
+    grpc::ClientContext context;
+    v1::MutationResponse response;
+    ASSERT_TRUE(stub_->SetBackendState(&context, request, &response).ok());
+    const auto call = core_.calls().back();
+    EXPECT_EQ(call.service, "dns");
+    EXPECT_EQ(call.backend, *engine::IpAddress::parse("2001:db8:1::1"));
+    EXPECT_EQ(call.state, engine_state);
+  }
+  EXPECT_EQ(core_.revision(), 5u);
+}
+
+// GetStatus copies every field of the core's status.
+TEST_F(ControlServiceTest, GetStatus) {
+  add_both();
+  core_.set_status({"dpdk", {2, 1, 2}, 0, 123456, "0.1.0"});
+  grpc::ClientContext context;
+  v1::GetStatusResponse response;
+  ASSERT_TRUE(stub_->GetStatus(&context, v1::GetStatusRequest(), &response).ok());
+  EXPECT_EQ(response.dataplane(), "dpdk");
+  EXPECT_THAT(response.worker_generations(), ElementsAre(2u, 1u, 2u));
+  EXPECT_EQ(response.revision(), 2u);
+  EXPECT_EQ(response.uptime_ms(), 123456u);
+  EXPECT_EQ(response.version(), "0.1.0");
+}
+
+// --- Refused here, by field path; nothing reaches the core ---
+
+struct BadService {
+  const char* name;
+  const char* text;      // the service, in text format
+  const char* message;   // the whole status message
+};
+
+class ApplyBadServiceTest : public ControlServiceTest,
+                            public ::testing::WithParamInterface<BadService> {};
+
+// Each bad field is INVALID_ARGUMENT with its path under "service", and the core sees nothing.
+TEST_P(ApplyBadServiceTest, RefusedWithFieldPath) {
+  const grpc::Status status = apply_refused(service_from_text(GetParam().text));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), GetParam().message);
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, ApplyBadServiceTest,
+    ::testing::Values(
+        BadService{"BadBackendAddress", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 90 backends { address: "10.0.0.1" } }
+          pools { name: "canary" weight: 10 backends { address: "10.0.0.300" } })pb",
+                   "service.pools[1].backends[0].address: \"10.0.0.300\" is not an IPv4 or IPv6 address"},
+        BadService{"BadVip", R"pb(
+          name: "web" vip: "web.example.com" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } })pb",
+                   "service.vip: \"web.example.com\" is not an IPv4 or IPv6 address"},
+        BadService{"CidrLengthTooLong", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } }
+          rules { source_cidr: "10.20.0.0/33" pool: "stable" })pb",
+                   "service.rules[0].source_cidr: \"10.20.0.0/33\" is not a CIDR prefix: the length must be 0..32"},
+        BadService{"CidrHostBits", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } }
+          rules { source_cidr: "10.20.1.0/16" pool: "stable" })pb",
+                   "service.rules[0].source_cidr: \"10.20.1.0/16\" has host bits set beyond /16 (did you mean 10.20.0.0/16?)"},
+        BadService{"PortZero", R"pb(
+          name: "web" vip: "10.77.100.10" port: 0
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } })pb",
+                   "service.port: 0 is out of range 1..65535"},
+        BadService{"PortTooLarge", R"pb(
+          name: "web" vip: "10.77.100.10" port: 70000
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } })pb",
+                   "service.port: 70000 is out of range 1..65535"},
+        BadService{"UnknownPoolInRule", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } }
+          rules { source_cidr: "10.20.0.0/16" pool: "blue" })pb",
+                   "service.rules[0].pool: unknown pool \"blue\""},
+        BadService{"PoolWeightOutOfRange", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1000001 backends { address: "10.0.0.1" } })pb",
+                   "service.pools[0].weight: 1000001 is out of range 0..1000000"},
+        BadService{"BackendWeightZero", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" weight: 0 } })pb",
+                   "service.pools[0].backends[0].weight: 0 is out of range 1..1000000"},
+        BadService{"PoolWeightAbsent", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80
+          pools { name: "stable" backends { address: "10.0.0.1" } })pb",
+                   "service.pools[0].weight: must be set (write 0 for a pool that takes no share of new flows)"},
+        BadService{"EmptyName", R"pb(
+          vip: "10.77.100.10" port: 80
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } })pb",
+                   "service.name: must not be empty"},
+        BadService{"UnknownProtocol", R"pb(
+          name: "web" vip: "10.77.100.10" port: 80 protocol: 9
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.1" } })pb",
+                   "service.protocol: unknown value 9"},
+        BadService{"SeveralErrorsAllReported", R"pb(
+          name: "web" vip: "10.77.100.10" port: 0
+          pools { name: "stable" weight: 1 backends { address: "10.0.0.300" } })pb",
+                   "service.pools[0].backends[0].address: \"10.0.0.300\" is not an IPv4 or IPv6 address; "
+                   "service.port: 0 is out of range 1..65535"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// A request without a service is refused as such.
+TEST_F(ControlServiceTest, ApplyWithoutServiceRefused) {
+  v1::MutationResponse response;
+  const grpc::Status status = apply(v1::ApplyServiceRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "service: must be set");
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+// Delete and Get need a name.
+TEST_F(ControlServiceTest, EmptyNamesRefused) {
+  grpc::ClientContext delete_context;
+  v1::MutationResponse mutation;
+  grpc::Status status =
+      stub_->DeleteService(&delete_context, v1::DeleteServiceRequest(), &mutation);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "name: must be set");
+  grpc::ClientContext get_context;
+  v1::GetServiceResponse got;
+  status = stub_->GetService(&get_context, v1::GetServiceRequest(), &got);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "name: must be set");
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+// GetService of an unknown name is NOT_FOUND.
+TEST_F(ControlServiceTest, GetUnknownServiceNotFound) {
+  add_both();
+  v1::GetServiceRequest request;
+  request.set_name("mail");
+  grpc::ClientContext context;
+  v1::GetServiceResponse response;
+  const grpc::Status status = stub_->GetService(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no service named \"mail\" (revision 2)");
+}
+
+// SetWeights: every problem of the request named at once, nothing sent on.
+TEST_F(ControlServiceTest, SetWeightsBadRequestRefused) {
+  v1::SetWeightsRequest request;
+  (*request.mutable_weights())["stable"] = 1000001;
+  (*request.mutable_weights())[""] = 5;
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  const grpc::Status status = stub_->SetWeights(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "service: must be set; weights[\"\"]: a pool name must not be empty; "
+            "weights[\"stable\"]: 1000001 is out of range 0..1000000");
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+// SetWeights with no weights at all is refused.
+TEST_F(ControlServiceTest, SetWeightsEmptyRefused) {
+  v1::SetWeightsRequest request;
+  request.set_service("web");
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  const grpc::Status status = stub_->SetWeights(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "weights: name at least one pool");
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+struct BadBackendRequest {
+  const char* name;
+  const char* service;
+  const char* address;
+  int state;
+  const char* message;
+};
+
+class SetBackendStateBadTest : public ControlServiceTest,
+                               public ::testing::WithParamInterface<BadBackendRequest> {};
+
+// Bad address, unset or unknown state, missing service: INVALID_ARGUMENT naming the field.
+TEST_P(SetBackendStateBadTest, RefusedWithField) {
+  v1::SetBackendStateRequest request;
+  request.set_service(GetParam().service);
+  request.set_address(GetParam().address);
+  request.set_state(static_cast<v1::BackendState>(GetParam().state));
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  const grpc::Status status = stub_->SetBackendState(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), GetParam().message);
+  EXPECT_THAT(core_.calls(), IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, SetBackendStateBadTest,
+    ::testing::Values(
+        BadBackendRequest{"MalformedAddress", "web", "10.0.0.300", v1::BACKEND_STATE_DRAINING,
+                          "address: \"10.0.0.300\" is not an IPv4 or IPv6 address"},
+        BadBackendRequest{"EmptyAddress", "web", "", v1::BACKEND_STATE_DRAINING,
+                          "address: must be set"},
+        BadBackendRequest{"UnspecifiedState", "web", "10.0.0.1", v1::BACKEND_STATE_UNSPECIFIED,
+                          "state: must be set: BACKEND_STATE_ACTIVE, BACKEND_STATE_DRAINING or "
+                          "BACKEND_STATE_DISABLED"},
+        BadBackendRequest{"UnknownState", "web", "10.0.0.1", 7, "state: unknown value 7"},
+        BadBackendRequest{"EmptyService", "", "10.0.0.1", v1::BACKEND_STATE_DISABLED,
+                          "service: must be set"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// --- The core's errors as status codes ---
+
+struct CodeCase {
+  ErrorCode code;
+  grpc::StatusCode expected;
+};
+
+std::string code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "InvalidArgument";
+    case ErrorCode::kFailedPrecondition: return "FailedPrecondition";
+    case ErrorCode::kNotFound: return "NotFound";
+    case ErrorCode::kDeadlineExceeded: return "DeadlineExceeded";
+    case ErrorCode::kPermissionDenied: return "PermissionDenied";
+    case ErrorCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+class ErrorCodeTest : public ControlServiceTest, public ::testing::WithParamInterface<CodeCase> {};
+
+// Every CallError code becomes its gRPC code, with the core's message and the revision.
+TEST_P(ErrorCodeTest, MutationErrorsMapped) {
+  add_both();
+  // Each mutating RPC in turn, so that every one goes through the mapping.
+  const auto calls = std::vector<std::function<grpc::Status(grpc::ClientContext*)>>{
+      [&](grpc::ClientContext* c) {
+        v1::ApplyServiceRequest r;
+        *r.mutable_service() = service_from_text(kWebService);
+        v1::MutationResponse m;
+        return stub_->ApplyService(c, r, &m);
+      },
+      [&](grpc::ClientContext* c) {
+        v1::DeleteServiceRequest r;
+        r.set_name("web");
+        v1::MutationResponse m;
+        return stub_->DeleteService(c, r, &m);
+      },
+      [&](grpc::ClientContext* c) {
+        v1::SetWeightsRequest r;
+        r.set_service("web");
+        (*r.mutable_weights())["stable"] = 1;
+        v1::MutationResponse m;
+        return stub_->SetWeights(c, r, &m);
+      },
+      [&](grpc::ClientContext* c) {
+        v1::SetBackendStateRequest r;
+        r.set_service("web");
+        r.set_address("10.77.0.21");
+        r.set_state(v1::BACKEND_STATE_DRAINING);
+        v1::MutationResponse m;
+        return stub_->SetBackendState(c, r, &m);
+      },
+  };
+  for (const auto& call : calls) {
+    core_.fail_next(GetParam().code, "the core says no");
+    grpc::ClientContext context;
+    const grpc::Status status = call(&context);
+    EXPECT_EQ(status.error_code(), GetParam().expected);
+    EXPECT_EQ(status.error_message(), "the core says no");
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto it = trailers.find(kRevisionMetadataKey);
+    ASSERT_NE(it, trailers.end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), "2");
+  }
+  EXPECT_EQ(core_.revision(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllCodes, ErrorCodeTest,
+    ::testing::Values(
+        CodeCase{ErrorCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
+        CodeCase{ErrorCode::kFailedPrecondition, grpc::StatusCode::FAILED_PRECONDITION},
+        CodeCase{ErrorCode::kNotFound, grpc::StatusCode::NOT_FOUND},
+        CodeCase{ErrorCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
+        CodeCase{ErrorCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
+        CodeCase{ErrorCode::kInternal, grpc::StatusCode::INTERNAL}),
+    [](const auto& info) { return code_name(info.param.code); });
+
+// A stale expected_revision comes back as FAILED_PRECONDITION from the core.
+TEST_F(ControlServiceTest, ExpectedRevisionMismatch) {
+  add_both();
+  v1::ApplyServiceRequest request;
+  *request.mutable_service() = service_from_text(kWebService);
+  request.set_expected_revision(1);
+  v1::MutationResponse response;
+  const grpc::Status status = apply(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "expected revision 1 but the current revision is 2");
+  EXPECT_EQ(core_.revision(), 2u);
+}
+
+}  // namespace
+}  // namespace sluice::control::api

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+// An in-memory ControlCore for tests of the layers above it (the gRPC
+// service, sluicectl). It keeps services by name at a revision, honours
+// dry_run and expected_revision, and records every call, so a test can check
+// what reached the core, and that nothing did. It does not validate: the
+// layer under test must refuse bad input itself. fail_next makes the next
+// mutation fail with a chosen error.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/api/control_core.h"
+
+namespace sluice::control::fakes {
+
+class FakeControlCore final : public ControlCore {
+ public:
+  // What the last mutation received.
+  struct Call {
+    std::string method;  // "apply_service", "set_weights", ...
+    Caller caller;
+    MutationOptions options;
+    std::string service;                          // the service's name
+    std::map<std::string, uint32_t> weights;      // set_weights
+    engine::IpAddress backend;                    // set_backend_state
+    engine::BackendState state = engine::BackendState::kActive;
+    std::optional<engine::ServiceConfig> config;  // apply_service
+  };
+
+  // Test setup and inspection (thread-safe: the server calls from its own
+  // threads).
+  void add_service(const engine::ServiceConfig& service) {
+    std::lock_guard lock(mutex_);
+    services_.push_back(service);
+    ++revision_;
+  }
+  void set_status(const ControlStatus& status) {
+    std::lock_guard lock(mutex_);
+    status_ = status;
+  }
+  void fail_next(ErrorCode code, std::string message) {
+    std::lock_guard lock(mutex_);
+    fail_next_ = CallError{code, std::move(message)};
+  }
+  // Waited mutations report applied = this (and kDeadlineExceeded if false).
+  void set_applies(bool applies) {
+    std::lock_guard lock(mutex_);
+    applies_ = applies;
+  }
+  std::vector<Call> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  uint64_t revision() const {
+    std::lock_guard lock(mutex_);
+    return revision_;
+  }
+
+  // ControlCore
+  MutationResult apply_service(const Caller& caller, const engine::ServiceConfig& service,
+                               const MutationOptions& options) override {
+    Call call = make_call("apply_service", caller, options, service.name);
+    call.config = service;
+    return mutate(std::move(call), [&]() -> std::optional<CallError> {
+      auto it = find(service.name);
+      if (it == services_.end()) {
+        services_.push_back(service);
+      } else {
+        *it = service;
+      }
+      return std::nullopt;
+    });
+  }
+  MutationResult delete_service(const Caller& caller, const std::string& name,
+                                const MutationOptions& options) override {
+    return mutate(make_call("delete_service", caller, options, name),
+                  [&]() -> std::optional<CallError> {
+      auto it = find(name);
+      if (it == services_.end()) return no_service(name);
+      services_.erase(it);
+      return std::nullopt;
+    });
+  }
+  MutationResult set_weights(const Caller& caller, const std::string& service,
+                             const std::map<std::string, uint32_t>& weights,
+                             const MutationOptions& options) override {
+    Call call = make_call("set_weights", caller, options, service);
+    call.weights = weights;
+    return mutate(std::move(call), [&]() -> std::optional<CallError> {
+      auto it = find(service);
+      if (it == services_.end()) return no_service(service);
+      for (const auto& [pool, weight] : weights) {
+        auto p = std::find_if(it->pools.begin(), it->pools.end(),
+                              [&](const engine::PoolConfig& x) { return x.name == pool; });
+        if (p == it->pools.end()) {
+          return CallError{ErrorCode::kNotFound, "service " + service + " has no pool " + pool};
+        }
+        p->weight = weight;
+      }
+      return std::nullopt;
+    });
+  }
+  MutationResult set_backend_state(const Caller& caller, const std::string& service,
+                                   const engine::IpAddress& backend, engine::BackendState state,
+                                   const MutationOptions& options) override {
+    Call call = make_call("set_backend_state", caller, options, service);
+    call.backend = backend;
+    call.state = state;
+    return mutate(std::move(call), [&]() -> std::optional<CallError> {
+      auto it = find(service);
+      if (it == services_.end()) return no_service(service);
+      bool found = false;
+      for (engine::PoolConfig& pool : it->pools) {
+        for (engine::BackendConfig& b : pool.backends) {
+          if (b.address == backend) {
+            b.state = state;
+            found = true;
+          }
+        }
+      }
+      if (!found) {
+        return CallError{ErrorCode::kNotFound,
+                         "service " + service + " has no backend " + backend.to_string()};
+      }
+      return std::nullopt;
+    });
+  }
+  std::optional<engine::ServiceConfig> get_service(const std::string& name,
+                                                   uint64_t* revision) const override {
+    std::lock_guard lock(mutex_);
+    *revision = revision_;
+    for (const engine::ServiceConfig& s : services_) {
+      if (s.name == name) return s;
+    }
+    return std::nullopt;
+  }
+  std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const override {
+    std::lock_guard lock(mutex_);
+    *revision = revision_;
+    return services_;
+  }
+  ControlStatus status() const override {
+    std::lock_guard lock(mutex_);
+    ControlStatus s = status_;
+    s.revision = revision_;
+    return s;
+  }
+
+ private:
+  static Call make_call(const char* method, const Caller& caller, const MutationOptions& options,
+                        const std::string& service) {
+    Call call;
+    call.method = method;
+    call.caller = caller;
+    call.options = options;
+    call.service = service;
+    return call;
+  }
+  std::vector<engine::ServiceConfig>::iterator find(const std::string& name) {
+    return std::find_if(services_.begin(), services_.end(),
+                        [&](const engine::ServiceConfig& s) { return s.name == name; });
+  }
+  static CallError no_service(const std::string& name) {
+    return CallError{ErrorCode::kNotFound, "no service named \"" + name + "\""};
+  }
+
+  // The core's order: injected failure, compare-and-set, the change (on a
+  // copy for a dry run), then the wait.
+  template <typename Change>
+  MutationResult mutate(Call call, Change change) {
+    std::lock_guard lock(mutex_);
+    const MutationOptions options = call.options;
+    calls_.push_back(std::move(call));
+    MutationResult result;
+    result.revision = revision_;
+    if (fail_next_) {
+      result.error = std::move(fail_next_);
+      fail_next_.reset();
+      return result;
+    }
+    if (options.expected_revision && *options.expected_revision != revision_) {
+      result.error = CallError{ErrorCode::kFailedPrecondition,
+                               "expected revision " + std::to_string(*options.expected_revision) +
+                                   " but the current revision is " + std::to_string(revision_)};
+      return result;
+    }
+    const std::vector<engine::ServiceConfig> before = services_;
+    if (std::optional<CallError> e = change()) {
+      services_ = before;
+      result.error = std::move(e);
+      return result;
+    }
+    if (options.dry_run) {
+      services_ = before;
+      return result;
+    }
+    result.revision = ++revision_;
+    if (options.wait_applied_until) {
+      result.applied = applies_;
+      if (!applies_) {
+        result.error = CallError{ErrorCode::kDeadlineExceeded,
+                                 "revision " + std::to_string(revision_) +
+                                     " was saved and published but not every worker forwards "
+                                     "with it yet"};
+      }
+    }
+    return result;
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<engine::ServiceConfig> services_;
+  uint64_t revision_ = 0;
+  ControlStatus status_{"none", {}, 0, 0, "0.1.0-test"};
+  std::optional<CallError> fail_next_;
+  bool applies_ = true;
+  std::vector<Call> calls_;
+};
+
+}  // namespace sluice::control::fakes

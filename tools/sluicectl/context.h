@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// What every sluicectl command gets: the global options, where to print,
+// and the connection to sluiced.
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+
+#include "sluice/v1/control.grpc.pb.h"
+
+namespace sluice::sluicectl {
+
+// Exit statuses, the same for every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // sluiced refused or could not be reached; a bad file
+inline constexpr int kExitUsage = 2;   // the command line is wrong (help goes to stderr)
+
+enum class Output { kTable, kJson };
+
+// A wrong command line found after option parsing (a malformed POOL=WEIGHT,
+// a missing argument): the dispatcher prints it with the command's help and
+// exits kExitUsage.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Context {
+ public:
+  Context(std::string socket_path, Output output, std::ostream& out, std::ostream& err)
+      : socket_path_(std::move(socket_path)), output_(output), out_(out), err_(err) {}
+
+  const std::string& socket_path() const { return socket_path_; }
+  Output output() const { return output_; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  // Made on first use; creating it does not connect yet.
+  v1::Control::Stub& stub();
+
+ private:
+  std::string socket_path_;
+  Output output_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<v1::Control::Stub> stub_;
+};
+
+}  // namespace sluice::sluicectl

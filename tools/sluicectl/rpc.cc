@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/sluicectl/rpc.h"
+
+#include <string>
+
+namespace sluice::sluicectl {
+namespace {
+
+const char* code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+v1::Control::Stub& Context::stub() {
+  if (!stub_) {
+    stub_ = v1::Control::NewStub(
+        grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials()));
+  }
+  return *stub_;
+}
+
+void set_deadline(grpc::ClientContext& context, std::chrono::milliseconds extra) {
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout + extra);
+}
+
+int report_rpc_error(Context& ctx, const grpc::Status& status, const grpc::ClientContext& context) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    ctx.err() << "sluicectl: cannot reach sluiced at " << ctx.socket_path() << ": "
+              << status.error_message()
+              << "\n(is sluiced running? the socket is set with --socket or SLUICECTL_SOCKET)\n";
+    return kExitFailed;
+  }
+  ctx.err() << "sluicectl: " << code_name(status.error_code()) << ": " << status.error_message()
+            << "\n";
+  // A wait that timed out still saved the change: say which revision it is.
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto revision = trailers.find("sluice-revision");
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && revision != trailers.end()) {
+    ctx.err() << "sluicectl: the change is saved as revision "
+              << std::string(revision->second.data(), revision->second.size())
+              << "; run `sluicectl status` to see which workers have it\n";
+  }
+  return kExitFailed;
+}
+
+}  // namespace sluice::sluicectl
