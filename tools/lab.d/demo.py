@@ -12,6 +12,7 @@ down on every exit path. Run as root: tools/demo.
 """
 import json
 import os
+import re
 import random
 import subprocess
 import sys
@@ -64,17 +65,13 @@ def stats():
     return json.loads(lab("lb-stats"))
 
 
-def apply(path, stable, canary):
-    before = stats()["generation"]
-    write_json(path, services(stable, canary))
-    lab("lb-reload")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        s = stats()
-        if s["generation"] > before and all(w["generation"] >= s["generation"] for w in s["workers"]):
-            return s["generation"]
-        time.sleep(0.05)
-    raise RuntimeError("the new weights were not applied within 10 s")
+def apply(stable, canary):
+    """Sets the weights through the control API and waits until every worker forwards with them."""
+    out = lab("ctl", "--", "set-weights", "web", "stable=%d" % stable, "canary=%d" % canary, "--wait")
+    match = re.search(r"revision (\d+)", out)
+    if not match or "applied on every worker" not in out:
+        raise RuntimeError("set-weights did not report an applied revision: " + out)
+    return int(match.group(1))
 
 
 def run_clients():
@@ -112,8 +109,9 @@ def main():
         write_json(services_file, services(90, 10))
         print("==> starting sluiced on the load balancer's veth (DPDK, net_af_xdp)")
         print("    " + lab("lb-start", services_file).strip())
-        print("    service web 10.77.100.10:80/tcp, client-address affinity,")
+        print("    sluicectl apply: service web 10.77.100.10:80/tcp, client-address affinity,")
         print("    pools stable [10.77.0.21, .22] and canary [10.77.0.31, .32]")
+        print("    each step below is `sluicectl set-weights web stable=S canary=C --wait`")
         print("==> opening 20 long-lived connections (a request every 200 ms until the end)")
         hold = subprocess.Popen([LAB, "exec", "client1", "--", PYTHON, CLIENT, "hold", "10.77.100.10",
                                  "80", "20", str(HOLD_SECONDS), "0.2"], env=ENV, stdin=subprocess.DEVNULL,
@@ -125,7 +123,7 @@ def main():
         previous = None
         started = time.monotonic()
         for step, (stable, canary) in enumerate(STEPS, 1):
-            generation = apply(services_file, stable, canary)
+            revision = apply(stable, canary)
             results = run_clients()
             versions = {a: version_of(r) for a, r in results.items()}
             failed = sum(r["failed"] for r in results.values())
@@ -147,9 +145,9 @@ def main():
             if abs(on_canary - expected) > 15:  # 100 clients: a few points of noise
                 problems.append("step %d: %d clients on canary, expected about %d" %
                                 (step, on_canary, expected))
-            print("%-6d %-14s %-18s %-16s %-16s %d   (generation %d)" % (
+            print("%-6d %-14s %-18s %-16s %-16s %d   (revision %d)" % (
                 step, "%d/%d" % (stable, canary), "%d of %d" % (on_canary, len(versions)),
-                to_canary if previous else "-", to_stable if previous else "-", failed, generation))
+                to_canary if previous else "-", to_stable if previous else "-", failed, revision))
             if step == 1:
                 per_backend = {}
                 for r in results.values():
