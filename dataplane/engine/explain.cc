@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/engine/explain.h"
+
+namespace sluice::engine {
+namespace {
+
+const char* affinity_name(Affinity a) {
+  switch (a) {
+    case Affinity::kFlow: return "the 5-tuple";
+    case Affinity::kClientAddress: return "the client address";
+    case Affinity::kClientPrefix: return "the client prefix";
+  }
+  return "?";
+}
+
+}  // namespace
+
+FlowExplanation explain_flow(const Snapshot& snapshot, const sluice_flow_key& key) {
+  FlowExplanation e;
+  e.service = snapshot.find_service(key);
+  if (!e.service) {
+    e.reason = snapshot.is_vip(key) ? "the VIP has no service on this port and protocol"
+                                    : "not a VIP: the packet goes to the host";
+    return e;
+  }
+  const CompiledService& svc = *e.service;
+  // The same steps, in the same order, as Worker::schedule.
+  const uint64_t flow_hash = sluice_flow_hash(&key, &snapshot.seed());
+  if (svc.config.affinity == Affinity::kFlow) {
+    e.affinity_hash = flow_hash;
+  } else {
+    sluice_flow_key akey;
+    sluice_affinity_key(&key, static_cast<uint8_t>(svc.config.affinity), svc.affinity_prefix_len,
+                        &akey);
+    e.affinity_hash = sluice_flow_hash(&akey, &snapshot.seed());
+  }
+  if (svc.has_rules) {
+    const int64_t pool = svc.rules.lookup(key.src, key.family);
+    if (pool != CidrTable::kNoMatch) {
+      e.pool = static_cast<uint8_t>(pool);
+      e.rule_matched = true;
+    }
+  }
+  if (!e.rule_matched) e.pool = static_cast<uint8_t>(sluice_pick_pool(e.affinity_hash, &svc.split));
+  if (e.pool == SLUICE_NO_POOL) {
+    e.reason = "every pool has weight 0";
+    return e;
+  }
+  const CompiledPool& pool = svc.pools[e.pool];
+  const std::string chosen =
+      e.rule_matched ? "a source-CIDR rule pins the client to pool " + pool.name
+                     : "the weighted split on " + std::string(affinity_name(svc.config.affinity)) +
+                           " chose pool " + pool.name;
+  if (pool.maglev.empty()) {
+    e.reason = chosen + ", which has no active backend (the fallback pool takes it)";
+    return e;
+  }
+  e.maglev_slot = sluice_hash_to_range(e.affinity_hash, static_cast<uint32_t>(pool.maglev.size()));
+  e.backend = pool.maglev[e.maglev_slot];
+  e.reason = chosen + "; its Maglev slot " + std::to_string(e.maglev_slot) + " holds backend " +
+             svc.backends[e.backend].address.to_string();
+  return e;
+}
+
+}  // namespace sluice::engine
