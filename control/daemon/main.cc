@@ -112,7 +112,7 @@ class Daemon {
     // before DPDK starts, with a placeholder MAC (the port's comes later).
     engine::EngineConfig config = engine_config(services, engine::MacAddress{});
     if (auto check = engine::validate_config(config); !check.empty()) {
-      log_errors(options_.services_path, check);
+      log_errors(control_plane ? options_.state_dir + "/state.json" : options_.services_path, check);
       return 2;
     }
 
@@ -161,10 +161,22 @@ class Daemon {
     std::unique_ptr<api::ControlServiceImpl> service;
     std::unique_ptr<grpc::Server> server;
     if (control_plane) {
-      service = std::make_unique<api::ControlServiceImpl>(*core);
+      api::AccessPolicy policy;
+      policy.operators = options_.operators;
+      policy.read_only = options_.read_only;
+      policy.insecure_tcp_allowed = options_.insecure;
+      service = std::make_unique<api::ControlServiceImpl>(*core, std::move(policy));
       if (!make_parent_directory(options_.socket_path)) return 1;
       api::ServerOptions server_options;
       server_options.unix_socket_path = options_.socket_path;
+      if (!options_.listen_tcp.empty()) {
+        server_options.tcp.emplace();
+        server_options.tcp->address = options_.listen_tcp;
+        if (!options_.insecure) {
+          server_options.tcp->tls = api::ServerOptions::TlsFiles{
+              options_.tls_cert_path, options_.tls_key_path, options_.tls_client_ca_path};
+        }
+      }
       std::string error;
       server = api::start_control_server(*service, server_options, &error);
       if (!server) {
@@ -174,6 +186,7 @@ class Daemon {
       }
       spdlog::info("control API listening on unix:{} (audit log {})", options_.socket_path,
                    options_.audit_log_path);
+      log_tcp_listener();
     }
     main_loop(*runtime);
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -201,6 +214,20 @@ class Daemon {
       return false;
     }
     return true;
+  }
+
+  void log_tcp_listener() const {
+    if (options_.listen_tcp.empty()) return;
+    if (options_.insecure) {
+      spdlog::warn("control API listening on {} WITHOUT TLS (--insecure): anyone who can reach "
+                   "this port may change the configuration",
+                   options_.listen_tcp);
+      return;
+    }
+    spdlog::info("control API listening on {} (TLS, client certificates from {}; {} operator "
+                 "and {} read-only identit{})",
+                 options_.listen_tcp, options_.tls_client_ca_path, options_.operators.size(),
+                 options_.read_only.size(), options_.read_only.size() == 1 ? "y" : "ies");
   }
 
   bool make_parent_directory(const std::string& path) {

@@ -278,7 +278,9 @@ std::vector<ConfigError> validate_config(const EngineConfig& config) {
     auto [it, fresh] = listeners.emplace(std::make_tuple(s.vip, s.port, s.protocol), i);
     if (!fresh) {
       errors.add(path, "VIP " + s.vip.to_string() + " port " + std::to_string(s.port) +
-                           " is already served by services[" + std::to_string(it->second) + "]");
+                           " is already served by service \"" +
+                           config.services[it->second].name + "\" (services[" +
+                           std::to_string(it->second) + "])");
     }
     for (const PoolConfig& pool : s.pools) {
       for (const BackendConfig& b : pool.backends) {

@@ -13,6 +13,9 @@ SLUICE_PACKAGES=(
   libspdlog-dev libboost-program-options-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev valgrind python3-scapy
+  openssl  # throwaway certificates for the control API's TLS tests
+  # the control-plane integration tests' independent client (tests/control/integration/)
+  python3-grpcio python3-grpc-tools
   # lab topologies (namespaces, veth)
   iproute2 ethtool iputils-ping curl
 )

@@ -308,7 +308,7 @@ TEST_F(ServiceMappingTest, RuleFieldRenamed) {
 TEST_F(ServiceMappingTest, CrossServiceErrors) {
   EXPECT_THAT(errors_of(list({kWeb, kWeb})),
               ElementsAre("services[1].name: duplicate service name \"web\" (also services[0])",
-                          "services[1]: VIP 10.77.100.10 port 80 is already served by services[0]"));
+                          "services[1]: VIP 10.77.100.10 port 80 is already served by service \"web\" (services[0])"));
 }
 
 // --- No repeated errors ---

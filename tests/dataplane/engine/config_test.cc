@@ -370,7 +370,7 @@ TEST_F(ValidateConfigTest, DuplicateListener) {
   copy.name = "web-again";
   config_.services.push_back(copy);
   EXPECT_TRUE(only_error(config_, "services[2]",
-                         "VIP 10.0.0.1 port 80 is already served by services[0]"));
+                         "VIP 10.0.0.1 port 80 is already served by service \"web\" (services[0])"));
   config_.services[2].protocol = Protocol::kUdp;
   EXPECT_TRUE(no_errors(config_));
   config_.services[2].protocol = Protocol::kTcp;
