@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/api/control_service.h"
 
+#include <grpc/grpc_security_constants.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -34,15 +36,6 @@ std::string request_field(const std::string& field) {
   constexpr std::string_view kListPrefix = "services[0]";
   if (field.compare(0, kListPrefix.size(), kListPrefix) != 0) return field;
   return "service" + field.substr(kListPrefix.size());
-}
-
-Caller caller_of(const grpc::ServerContext& context) {
-  Caller caller;
-  caller.peer = context.peer();
-  // Every caller that can open the socket (mode 0660) may change the
-  // configuration; read-only roles come with TLS identities.
-  caller.may_mutate = true;
-  return caller;
 }
 
 std::optional<std::chrono::steady_clock::time_point> call_deadline(
@@ -100,9 +93,51 @@ std::optional<engine::BackendState> parse_state(v1::BackendState state, const st
 
 }  // namespace
 
+grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
+                                          Caller* caller) const {
+  const std::string address = context.peer();
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  // In-process channels have no security connector at all, hence no
+  // transport security type: only code inside this process calls that way.
+  if (!auth || auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME).empty()) {
+    caller->peer = "in-process";
+    caller->may_mutate = true;
+    return grpc::Status::OK;
+  }
+  const std::optional<PeerCertificate> certificate = peer_certificate(*auth);
+  if (certificate) {
+    const Identity* matched = nullptr;
+    const Role role = policy_.role_of(*certificate, &matched);
+    if (role == Role::kNone) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "the client certificate " + certificate->label() +
+                              " is not named by any operator or read-only identity of sluiced");
+    }
+    caller->peer = "tls:" + matched->label() + " (" + role_name(role) + ") from " + address;
+    caller->may_mutate = role == Role::kOperator;
+    return grpc::Status::OK;
+  }
+  // Whoever can open the unix socket (mode 0660) is an operator.
+  if (address.rfind("unix:", 0) == 0) {
+    caller->peer = address;
+    caller->may_mutate = true;
+    return grpc::Status::OK;
+  }
+  if (policy_.insecure_tcp_allowed) {
+    caller->peer = address + " (insecure TCP)";
+    caller->may_mutate = true;
+    return grpc::Status::OK;
+  }
+  // Only a listener set up without TLS and without --insecure gets here.
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "calls over TCP need TLS with a client certificate");
+}
+
 grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
                                               const v1::ApplyServiceRequest* request,
                                               v1::MutationResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   if (!request->has_service()) return invalid("service", "must be set");
   // services_from_proto maps and validates the service on its own, with the
   // engine's checks; what spans services (listener clashes) the core checks.
@@ -114,7 +149,7 @@ grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
     return invalid(mapped.errors);
   }
   return answer(context,
-                core_.apply_service(caller_of(*context), mapped.services.front(),
+                core_.apply_service(caller, mapped.services.front(),
                                     options_of(*context, *request)),
                 response);
 }
@@ -122,16 +157,20 @@ grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
 grpc::Status ControlServiceImpl::DeleteService(grpc::ServerContext* context,
                                                const v1::DeleteServiceRequest* request,
                                                v1::MutationResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   if (request->name().empty()) return invalid("name", "must be set");
   return answer(context,
-                core_.delete_service(caller_of(*context), request->name(),
+                core_.delete_service(caller, request->name(),
                                      options_of(*context, *request)),
                 response);
 }
 
-grpc::Status ControlServiceImpl::GetService(grpc::ServerContext*,
+grpc::Status ControlServiceImpl::GetService(grpc::ServerContext* context,
                                             const v1::GetServiceRequest* request,
                                             v1::GetServiceResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   if (request->name().empty()) return invalid("name", "must be set");
   uint64_t revision = 0;
   std::optional<engine::ServiceConfig> service = core_.get_service(request->name(), &revision);
@@ -145,9 +184,11 @@ grpc::Status ControlServiceImpl::GetService(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext*,
+grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext* context,
                                               const v1::ListServicesRequest*,
                                               v1::ListServicesResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   uint64_t revision = 0;
   for (const engine::ServiceConfig& s : core_.list_services(&revision)) {
     *response->add_services() = config::service_to_proto(s);
@@ -159,6 +200,8 @@ grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext*,
 grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
                                             const v1::SetWeightsRequest* request,
                                             v1::MutationResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
   if (request->weights().empty()) errors.push_back({"weights", "name at least one pool"});
@@ -175,7 +218,7 @@ grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
   }
   if (!errors.empty()) return invalid(errors);
   return answer(context,
-                core_.set_weights(caller_of(*context), request->service(), weights,
+                core_.set_weights(caller, request->service(), weights,
                                   options_of(*context, *request)),
                 response);
 }
@@ -183,19 +226,24 @@ grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
 grpc::Status ControlServiceImpl::SetBackendState(grpc::ServerContext* context,
                                                  const v1::SetBackendStateRequest* request,
                                                  v1::MutationResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
   const auto address = parse_address(request->address(), "address", errors);
   const auto state = parse_state(request->state(), "state", errors);
   if (!errors.empty()) return invalid(errors);
   return answer(context,
-                core_.set_backend_state(caller_of(*context), request->service(), *address, *state,
+                core_.set_backend_state(caller, request->service(), *address, *state,
                                         options_of(*context, *request)),
                 response);
 }
 
-grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext* context,
+                                           const v1::GetStatusRequest*,
                                            v1::GetStatusResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
   const ControlStatus status = core_.status();
   response->set_dataplane(status.dataplane);
   for (uint64_t generation : status.worker_generations) {

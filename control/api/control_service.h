@@ -4,10 +4,16 @@
 // types with control/config/service_mapping.h (so a bad field is refused
 // here, by its path, before the core sees the call), builds the Caller and
 // MutationOptions, and maps CallError codes onto gRPC status codes.
+//
+// Every call is first given a role by the AccessPolicy (access_policy.h):
+// a caller without one is refused before its request is looked at; a
+// read-only caller reaches the core with may_mutate false, so the core
+// refuses its changes (PERMISSION_DENIED) and audits the refusal.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include "control/api/access_policy.h"
 #include "control/api/control_core.h"
 #include "sluice/v1/control.grpc.pb.h"
 
@@ -18,7 +24,10 @@ inline constexpr char kRevisionMetadataKey[] = "sluice-revision";
 
 class ControlServiceImpl final : public v1::Control::Service {
  public:
-  explicit ControlServiceImpl(ControlCore& core) : core_(core) {}
+  // The default policy: unix-socket callers are operators, every other
+  // caller is refused (no TLS identities, no insecure TCP).
+  explicit ControlServiceImpl(ControlCore& core, AccessPolicy policy = {})
+      : core_(core), policy_(std::move(policy)) {}
 
   // v1::Control::Service
   grpc::Status ApplyService(grpc::ServerContext* context, const v1::ApplyServiceRequest* request,
@@ -39,7 +48,11 @@ class ControlServiceImpl final : public v1::Control::Service {
                          v1::GetStatusResponse* response) override;
 
  private:
+  // Fills *caller (audit peer, may_mutate); a status other than OK refuses the call.
+  grpc::Status identify(const grpc::ServerContext& context, Caller* caller) const;
+
   ControlCore& core_;
+  const AccessPolicy policy_;
 };
 
 }  // namespace sluice::control::api

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace sluice::control::api {
 namespace {
@@ -81,11 +83,59 @@ bool prepare_socket_path(const std::string& path, std::string* error) {
   return true;
 }
 
+// The contents of a PEM file, checked for the kind of block it must hold
+// ("CERTIFICATE", "PRIVATE KEY"), so that a wrong or empty file is named
+// here rather than failing inside the TLS library.
+std::optional<std::string> read_pem(const std::string& path, const std::string& what,
+                                    const std::string& block, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = what + " " + path + ": cannot read: " + errno_text(errno);
+    return std::nullopt;
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  std::string pem = contents.str();
+  if (pem.find("-----BEGIN ") == std::string::npos ||
+      pem.find(block + "-----") == std::string::npos) {
+    *error = what + " " + path + ": no PEM " + block + " in it";
+    return std::nullopt;
+  }
+  return pem;
+}
+
+// Server credentials that require and verify a client certificate.
+std::shared_ptr<grpc::ServerCredentials> tls_credentials(const ServerOptions::TlsFiles& files,
+                                                         std::string* error) {
+  const auto cert = read_pem(files.cert_path, "TLS certificate", "CERTIFICATE", error);
+  if (!cert) return nullptr;
+  const auto key = read_pem(files.key_path, "TLS key", "PRIVATE KEY", error);
+  if (!key) return nullptr;
+  const auto ca = read_pem(files.client_ca_path, "TLS client CA", "CERTIFICATE", error);
+  if (!ca) return nullptr;
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = *ca;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
                                                    const ServerOptions& options,
-                                                   std::string* error) {
+                                                   std::string* error, int* tcp_port) {
+  if (tcp_port) *tcp_port = 0;
+  // TLS files first: a bad one must not cost the previous socket file.
+  std::shared_ptr<grpc::ServerCredentials> tcp_credentials;
+  if (options.tcp) {
+    if (options.tcp->address.empty()) {
+      *error = "no TCP listen address given";
+      return nullptr;
+    }
+    tcp_credentials = options.tcp->tls ? tls_credentials(*options.tcp->tls, error)
+                                       : grpc::InsecureServerCredentials();
+    if (!tcp_credentials) return nullptr;
+  }
   const std::string& path = options.unix_socket_path;
   if (!prepare_socket_path(path, error)) return nullptr;
 
@@ -95,13 +145,23 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  int selected_port = 0;
+  if (options.tcp) builder.AddListeningPort(options.tcp->address, tcp_credentials, &selected_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     // gRPC logs the cause itself (to stderr); it does not return it.
-    *error = "cannot listen on unix:" + path + " (gRPC's message above says why)";
+    *error = "cannot listen on unix:" + path +
+             (options.tcp ? " and " + options.tcp->address : std::string()) +
+             " (gRPC's message above says why)";
     return nullptr;
   }
+  if (options.tcp && selected_port == 0) {
+    *error = "cannot listen on " + options.tcp->address + " (gRPC's message above says why)";
+    server->Shutdown();
+    return nullptr;
+  }
+  if (tcp_port) *tcp_port = selected_port;
   if (::chmod(path.c_str(), options.unix_socket_mode) != 0) {
     *error = path + ": cannot set the socket's mode: " + errno_text(errno);
     server->Shutdown();

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace po = boost::program_options;
 
@@ -42,6 +43,42 @@ std::optional<uint64_t> parse_hex64(const std::string& s) {
   return v;
 }
 
+// "127.0.0.1:7443" or "[::1]:7443": an IP literal (no names: what sluiced
+// listens on must not depend on DNS) and a port 1..65535.
+bool valid_listen_address(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    host = host.substr(1, host.size() - 2);
+    auto a = engine::IpAddress::parse(host);
+    if (!a || a->is_v4()) return false;
+  } else {
+    auto a = engine::IpAddress::parse(host);
+    if (!a || !a->is_v4()) return false;
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const int n = std::stoi(port);
+  return n >= 1 && n <= 65535;
+}
+
+// An empty string when `path` is readable and holds a PEM `block`, else why not.
+std::string check_pem_file(const std::string& path, const std::string& block) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  std::stringstream contents;
+  contents << in.rdbuf();
+  const std::string pem = contents.str();
+  if (pem.find("-----BEGIN ") == std::string::npos || pem.find(block + "-----") == std::string::npos) {
+    return path + " holds no PEM " + block;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<sluice_hash_seed> parse_seed(const std::string& hex) {
@@ -66,9 +103,76 @@ std::optional<engine::MacAddress> parse_mac(const std::string& text) {
   return mac;
 }
 
+namespace {
+
+// Checks the TCP listener's options and parses the identities into `o`;
+// returns the error, or an empty string.
+std::string check_listener(DaemonOptions& o, const std::vector<std::string>& operator_texts,
+                           const std::vector<std::string>& read_only_texts) {
+  for (const auto& [texts, identities, option] :
+       {std::tuple{&operator_texts, &o.operators, "--operator"},
+        std::tuple{&read_only_texts, &o.read_only, "--read-only"}}) {
+    for (const std::string& text : *texts) {
+      std::string error;
+      std::optional<api::Identity> identity = api::parse_identity(text, &error);
+      if (!identity) return std::string(option) + ": " + error;
+      identities->push_back(*identity);
+    }
+  }
+  for (const api::Identity& identity : o.operators) {
+    for (const api::Identity& other : o.read_only) {
+      if (identity == other) {
+        return "\"" + identity.to_string() + "\" is named by both --operator and --read-only";
+      }
+    }
+  }
+  const bool tls_given =
+      !o.tls_cert_path.empty() || !o.tls_key_path.empty() || !o.tls_client_ca_path.empty();
+  const bool roles_given = !o.operators.empty() || !o.read_only.empty();
+  if (o.listen_tcp.empty()) {
+    if (o.insecure) return "--insecure needs --listen-tcp";
+    if (tls_given) return "--tls-cert, --tls-key and --tls-client-ca need --listen-tcp";
+    if (roles_given) return "--operator and --read-only name TLS clients: they need --listen-tcp";
+    return {};
+  }
+  if (o.state_dir.empty()) return "--listen-tcp needs --state-dir (the API runs in control-plane mode)";
+  if (!valid_listen_address(o.listen_tcp)) {
+    return "--listen-tcp: \"" + o.listen_tcp +
+           "\" is not IP:PORT (e.g. 127.0.0.1:7443, [::1]:7443, 0.0.0.0:7443; port 1..65535)";
+  }
+  if (o.insecure) {
+    if (tls_given) return "--insecure means no TLS: it excludes --tls-cert, --tls-key and --tls-client-ca";
+    if (roles_given) {
+      return "--insecure: without TLS there are no client identities, every caller is an "
+             "operator; remove --operator and --read-only";
+    }
+    return {};
+  }
+  for (const auto& [path, option, block] :
+       {std::tuple{&o.tls_cert_path, "--tls-cert", "CERTIFICATE"},
+        std::tuple{&o.tls_key_path, "--tls-key", "PRIVATE KEY"},
+        std::tuple{&o.tls_client_ca_path, "--tls-client-ca", "CERTIFICATE"}}) {
+    if (path->empty()) {
+      return std::string("--listen-tcp needs ") + option +
+             " (TLS with client certificates), or --insecure for a plain-TCP lab listener";
+    }
+    if (const std::string error = check_pem_file(*path, block); !error.empty()) {
+      return std::string(option) + ": " + error;
+    }
+  }
+  if (!roles_given) {
+    return "--listen-tcp with TLS: name at least one --operator or --read-only identity "
+           "(no other client certificate is let in)";
+  }
+  return {};
+}
+
+}  // namespace
+
 ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   ParsedOptions result;
   std::string config_path, seed_hex, seed_file, source_v4, source_v6, next_hop;
+  std::vector<std::string> operator_texts, read_only_texts;
   DaemonOptions o;
   uint32_t max_frame = o.forwarding.max_frame_size;
 
@@ -111,6 +215,26 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "Ethernet destination of encapsulated packets (the router toward the backends)")
       ("max-frame-size", po::value(&max_frame)->default_value(max_frame),
        "largest frame sent after encapsulation; bigger ones are dropped and counted");
+  po::options_description access("Control API over TCP");
+  access.add_options()
+      ("listen-tcp", po::value(&o.listen_tcp)->value_name("HOST:PORT"),
+       "also serve the gRPC API on this TCP address (an IP literal, IPv6 in brackets), with "
+       "--state-dir; needs --tls-cert, --tls-key and --tls-client-ca, or --insecure")
+      ("tls-cert", po::value(&o.tls_cert_path)->value_name("FILE"),
+       "the TCP listener's certificate (PEM, chain allowed)")
+      ("tls-key", po::value(&o.tls_key_path)->value_name("FILE"), "its private key (PEM)")
+      ("tls-client-ca", po::value(&o.tls_client_ca_path)->value_name("FILE"),
+       "CA certificate(s) (PEM) that sign client certificates; a client without a "
+       "certificate signed by one is refused during the handshake")
+      ("operator", po::value(&operator_texts)->composing()->value_name("IDENTITY"),
+       "a client certificate that may read and change the configuration (repeatable): "
+       "subject:CN=NAME, san:DNS:NAME, san:URI:URI, san:email:ADDRESS or san:IP:ADDRESS")
+      ("read-only", po::value(&read_only_texts)->composing()->value_name("IDENTITY"),
+       "a client certificate that may only read (repeatable; same syntax); certificates "
+       "named by neither option are refused every call")
+      ("insecure", po::bool_switch(&o.insecure),
+       "serve --listen-tcp without TLS: anyone who can reach the port may change the "
+       "configuration (a warning is logged); for labs only");
   po::options_description observe("Logging and stats");
   observe.add_options()
       ("log-format", po::value(&o.log_format)->default_value("text"), "text or json")
@@ -121,7 +245,7 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
       ("stats-interval-ms", po::value(&o.stats_interval_ms)->default_value(1000),
        "how often the stats file is rewritten");
   po::options_description all;
-  all.add(general).add(dataplane).add(forwarding).add(observe);
+  all.add(general).add(dataplane).add(forwarding).add(access).add(observe);
 
   auto fail = [&](const std::string& message) {
     result.exit_code = 2;
@@ -162,6 +286,9 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     return fail("--audit-log needs --state-dir");
   }
   if (!o.state_dir.empty() && o.audit_log_path.empty()) o.audit_log_path = o.state_dir + "/audit.log";
+  if (const std::string error = check_listener(o, operator_texts, read_only_texts); !error.empty()) {
+    return fail(error);
+  }
   if (!seed_file.empty()) {
     std::ifstream in(seed_file);
     if (!in) return fail("--hash-seed-file: cannot read " + seed_file);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "control/api/access_policy.h"
 #include "dataplane/engine/config.h"
 
 namespace sluice::control {
@@ -24,6 +25,17 @@ struct DaemonOptions {
   std::string state_dir;
   std::string socket_path = "/run/sluice/sluiced.sock";
   std::string audit_log_path;                // default: state_dir/audit.log
+  // An optional TCP listener of the gRPC API, "HOST:PORT" (IP literal,
+  // IPv6 in brackets); empty: the unix socket only. It takes TLS with a
+  // required, verified client certificate, or insecure (no TLS at all).
+  std::string listen_tcp;
+  std::string tls_cert_path;                 // server certificate (PEM)
+  std::string tls_key_path;                  // its key (PEM)
+  std::string tls_client_ca_path;            // CA of client certificates (PEM)
+  bool insecure = false;                     // TCP without TLS: everyone is an operator
+  // Client identities (control/api/access_policy.h syntax) and their roles.
+  std::vector<api::Identity> operators;
+  std::vector<api::Identity> read_only;
   sluice_hash_seed seed{};                   // 128-bit secret
   engine::ForwardingConfig forwarding;       // local_mac filled from the port later
   bool next_hop_set = false;

@@ -2,6 +2,8 @@
 #include "tools/sluicectl/cli.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iomanip>
 
 #include "tools/sluicectl/command.h"
@@ -19,6 +21,16 @@ po::options_description global_options() {
   o.add_options()
       ("socket", po::value<std::string>()->value_name("PATH"),
        "sluiced's control socket (default: $SLUICECTL_SOCKET, else /run/sluice/sluiced.sock)")
+      ("address", po::value<std::string>()->value_name("HOST:PORT"),
+       "reach sluiced over TCP instead (its --listen-tcp), with TLS: needs --tls-ca, "
+       "--tls-cert and --tls-key, or --insecure")
+      ("tls-ca", po::value<std::string>()->value_name("FILE"),
+       "CA certificate (PEM) that signed sluiced's certificate; sluiced's certificate must "
+       "name HOST of --address")
+      ("tls-cert", po::value<std::string>()->value_name("FILE"),
+       "our client certificate (PEM); sluiced gives it a role (operator or read-only)")
+      ("tls-key", po::value<std::string>()->value_name("FILE"), "its private key (PEM)")
+      ("insecure", po::bool_switch(), "--address without TLS (sluiced started with --insecure)")
       ("output,o", po::value<std::string>()->value_name("FORMAT"),
        "table (default): aligned text for people; json: the API's response in protobuf "
        "JSON, every field written out, for scripts")
@@ -80,6 +92,54 @@ po::variables_map parse_command(const Command& c, const std::vector<std::string>
   return vm;
 }
 
+// Checks the TCP options against each other and fills `connection`;
+// returns the error, or an empty string.
+std::string tcp_connection(const po::variables_map& globals, Connection& connection) {
+  const bool tls_given = globals.count("tls-ca") || globals.count("tls-cert") ||
+                         globals.count("tls-key");
+  connection.insecure = globals["insecure"].as<bool>();
+  if (!globals.count("address")) {
+    if (tls_given || connection.insecure) {
+      return "--tls-ca, --tls-cert, --tls-key and --insecure go with --address";
+    }
+    return {};
+  }
+  if (globals.count("socket")) return "--socket and --address exclude each other";
+  connection.address = globals["address"].as<std::string>();
+  if (connection.address.empty() || connection.address.rfind(':') == std::string::npos) {
+    return "--address: \"" + connection.address + "\" is not HOST:PORT";
+  }
+  if (connection.insecure) {
+    if (tls_given) return "--insecure means no TLS: drop --tls-ca, --tls-cert and --tls-key";
+    return {};
+  }
+  for (const char* option : {"tls-ca", "tls-cert", "tls-key"}) {
+    if (!globals.count(option)) {
+      return std::string("--address needs --") + option +
+             " (TLS with a client certificate), or --insecure";
+    }
+  }
+  return {};
+}
+
+// Reads the PEM files named by --tls-*; returns the error, or an empty string.
+std::string read_tls_files(const po::variables_map& globals, Connection& connection) {
+  if (connection.address.empty() || connection.insecure) return {};
+  for (const auto& [option, contents] :
+       {std::pair{"tls-ca", &connection.tls_ca}, std::pair{"tls-cert", &connection.tls_cert},
+        std::pair{"tls-key", &connection.tls_key}}) {
+    const std::string path = globals[option].as<std::string>();
+    std::ifstream in(path);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+      return std::string("--") + option + ": cannot read a PEM file at " + path;
+    }
+    *contents = text.str();
+  }
+  return {};
+}
+
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -135,17 +195,25 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
       return usage_error("-o/--output: \"" + format + "\" is not table or json");
     }
   }
-  std::string socket = kDefaultSocket;
+  Connection connection;
+  connection.socket_path = kDefaultSocket;
   if (globals.count("socket")) {
-    socket = globals["socket"].as<std::string>();
+    connection.socket_path = globals["socket"].as<std::string>();
   } else if (const char* env = std::getenv("SLUICECTL_SOCKET"); env && *env) {
-    socket = env;
+    connection.socket_path = env;
+  }
+  if (std::string error = tcp_connection(globals, connection); !error.empty()) {
+    return usage_error(error);
+  }
+  if (std::string error = read_tls_files(globals, connection); !error.empty()) {
+    err << "sluicectl: " << error << "\n";
+    return kExitFailed;
   }
 
   try {
     const po::variables_map vm =
         parse_command(*command, std::vector<std::string>(rest.begin() + 1, rest.end()));
-    Context ctx(socket, output, out, err);
+    Context ctx(std::move(connection), output, out, err);
     return command->run(ctx, vm);
   } catch (const po::error& e) {
     return usage_error(e.what());

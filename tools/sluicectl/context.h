@@ -27,12 +27,26 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where sluiced is and how to talk to it: the unix socket, or TCP with TLS
+// (the PEM contents, read by the dispatcher), or plain TCP (--insecure).
+struct Connection {
+  std::string socket_path;  // used when address is empty
+  std::string address;      // HOST:PORT
+  bool insecure = false;    // TCP without TLS
+  std::string tls_ca;       // CA that signed sluiced's certificate
+  std::string tls_cert;     // our client certificate
+  std::string tls_key;      // its key
+
+  // "/run/sluice/sluiced.sock", "127.0.0.1:7443 (TLS)", "127.0.0.1:7443 (insecure)".
+  std::string describe() const;
+};
+
 class Context {
  public:
-  Context(std::string socket_path, Output output, std::ostream& out, std::ostream& err)
-      : socket_path_(std::move(socket_path)), output_(output), out_(out), err_(err) {}
+  Context(Connection connection, Output output, std::ostream& out, std::ostream& err)
+      : connection_(std::move(connection)), output_(output), out_(out), err_(err) {}
 
-  const std::string& socket_path() const { return socket_path_; }
+  const Connection& connection() const { return connection_; }
   Output output() const { return output_; }
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
@@ -40,7 +54,7 @@ class Context {
   v1::Control::Stub& stub();
 
  private:
-  std::string socket_path_;
+  Connection connection_;
   Output output_;
   std::ostream& out_;
   std::ostream& err_;

@@ -31,10 +31,26 @@ const char* code_name(grpc::StatusCode code) {
 
 }  // namespace
 
+std::string Connection::describe() const {
+  if (address.empty()) return socket_path;
+  return address + (insecure ? " (insecure)" : " (TLS)");
+}
+
 v1::Control::Stub& Context::stub() {
   if (!stub_) {
-    stub_ = v1::Control::NewStub(
-        grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials()));
+    const Connection& c = connection_;
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    if (c.address.empty() || c.insecure) {
+      credentials = grpc::InsecureChannelCredentials();
+    } else {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = c.tls_ca;
+      ssl.pem_cert_chain = c.tls_cert;
+      ssl.pem_private_key = c.tls_key;
+      credentials = grpc::SslCredentials(ssl);
+    }
+    stub_ = v1::Control::NewStub(grpc::CreateChannel(
+        c.address.empty() ? "unix:" + c.socket_path : c.address, credentials));
   }
   return *stub_;
 }
@@ -45,9 +61,12 @@ void set_deadline(grpc::ClientContext& context, std::chrono::milliseconds extra)
 
 int report_rpc_error(Context& ctx, const grpc::Status& status, const grpc::ClientContext& context) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    ctx.err() << "sluicectl: cannot reach sluiced at " << ctx.socket_path() << ": "
+    ctx.err() << "sluicectl: cannot reach sluiced at " << ctx.connection().describe() << ": "
               << status.error_message()
-              << "\n(is sluiced running? the socket is set with --socket or SLUICECTL_SOCKET)\n";
+              << (ctx.connection().address.empty()
+                      ? "\n(is sluiced running? the socket is set with --socket or SLUICECTL_SOCKET)\n"
+                      : "\n(is sluiced listening there? over TLS, check --tls-ca, --tls-cert and "
+                        "--tls-key)\n");
     return kExitFailed;
   }
   ctx.err() << "sluicectl: " << code_name(status.error_code()) << ": " << status.error_message()

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The built sluicectl (SLUICECTL_PATH), run as a subprocess against the
 // Control service over a fake core on a unix socket: tables, -o json,
-// changes with their options, and exit statuses and messages on errors.
+// changes with their options, and exit statuses and messages on errors;
+// and once over TCP with TLS and client certificates.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <google/protobuf/util/json_util.h>
@@ -16,6 +17,7 @@
 
 #include "control/api/server.h"
 #include "control/config/service_mapping.h"
+#include "tests/control/api/test_certificates.h"
 #include "tests/control/api/test_services.h"
 #include "tests/mocks/control/fake_control_core.h"
 
@@ -636,6 +638,68 @@ TEST_F(SluicectlTest, SocketFromEnvironment) {
                 .exit_code,
             0);
   EXPECT_EQ(run({"status"}, false, {"SLUICECTL_SOCKET=" + dir_ + "/absent.sock"}).exit_code, 1);
+}
+
+// Over TCP with TLS: an operator's certificate changes weights, a
+// certificate with no role is refused, TLS options are checked.
+TEST_F(SluicectlTest, OverTlsWithClientCertificates) {
+  if (!have_openssl()) GTEST_SKIP() << "the openssl command is missing (Debian package openssl)";
+  const std::string cert_dir = dir_ + "/certs";
+  std::filesystem::create_directory(cert_dir);
+  TestCertificates certs(cert_dir);
+  ASSERT_TRUE(certs.ok()) << read_all(cert_dir + "/openssl.log");
+  AccessPolicy policy;
+  policy.operators = {{Identity::Kind::kCommonName, "rollouts"}};
+  ControlServiceImpl tls_service(core_, policy);
+  ServerOptions options;
+  options.unix_socket_path = dir_ + "/tls.sock";
+  options.tcp = ServerOptions::TcpListener{
+      "127.0.0.1:0", ServerOptions::TlsFiles{certs.cert_path("server"), certs.key_path("server"),
+                                             certs.cert_path("ca")}};
+  std::string error;
+  int port = 0;
+  auto server = start_control_server(tls_service, options, &error, &port);
+  ASSERT_NE(server, nullptr) << error;
+  add_both();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  auto tls_args = [&](const std::string& client) {
+    return std::vector<std::string>{"--address", address, "--tls-ca", certs.cert_path("ca"),
+                                    "--tls-cert", certs.cert_path(client), "--tls-key",
+                                    certs.key_path(client)};
+  };
+
+  std::vector<std::string> args = tls_args("rollouts");
+  args.insert(args.end(), {"set-weights", "web", "stable=50", "canary=50"});
+  RunResult r = run(args, false);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto calls = core_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_THAT(calls[0].caller.peer, StartsWith("tls:CN=rollouts (operator) from ipv4:127.0.0.1:"));
+  EXPECT_THAT(calls[0].weights, ElementsAre(Pair("canary", 50u), Pair("stable", 50u)));
+
+  args = tls_args("stranger");
+  args.push_back("status");
+  r = run(args, false);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "sluicectl: PERMISSION_DENIED: the client certificate CN=stranger is not named by "
+            "any operator or read-only identity of sluiced\n");
+
+  r = run({"--address", address, "--tls-ca", certs.cert_path("ca"), "status"}, false);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("sluicectl status: --address needs --tls-cert (TLS with a client "
+                                "certificate), or --insecure\n"));
+  r = run({"--tls-ca", certs.cert_path("ca"), "status"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("go with --address"));
+  args = tls_args("rollouts");
+  args[3] = dir_ + "/missing.pem";
+  args.push_back("status");
+  r = run(args, false);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "sluicectl: --tls-ca: cannot read a PEM file at " + dir_ + "/missing.pem\n");
+  EXPECT_EQ(core_.calls().size(), 1u);
+  server->Shutdown();
 }
 
 }  // namespace
