@@ -441,5 +441,153 @@ TEST_F(DaemonOptionsTest, ParseMacGoldens) {
   }
 }
 
+// --- The TCP listener of the control API ---
+
+class DaemonTcpOptionsTest : public DaemonOptionsTest {
+ protected:
+  void SetUp() override {
+    DaemonOptionsTest::SetUp();
+    cert_ = write("server.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    key_ = write("server.key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n");
+    ca_ = write("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+  }
+  // Control-plane mode with a TLS listener, then `more`.
+  ParsedOptions parse_tls(const Args& more) {
+    Args args = {"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443", "--tls-cert", cert_,
+                 "--tls-key", key_, "--tls-client-ca", ca_};
+    args.insert(args.end(), more.begin(), more.end());
+    return parse_with_required(args);
+  }
+  std::string cert_, key_, ca_;
+};
+
+// No TCP listener by default.
+TEST_F(DaemonTcpOptionsTest, OffByDefault) {
+  const ParsedOptions r = parse_with_required({"--state-dir", "/tmp/s"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_TRUE(r.options->listen_tcp.empty());
+  EXPECT_FALSE(r.options->insecure);
+  EXPECT_TRUE(r.options->operators.empty());
+  EXPECT_TRUE(r.options->read_only.empty());
+}
+
+// A TLS listener with repeatable roles is read in order.
+TEST_F(DaemonTcpOptionsTest, TlsListenerAndRolesRead) {
+  const ParsedOptions r = parse_tls({"--operator", "subject:CN=rollouts", "--operator",
+                                     "san:URI:spiffe://fleet/deployer", "--read-only",
+                                     "san:DNS:dash.example.com"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->listen_tcp, "127.0.0.1:7443");
+  EXPECT_EQ(r.options->tls_cert_path, cert_);
+  EXPECT_EQ(r.options->tls_key_path, key_);
+  EXPECT_EQ(r.options->tls_client_ca_path, ca_);
+  ASSERT_EQ(r.options->operators.size(), 2u);
+  EXPECT_EQ(r.options->operators[0].to_string(), "subject:CN=rollouts");
+  EXPECT_EQ(r.options->operators[1].to_string(), "san:URI:spiffe://fleet/deployer");
+  ASSERT_EQ(r.options->read_only.size(), 1u);
+  EXPECT_EQ(r.options->read_only[0].kind, api::Identity::Kind::kDns);
+  EXPECT_EQ(r.options->read_only[0].value, "dash.example.com");
+}
+
+// The listener and roles can come from the --config file.
+TEST_F(DaemonTcpOptionsTest, ConfigFileRoles) {
+  const std::string config = write("sluiced.ini",
+                                   "state-dir = /tmp/s\nlisten-tcp = [::1]:7443\ntls-cert = " +
+                                       cert_ + "\ntls-key = " + key_ + "\ntls-client-ca = " + ca_ +
+                                       "\noperator = subject:CN=rollouts\noperator = subject:CN=ci\n"
+                                       "read-only = subject:CN=viewer\n");
+  const ParsedOptions r = parse_with_required({"--config", config});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->listen_tcp, "[::1]:7443");
+  ASSERT_EQ(r.options->operators.size(), 2u);
+  EXPECT_EQ(r.options->operators[1].value, "ci");
+  ASSERT_EQ(r.options->read_only.size(), 1u);
+  EXPECT_EQ(r.options->read_only[0].value, "viewer");
+}
+
+// --insecure: plain TCP, no TLS files, no roles.
+TEST_F(DaemonTcpOptionsTest, InsecureListener) {
+  const ParsedOptions r = parse_with_required(
+      {"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443", "--insecure"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_TRUE(r.options->insecure);
+  EXPECT_TRUE(r.options->tls_cert_path.empty());
+}
+
+// --listen-tcp without TLS files or --insecure is refused, naming the first missing file.
+TEST_F(DaemonTcpOptionsTest, ListenTcpNeedsTlsOrInsecure) {
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--operator", "subject:CN=x"}),
+               "--listen-tcp needs --tls-cert (TLS with client certificates), or --insecure");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--tls-cert", cert_, "--tls-key", key_, "--operator",
+                                    "subject:CN=x"}),
+               "--listen-tcp needs --tls-client-ca");
+}
+
+// TLS without any identity would refuse everyone: an error.
+TEST_F(DaemonTcpOptionsTest, TlsNeedsAnIdentity) {
+  expect_error(parse_tls({}), "name at least one --operator or --read-only identity");
+}
+
+// Missing or non-PEM files are named with their option.
+TEST_F(DaemonTcpOptionsTest, BadTlsFilesNamed) {
+  const std::string missing = (dir_ / "missing.pem").string();
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--tls-cert", missing, "--tls-key", key_, "--tls-client-ca",
+                                    ca_, "--operator", "subject:CN=x"}),
+               "--tls-cert: cannot read " + missing);
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--tls-cert", cert_, "--tls-key", cert_, "--tls-client-ca",
+                                    ca_, "--operator", "subject:CN=x"}),
+               "--tls-key: " + cert_ + " holds no PEM PRIVATE KEY");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--tls-cert", cert_, "--tls-key", key_, "--tls-client-ca",
+                                    write("empty.pem", ""), "--operator", "subject:CN=x"}),
+               "--tls-client-ca: " + (dir_ / "empty.pem").string() + " holds no PEM CERTIFICATE");
+}
+
+// Malformed addresses are refused with the expected form.
+TEST_F(DaemonTcpOptionsTest, BadListenAddress) {
+  for (const char* address : {"7443", ":7443", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+                              "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:74x", "localhost:7443",
+                              "::1:7443", "[127.0.0.1]:7443", "[::1]", "[]:7443", "1.2.3:7443"}) {
+    expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", address,
+                                      "--insecure"}),
+                 std::string("--listen-tcp: \"") + address + "\" is not IP:PORT");
+  }
+  for (const char* address : {"0.0.0.0:1", "[::]:65535", "10.1.2.3:7443"}) {
+    const ParsedOptions r = parse_with_required(
+        {"--state-dir", "/tmp/s", "--listen-tcp", address, "--insecure"});
+    EXPECT_TRUE(r.options.has_value()) << address << ": " << r.output;
+  }
+}
+
+// A bad identity names its option and the syntax.
+TEST_F(DaemonTcpOptionsTest, BadIdentity) {
+  expect_error(parse_tls({"--operator", "CN=rollouts"}),
+               "--operator: \"CN=rollouts\" is not an identity: expected subject:CN=NAME");
+  expect_error(parse_tls({"--read-only", "san:DNS:"}), "--read-only: \"san:DNS:\" names no value");
+  expect_error(parse_tls({"--operator", "subject:CN=x", "--read-only", "subject:CN=x"}),
+               "\"subject:CN=x\" is named by both --operator and --read-only");
+}
+
+// Options that only make sense with others are refused alone.
+TEST_F(DaemonTcpOptionsTest, OptionsOutOfContext) {
+  expect_error(parse_with_required({"--listen-tcp", "127.0.0.1:7443", "--insecure"}),
+               "--listen-tcp needs --state-dir");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--insecure"}),
+               "--insecure needs --listen-tcp");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--tls-cert", cert_}),
+               "--tls-cert, --tls-key and --tls-client-ca need --listen-tcp");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--operator", "subject:CN=x"}),
+               "--operator and --read-only name TLS clients: they need --listen-tcp");
+  expect_error(parse_tls({"--insecure", "--operator", "subject:CN=x"}),
+               "--insecure means no TLS: it excludes --tls-cert");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--listen-tcp", "127.0.0.1:7443",
+                                    "--insecure", "--read-only", "subject:CN=x"}),
+               "--insecure: without TLS there are no client identities");
+}
+
 }  // namespace
 }  // namespace sluice::control
