@@ -60,6 +60,24 @@ struct ControlStatus {
   std::string version;
 };
 
+// ExplainFlow: a client -> VIP flow, and where a new flow like it goes.
+struct FlowQuery {
+  engine::IpAddress client;
+  uint16_t client_port = 0;
+  engine::IpAddress vip;
+  uint16_t port = 0;
+  engine::Protocol protocol = engine::Protocol::kTcp;
+};
+
+struct FlowAnswer {
+  std::string service;  // "" when no service listens there
+  std::string pool;     // "" when no pool or backend could be chosen
+  std::string backend;  // the backend's address, or ""
+  bool rule_matched = false;
+  uint32_t maglev_slot = 0;
+  std::string reason;   // one sentence
+};
+
 class ControlCore {
  public:
   virtual ~ControlCore() = default;
@@ -83,6 +101,9 @@ class ControlCore {
                                                            uint64_t* revision) const = 0;
   virtual std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const = 0;
   virtual ControlStatus status() const = 0;
+  // Where a new flow would go under the current revision, and why (the
+  // stateless choice: a worker's flow table and circuit state can differ).
+  virtual FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const = 0;
 };
 
 }  // namespace sluice::control

@@ -255,4 +255,48 @@ grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ControlServiceImpl::ExplainFlow(grpc::ServerContext* context,
+                                             const v1::ExplainFlowRequest* request,
+                                             v1::ExplainFlowResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  FlowQuery query;
+  std::vector<ConfigError> errors;
+  auto address = [&errors](const std::string& field, const std::string& text) {
+    std::optional<engine::IpAddress> a = engine::IpAddress::parse(text);
+    if (!a) errors.push_back({field, "\"" + text + "\" is not an IPv4 or IPv6 address"});
+    return a.value_or(engine::IpAddress{});
+  };
+  query.client = address("client_address", request->client_address());
+  query.vip = address("vip", request->vip());
+  if (errors.empty() && query.client.family != query.vip.family) {
+    errors.push_back({"client_address", "is not of the VIP's address family"});
+  }
+  if (request->client_port() > 65535) {
+    errors.push_back({"client_port", std::to_string(request->client_port()) + " is out of range 0..65535"});
+  }
+  if (request->port() < 1 || request->port() > 65535) {
+    errors.push_back({"port", std::to_string(request->port()) + " is out of range 1..65535"});
+  }
+  switch (request->protocol()) {
+    case v1::PROTOCOL_UNSPECIFIED:
+    case v1::PROTOCOL_TCP: query.protocol = engine::Protocol::kTcp; break;
+    case v1::PROTOCOL_UDP: query.protocol = engine::Protocol::kUdp; break;
+    default: errors.push_back({"protocol", "unknown protocol " + std::to_string(request->protocol())});
+  }
+  if (!errors.empty()) return invalid(errors);
+  query.client_port = static_cast<uint16_t>(request->client_port());
+  query.port = static_cast<uint16_t>(request->port());
+  uint64_t revision = 0;
+  const FlowAnswer a = core_.explain_flow(query, &revision);
+  response->set_service(a.service);
+  response->set_pool(a.pool);
+  response->set_backend(a.backend);
+  response->set_rule_matched(a.rule_matched);
+  response->set_maglev_slot(a.maglev_slot);
+  response->set_reason(a.reason);
+  response->set_revision(revision);
+  return grpc::Status::OK;
+}
+
 }  // namespace sluice::control::api

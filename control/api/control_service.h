@@ -46,6 +46,8 @@ class ControlServiceImpl final : public v1::Control::Service {
                                v1::MutationResponse* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
+  grpc::Status ExplainFlow(grpc::ServerContext* context, const v1::ExplainFlowRequest* request,
+                           v1::ExplainFlowResponse* response) override;
 
  private:
   // Fills *caller (audit peer, may_mutate); a status other than OK refuses the call.

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 
+#include <cstring>
+
 #include "dataplane/engine/config_validate.h"
+#include "dataplane/engine/explain.h"
 
 namespace sluice::control {
 namespace {
@@ -285,6 +288,38 @@ ControlStatus ControlCoreImpl::status() const {
                                           .count());
   s.version = options_.version;
   return s;
+}
+
+FlowAnswer ControlCoreImpl::explain_flow(const FlowQuery& q, uint64_t* revision) const {
+  std::shared_ptr<const engine::Snapshot> snap;
+  {
+    std::lock_guard lock(mutex_);
+    *revision = state_.revision;
+    snap = snapshot_;
+  }
+  FlowAnswer a;
+  if (q.client.family != q.vip.family) {
+    a.reason = "the client and the VIP are of different address families";
+    return a;
+  }
+  sluice_flow_key key{};
+  key.family = q.vip.family;
+  std::memcpy(key.src, q.client.bytes.data(), 16);
+  std::memcpy(key.dst, q.vip.bytes.data(), 16);
+  key.sport = static_cast<uint16_t>((q.client_port >> 8) | (q.client_port << 8));
+  key.dport = static_cast<uint16_t>((q.port >> 8) | (q.port << 8));
+  key.proto = static_cast<uint8_t>(q.protocol);
+  const engine::FlowExplanation e = engine::explain_flow(*snap, key);
+  a.reason = e.reason;
+  if (!e.service) return a;
+  a.service = e.service->config.name;
+  a.rule_matched = e.rule_matched;
+  if (e.pool != SLUICE_NO_POOL) a.pool = e.service->pools[e.pool].name;
+  if (e.backend != engine::kNoBackendIndex) {
+    a.backend = e.service->backends[e.backend].address.to_string();
+    a.maglev_slot = e.maglev_slot;
+  }
+  return a;
 }
 
 std::shared_ptr<const engine::Snapshot> ControlCoreImpl::snapshot() const {

@@ -61,6 +61,7 @@ class ControlCoreImpl final : public ControlCore {
                                                    uint64_t* revision) const override;
   std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const override;
   ControlStatus status() const override;
+  FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const override;
 
   // The snapshot currently published (for stats and explain).
   std::shared_ptr<const engine::Snapshot> snapshot() const;

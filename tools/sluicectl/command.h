@@ -39,6 +39,7 @@ Command apply_command();
 Command delete_command();
 Command set_weights_command();
 Command backend_command();
+Command explain_command();
 
 // Helpers for the commands.
 // The positional argument `name`, as given (empty when absent).

@@ -279,6 +279,52 @@ TEST_F(ControlServiceTest, GetStatus) {
   EXPECT_EQ(response.version(), "0.1.0");
 }
 
+// ExplainFlow passes the parsed 5-tuple to the core and copies its answer.
+TEST_F(ControlServiceTest, ExplainFlow) {
+  add_both();
+  core_.explanation = {"web", "canary", "10.77.0.31", true, 17, "a rule"};
+  v1::ExplainFlowRequest request;
+  request.set_client_address("10.77.0.11");
+  request.set_client_port(4000);
+  request.set_vip("10.77.100.10");
+  request.set_port(80);
+  request.set_protocol(v1::PROTOCOL_UDP);
+  grpc::ClientContext context;
+  v1::ExplainFlowResponse response;
+  ASSERT_TRUE(stub_->ExplainFlow(&context, request, &response).ok());
+  EXPECT_EQ(response.service(), "web");
+  EXPECT_EQ(response.pool(), "canary");
+  EXPECT_EQ(response.backend(), "10.77.0.31");
+  EXPECT_TRUE(response.rule_matched());
+  EXPECT_EQ(response.maglev_slot(), 17u);
+  EXPECT_EQ(response.reason(), "a rule");
+  EXPECT_EQ(response.revision(), 2u);
+  EXPECT_EQ(core_.last_query.client.to_string(), "10.77.0.11");
+  EXPECT_EQ(core_.last_query.client_port, 4000);
+  EXPECT_EQ(core_.last_query.port, 80);
+  EXPECT_EQ(core_.last_query.protocol, engine::Protocol::kUdp);
+}
+
+// ExplainFlow refuses bad addresses and ports, naming the field.
+TEST_F(ControlServiceTest, ExplainFlowRefusesBadInput) {
+  v1::ExplainFlowRequest request;
+  request.set_client_address("10.77.0.300");
+  request.set_vip("fd77::1");
+  request.set_port(0);
+  grpc::ClientContext context;
+  v1::ExplainFlowResponse response;
+  const grpc::Status status = stub_->ExplainFlow(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "client_address: \"10.77.0.300\" is not an IPv4 or IPv6 address; "
+            "port: 0 is out of range 1..65535");
+  request.set_client_address("10.77.0.1");
+  request.set_port(80);
+  grpc::ClientContext again;
+  const grpc::Status mixed = stub_->ExplainFlow(&again, request, &response);
+  EXPECT_EQ(mixed.error_message(), "client_address: is not of the VIP's address family");
+}
+
 // --- Refused here, by field path; nothing reaches the core ---
 
 struct BadService {

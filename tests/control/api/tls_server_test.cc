@@ -63,6 +63,9 @@ class RoleCheckingCore final : public ControlCore {
     return fake_.list_services(r);
   }
   ControlStatus status() const override { return fake_.status(); }
+  FlowAnswer explain_flow(const FlowQuery& q, uint64_t* revision) const override {
+    return fake_.explain_flow(q, revision);
+  }
 
  private:
   bool refuse(const Caller& caller) {

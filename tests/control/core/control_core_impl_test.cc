@@ -279,5 +279,32 @@ TEST_F(ControlCoreTest, RestartRebuildsIdenticalTables) {
   for (size_t p = 0; p < a.pools.size(); ++p) EXPECT_EQ(a.pools[p].maglev, b.pools[p].maglev);
 }
 
+// ExplainFlow answers from the current snapshot: rule, pool, backend, reason.
+TEST_F(ControlCoreTest, ExplainFlow) {
+  ServiceConfig s = web();
+  s.rules = {{*engine::Cidr::parse("198.51.100.0/24"), "canary"}};
+  ASSERT_FALSE(core_->apply_service(operator_, s, {}).error);
+  FlowQuery q;
+  q.client = ip("198.51.100.9");
+  q.client_port = 4000;
+  q.vip = ip("192.0.2.10");
+  q.port = 80;
+  uint64_t revision = 0;
+  FlowAnswer a = core_->explain_flow(q, &revision);
+  EXPECT_EQ(revision, 1u);
+  EXPECT_EQ(a.service, "web");
+  EXPECT_EQ(a.pool, "canary");
+  EXPECT_TRUE(a.rule_matched);
+  EXPECT_EQ(a.backend, "10.2.0.1");
+  EXPECT_NE(a.reason.find("source-CIDR rule"), std::string::npos);
+  q.port = 81;
+  a = core_->explain_flow(q, &revision);
+  EXPECT_EQ(a.service, "");
+  EXPECT_EQ(a.reason, "the VIP has no service on this port and protocol");
+  q.client = ip("2001:db8::1");
+  a = core_->explain_flow(q, &revision);
+  EXPECT_EQ(a.reason, "the client and the VIP are of different address families");
+}
+
 }  // namespace
 }  // namespace sluice::control

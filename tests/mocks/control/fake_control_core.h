@@ -150,6 +150,15 @@ class FakeControlCore final : public ControlCore {
     s.revision = revision_;
     return s;
   }
+  // Answers with `explanation`; remembers the last query.
+  FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const override {
+    std::lock_guard lock(mutex_);
+    *revision = revision_;
+    last_query = query;
+    return explanation;
+  }
+  FlowAnswer explanation;
+  mutable FlowQuery last_query;
 
  private:
   static Call make_call(const char* method, const Caller& caller, const MutationOptions& options,
