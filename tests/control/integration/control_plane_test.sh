@@ -183,6 +183,11 @@ for line in "Affinity:          CLIENT_ADDRESS" "Fallback pool:     stable" "Rev
   "stable  90      90.0%  2" "canary  10      10.0%  2" "canary  10.78.0.32  3       ACTIVE"; do
   grep -qF -- "$line" "$TMP/out" || fail "describe service web: no \"$line\" in: $(cat "$TMP/out")"
 done
+ctl "explain a new flow" 0 "service:      web" explain 10.78.0.99:4000 10.78.100.10:80
+ctl "explain names the reason" 0 "chose pool stable; its Maglev slot" explain 10.78.0.99:4000 10.78.100.10:80
+ctl "explain a port with no service" 0 "no service on this port" explain 10.78.0.99:4000 10.78.100.10:81
+ctl "explain a bad client" 1 'INVALID_ARGUMENT: client_address: "10.78.0.300" is not an IPv4' \
+  explain 10.78.0.300:4000 10.78.100.10:80
 ctl "describe an unknown service" 1 'NOT_FOUND: no service named "nosuch" (revision 2)' \
   describe service nosuch
 
