@@ -13,12 +13,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "dataplane/engine/cidr_table.h"
 #include "dataplane/engine/config.h"
 #include "dataplane/engine/config_validate.h"
+#include "dataplane/engine/maglev.h"
 #include "dataplane/engine/pool_split.h"
 
 namespace sluice::engine {
@@ -115,12 +117,28 @@ class SnapshotCompiler {
   uint32_t service_slots() const { return static_cast<uint32_t>(service_slot_.size()); }
   uint32_t pool_slots() const { return static_cast<uint32_t>(pool_slot_.size()); }
   uint32_t backend_slots() const { return static_cast<uint32_t>(backend_slot_.size()); }
+  // Maglev tables built, and reused from the previous compilation because
+  // their pool's active backends did not change.
+  uint64_t maglev_built() const { return maglev_built_; }
+  uint64_t maglev_reused() const { return maglev_reused_; }
 
  private:
+  struct MaglevCacheEntry {
+    std::string signature;  // everything the table depends on
+    std::vector<uint16_t> table;
+  };
+  std::vector<uint16_t> maglev_for(const std::string& pool_key,
+                                   const std::vector<MaglevBackend>& active,
+                                   const std::vector<uint16_t>& active_index, uint32_t table_size,
+                                   const sluice_hash_seed& seed);
   uint32_t slot(std::map<std::string, uint32_t>& registry, const std::string& name);
   std::map<std::string, uint32_t> service_slot_;
   std::map<std::string, uint32_t> pool_slot_;
   std::map<std::string, uint32_t> backend_slot_;
+  std::map<std::string, MaglevCacheEntry> maglev_cache_;  // by "service/pool"
+  std::set<std::string> maglev_used_;                     // during one compile
+  uint64_t maglev_built_ = 0;
+  uint64_t maglev_reused_ = 0;
 };
 
 }  // namespace sluice::engine

@@ -166,6 +166,40 @@ TEST_F(SnapshotTest, KeepsGenerationAndSettings) {
 }
 
 
+// A weights-only change reuses every Maglev table (bit-identical); a backend
+// change rebuilds only its pool's table.
+TEST_F(SnapshotTest, MaglevTablesReusedWhenBackendsUnchanged) {
+  EngineConfig c = base_config();
+  auto first = compile_ok(c);
+  ASSERT_NE(first, nullptr);
+  const uint64_t built = compiler_.maglev_built();
+  EXPECT_GT(built, 0u);
+  c.services[0].pools[0].weight += 7;
+  auto second = compile_ok(c);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(compiler_.maglev_built(), built);
+  EXPECT_EQ(compiler_.maglev_reused(), built);
+  for (size_t s = 0; s < first->services().size(); ++s) {
+    for (size_t p = 0; p < first->services()[s].pools.size(); ++p) {
+      EXPECT_EQ(first->services()[s].pools[p].maglev, second->services()[s].pools[p].maglev);
+    }
+  }
+  // Changing one backend's weight rebuilds that pool's table only, and the
+  // result equals a fresh compiler's.
+  c.services[0].pools[0].backends[0].weight += 1;
+  auto third = compile_ok(c);
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(compiler_.maglev_built(), built + 1);
+  SnapshotCompiler fresh;
+  auto reference = fresh.compile(c, 9).snapshot;
+  ASSERT_NE(reference, nullptr);
+  for (size_t s = 0; s < third->services().size(); ++s) {
+    for (size_t p = 0; p < third->services()[s].pools.size(); ++p) {
+      EXPECT_EQ(third->services()[s].pools[p].maglev, reference->services()[s].pools[p].maglev);
+    }
+  }
+}
+
 // The shortest idle timeout of any service, for the flow-table sweep.
 TEST_F(SnapshotTest, MinFlowTimeoutAcrossServices) {
   EngineConfig c = base_config();
