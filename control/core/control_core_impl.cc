@@ -11,15 +11,6 @@
 namespace sluice::control {
 namespace {
 
-const char* state_name(engine::BackendState s) {
-  switch (s) {
-    case engine::BackendState::kActive: return "active";
-    case engine::BackendState::kDraining: return "draining";
-    case engine::BackendState::kDisabled: return "disabled";
-  }
-  return "unknown";
-}
-
 std::string weights_text(const engine::ServiceConfig& s) {
   std::string out;
   for (const auto& p : s.pools) {
@@ -53,6 +44,17 @@ std::string join_errors(const std::vector<engine::ConfigError>& errors, size_t i
 }
 
 CallError error(ErrorCode code, std::string message) { return CallError{code, std::move(message)}; }
+
+// The service named `name`, or end().
+std::vector<engine::ServiceConfig>::iterator find_service(std::vector<engine::ServiceConfig>& services,
+                                                          const std::string& name) {
+  return std::find_if(services.begin(), services.end(),
+                      [&](const engine::ServiceConfig& s) { return s.name == name; });
+}
+
+CallError no_such_service(const std::string& name) {
+  return error(ErrorCode::kNotFound, "no service named \"" + name + "\"");
+}
 
 }  // namespace
 
@@ -171,8 +173,7 @@ MutationResult ControlCoreImpl::apply_service(const Caller& caller,
                   if (service.name.empty()) {
                     return error(ErrorCode::kInvalidArgument, "service.name: must not be empty");
                   }
-                  auto it = std::find_if(services.begin(), services.end(),
-                                         [&](const auto& s) { return s.name == service.name; });
+                  auto it = find_service(services, service.name);
                   summary = std::string(it == services.end() ? "created" : "replaced") +
                             " service " + service.name + ": " + std::to_string(service.pools.size()) +
                             " pools (" + weights_text(service) + "), " +
@@ -191,11 +192,8 @@ MutationResult ControlCoreImpl::delete_service(const Caller& caller, const std::
   return mutate(caller, "DeleteService", name, options,
                 [&](std::vector<engine::ServiceConfig>& services,
                     std::string& summary) -> std::optional<CallError> {
-                  auto it = std::find_if(services.begin(), services.end(),
-                                         [&](const auto& s) { return s.name == name; });
-                  if (it == services.end()) {
-                    return error(ErrorCode::kNotFound, "no service named \"" + name + "\"");
-                  }
+                  auto it = find_service(services, name);
+                  if (it == services.end()) return no_such_service(name);
                   services.erase(it);
                   summary = "deleted service " + name;
                   return std::nullopt;
@@ -208,11 +206,8 @@ MutationResult ControlCoreImpl::set_weights(const Caller& caller, const std::str
   return mutate(caller, "SetWeights", service, options,
                 [&](std::vector<engine::ServiceConfig>& services,
                     std::string& summary) -> std::optional<CallError> {
-                  auto it = std::find_if(services.begin(), services.end(),
-                                         [&](const auto& s) { return s.name == service; });
-                  if (it == services.end()) {
-                    return error(ErrorCode::kNotFound, "no service named \"" + service + "\"");
-                  }
+                  auto it = find_service(services, service);
+                  if (it == services.end()) return no_such_service(service);
                   if (weights.empty()) {
                     return error(ErrorCode::kInvalidArgument, "weights: name at least one pool");
                   }
@@ -239,16 +234,13 @@ MutationResult ControlCoreImpl::set_backend_state(const Caller& caller, const st
   return mutate(caller, "SetBackendState", service, options,
                 [&](std::vector<engine::ServiceConfig>& services,
                     std::string& summary) -> std::optional<CallError> {
-                  auto it = std::find_if(services.begin(), services.end(),
-                                         [&](const auto& s) { return s.name == service; });
-                  if (it == services.end()) {
-                    return error(ErrorCode::kNotFound, "no service named \"" + service + "\"");
-                  }
+                  auto it = find_service(services, service);
+                  if (it == services.end()) return no_such_service(service);
                   for (auto& pool : it->pools) {
                     for (auto& b : pool.backends) {
                       if (b.address == backend) {
                         summary = "backend " + backend.to_string() + " (pool " + pool.name + ") " +
-                                  state_name(b.state) + " -> " + state_name(state);
+                                  engine::backend_state_name(b.state) + " -> " + engine::backend_state_name(state);
                         b.state = state;
                         return std::nullopt;
                       }

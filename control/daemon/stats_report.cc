@@ -14,15 +14,6 @@
 namespace sluice::control {
 namespace {
 
-const char* state_name(engine::BackendState s) {
-  switch (s) {
-    case engine::BackendState::kActive: return "active";
-    case engine::BackendState::kDraining: return "draining";
-    case engine::BackendState::kDisabled: return "disabled";
-  }
-  return "unknown";
-}
-
 const char* circuit_name(engine::CircuitState s) {
   switch (s) {
     case engine::CircuitState::kClosed: return "closed";
@@ -101,7 +92,7 @@ std::string stats_json(const dpdk::DpdkRuntime& runtime, const engine::Snapshot*
         w.key("backends").begin_array();
         for (uint32_t b = p.first_backend; b < p.first_backend + p.backend_count; ++b) {
           const engine::CompiledBackend& be = s.backends[b];
-          w.begin_object().field("address", be.address.to_string()).field("state", state_name(be.state));
+          w.begin_object().field("address", be.address.to_string()).field("state", engine::backend_state_name(be.state));
           traffic(w, c.backends, be.counter_slot);
           // Circuit state as each worker sees it (circuits are per core).
           w.key("circuit").begin_array();

@@ -55,6 +55,16 @@ enum class BackendState : uint8_t {
   kDisabled,  // receives nothing; its flows are moved on their next packet
 };
 
+// "active", "draining", "disabled": how logs, stats and the audit name states.
+inline const char* backend_state_name(BackendState s) {
+  switch (s) {
+    case BackendState::kActive: return "active";
+    case BackendState::kDraining: return "draining";
+    case BackendState::kDisabled: return "disabled";
+  }
+  return "unknown";
+}
+
 enum class Affinity : uint8_t {
   kFlow = SLUICE_AFFINITY_FLOW,
   kClientAddress = SLUICE_AFFINITY_CLIENT_ADDR,
