@@ -75,8 +75,9 @@ def run_checks(socket_path, protos):
 
     def methods():
         assert stub.methods == ["ApplyService", "DeleteService", "GetService", "ListServices",
-                                "SetWeights", "SetBackendState", "GetStatus"], stub.methods
-    checks.run("the stub has the .proto's seven methods", methods)
+                                "SetWeights", "SetBackendState", "GetStatus",
+                                "ExplainFlow"], stub.methods
+    checks.run("the stub has the .proto's eight methods", methods)
 
     def status_fresh():
         st = stub.GetStatus(c.GetStatusRequest(), timeout=CALL_TIMEOUT_S)
@@ -256,6 +257,22 @@ def run_checks(socket_path, protos):
         assert listed.revision == 6 and [x.name for x in listed.services] == ["shop"], listed
         assert listed.services[0].pools[0].backends[0].state == s.BACKEND_STATE_DISABLED
     checks.run("SetBackendState and ListServices", backend_state_and_list)
+
+    def explain():
+        r = stub.ExplainFlow(c.ExplainFlowRequest(client_address="10.79.0.77", client_port=5000,
+                                                  vip="10.79.100.10", port=8080,
+                                                  protocol=s.PROTOCOL_UDP),
+                             timeout=CALL_TIMEOUT_S)
+        assert r.service == "shop" and r.pool and r.reason and r.revision == 6, r
+        none = stub.ExplainFlow(c.ExplainFlowRequest(client_address="10.79.0.77", client_port=5000,
+                                                     vip="10.79.100.10", port=8081),
+                                timeout=CALL_TIMEOUT_S)
+        assert none.service == "" and "no service" in none.reason, none
+        expect_error(stub.ExplainFlow, c.ExplainFlowRequest(client_address="nope", vip="10.79.100.10",
+                                                            port=8080),
+                     grpc.StatusCode.INVALID_ARGUMENT,
+                     'client_address: "nope" is not an IPv4 or IPv6 address')
+    checks.run("ExplainFlow: service, pool and reason; errors name the field", explain)
 
     def delete():
         r = stub.DeleteService(c.DeleteServiceRequest(name="shop", expected_revision=6),
