@@ -28,6 +28,7 @@
 #include "dataplane/engine/wire.h"
 #include "ebpf/decap/decap.h"
 #include "tests/dataplane/engine/frame_builder.h"
+#include "tests/ebpf/bpf_test_support.h"
 
 #ifndef SLUICE_DECAP_BPF_OBJ
 #error "SLUICE_DECAP_BPF_OBJ (path of the built decap.bpf.o) must be defined by the build"
@@ -35,6 +36,8 @@
 
 namespace sluice::engine {
 namespace {
+
+namespace bpftest = sluice::test::bpf;
 
 using test::FrameBuilder;
 using test::FrameLayout;
@@ -46,28 +49,7 @@ constexpr uint32_t kHeadroom = 128;
 constexpr MacAddress kLocalMac = {0x02, 0x5c, 0x00, 0x00, 0x00, 0x02};
 constexpr MacAddress kRouterMac = {0x02, 0x5c, 0x00, 0x00, 0x00, 0x01};
 
-// Whether this process may load BPF programs (CAP_BPF, or CAP_SYS_ADMIN on
-// kernels before 5.8), checked on the effective set rather than uid 0.
-bool can_load_bpf() {
-  __user_cap_header_struct header{};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
-  header.version = _LINUX_CAPABILITY_VERSION_3;
-  if (syscall(SYS_capget, &header, data) != 0) return false;
-  auto has = [&data](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1; };
-  constexpr int kCapBpf = 39;  // CAP_BPF; older uapi headers lack the name
-  return has(kCapBpf) || has(CAP_SYS_ADMIN);
-}
 
-// libbpf's warnings, the verifier log among them, for a failed load.
-std::string g_libbpf_log;
-
-int collect_libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[4096];
-  const int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0) g_libbpf_log.append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
-  return n;
-}
 
 // What a test run returned: the action and the frame as it left the program.
 struct RunResult {
@@ -79,14 +61,14 @@ struct RunResult {
 class DecapTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!can_load_bpf()) {
+    if (!bpftest::can_load_bpf()) {
       GTEST_SKIP() << "needs CAP_BPF (or root) to load decap.bpf.o; run as root to test it";
     }
-    libbpf_set_print(collect_libbpf_log);
-    g_libbpf_log.clear();
+    libbpf_set_print(bpftest::collect_libbpf_log);
+    bpftest::libbpf_log().clear();
     obj_ = bpf_object__open_file(SLUICE_DECAP_BPF_OBJ, nullptr);
-    ASSERT_NE(obj_, nullptr) << "cannot open " << SLUICE_DECAP_BPF_OBJ << ": " << g_libbpf_log;
-    ASSERT_EQ(bpf_object__load(obj_), 0) << g_libbpf_log;
+    ASSERT_NE(obj_, nullptr) << "cannot open " << SLUICE_DECAP_BPF_OBJ << ": " << bpftest::libbpf_log();
+    ASSERT_EQ(bpf_object__load(obj_), 0) << bpftest::libbpf_log();
     bpf_program* prog = bpf_object__find_program_by_name(obj_, "sluice_decap");
     ASSERT_NE(prog, nullptr);
     EXPECT_EQ(bpf_program__type(prog), BPF_PROG_TYPE_SCHED_CLS);

@@ -22,10 +22,13 @@
 
 #include "dataplane/engine/flow_hash.h"
 #include "dataplane/engine/pool_split.h"
+#include "tests/ebpf/bpf_test_support.h"
 #include "tests/ebpf/shared_header_probe.h"
 #include "tests/ebpf/shared_header_probe.skel.h"
 
 namespace {
+
+namespace bpftest = sluice::test::bpf;
 
 constexpr int kRandomInputs = 100000;
 constexpr uint64_t kRngSeed = 20261122;
@@ -44,45 +47,8 @@ constexpr uint64_t kEdgeRangeHash[] = {0, 1, 0xffffffffULL, 1ULL << 32, 1ULL << 
 constexpr uint32_t kEdgeWeight[] = {0, 1, 2, 999999, SLUICE_MAX_POOL_WEIGHT,
                                     SLUICE_MAX_POOL_WEIGHT + 1, 0xffffffffu};
 
-// Whether this process may load BPF programs (CAP_BPF, or CAP_SYS_ADMIN on
-// kernels before 5.8). Checked on the effective set, not on uid 0, so a root
-// shell inside a restricted container skips instead of failing.
-bool can_load_bpf() {
-  __user_cap_header_struct header{};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
-  header.version = _LINUX_CAPABILITY_VERSION_3;
-  if (syscall(SYS_capget, &header, data) != 0) return false;
-  auto has = [&data](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1; };
-  constexpr int kCapBpf = 39;  // CAP_BPF; older uapi headers lack the name
-  return has(kCapBpf) || has(CAP_SYS_ADMIN);
-}
 
-// libbpf's messages (the verifier log among them) are kept so that a load
-// failure prints why the verifier refused the program.
-std::string g_libbpf_log;
 
-int collect_libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  va_list again;
-  va_copy(again, args);
-  const int n = vsnprintf(nullptr, 0, fmt, args);  // the verifier log is one huge %s
-  if (n > 0) {
-    std::string text(static_cast<size_t>(n) + 1, '\0');
-    vsnprintf(text.data(), text.size(), fmt, again);
-    text.resize(static_cast<size_t>(n));
-    g_libbpf_log += text;
-  }
-  va_end(again);
-  return n;
-}
-
-// The verifier log of a refused program can run to megabytes; its end says
-// why it gave up.
-std::string log_tail() {
-  constexpr size_t kMax = 8000;
-  return g_libbpf_log.size() <= kMax ? g_libbpf_log
-                                     : "..." + g_libbpf_log.substr(g_libbpf_log.size() - kMax);
-}
 
 std::string hex(const void* p, size_t len) {
   std::string out;
@@ -144,16 +110,16 @@ std::string describe(const sluice_probe_in& in, const sluice_probe_out& want,
 class SharedHeaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!can_load_bpf()) {
+    if (!bpftest::can_load_bpf()) {
       GTEST_SKIP() << "needs CAP_BPF (or root) to load the XDP probe; run as root to "
                       "check the BPF build of flow_hash.h/pool_split.h";
     }
-    g_libbpf_log.clear();
-    previous_print_ = libbpf_set_print(collect_libbpf_log);
+    bpftest::libbpf_log().clear();
+    previous_print_ = libbpf_set_print(bpftest::collect_libbpf_log);
     skel_ = shared_header_probe::open_and_load();
     ASSERT_NE(skel_, nullptr) << "the verifier or libbpf refused shared_header_probe.bpf.c "
                               << "(errno " << errno << "); end of libbpf's log:\n"
-                              << log_tail();
+                              << bpftest::libbpf_log_tail();
     prog_fd_ = bpf_program__fd(skel_->progs.shared_header_probe);
     ASSERT_GE(prog_fd_, 0);
   }
