@@ -41,11 +41,19 @@ std::string expected_for(const std::string& type) {
   return type;
 }
 
+// The path of a field of a lone Service, as if it were services[0].
+std::string as_first_service(const std::string& field) {
+  if (field.empty()) return "services[0]";
+  return field[0] == '[' ? "services[0]" + field : "services[0]." + field;
+}
+
+}  // namespace
+
 // Turns protobuf's parse status message into a field-path error:
 //   "(services[0].protocol): invalid value \"TCP\" for type type.googleapis.com/..."
 //   "(services[0]) bogus: Cannot find field."
 //   "bogus: Cannot find field."   (a key of the root object)
-ConfigError translate_parse_error(const std::string& status_message) {
+ConfigError json_parse_error(const std::string& status_message) {
   std::string message = status_message.substr(0, status_message.find('\n'));
   std::string field;
   if (!message.empty() && message[0] == '(') {
@@ -54,13 +62,13 @@ ConfigError translate_parse_error(const std::string& status_message) {
       field = message.substr(1, close - 1);
       message.erase(0, close + 1);
       if (message.rfind(": ", 0) == 0) message.erase(0, 2);
+      if (message.rfind(' ', 0) == 0) message.erase(0, 1);
     }
   }
   constexpr std::string_view kUnknown = ": Cannot find field.";
   if (message.size() > kUnknown.size() &&
       message.compare(message.size() - kUnknown.size(), kUnknown.size(), kUnknown) == 0) {
-    std::string key = message.substr(0, message.size() - kUnknown.size());
-    if (!key.empty() && key[0] == ' ') key.erase(0, 1);
+    const std::string key = message.substr(0, message.size() - kUnknown.size());
     field = field.empty() ? key : field + "." + key;
     return {field, "unknown field"};
   }
@@ -73,14 +81,6 @@ ConfigError translate_parse_error(const std::string& status_message) {
   }
   return {field, message};
 }
-
-// The path of a field of a lone Service, as if it were services[0].
-std::string as_first_service(const std::string& field) {
-  if (field.empty()) return "services[0]";
-  return field[0] == '[' ? "services[0]" + field : "services[0]." + field;
-}
-
-}  // namespace
 
 ServicesLoadResult load_services_json(std::string_view json_text) {
   ServicesLoadResult result;
@@ -110,7 +110,7 @@ ServicesLoadResult load_services_json(std::string_view json_text) {
                           : google::protobuf::util::JsonStringToMessage(
                                 piece, list.add_services(), options);
   if (!status.ok()) {
-    ConfigError e = translate_parse_error(std::string(status.message()));
+    ConfigError e = json_parse_error(std::string(status.message()));
     if (!is_list) e.field = as_first_service(e.field);
     result.errors.push_back(std::move(e));
     return result;

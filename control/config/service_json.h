@@ -42,6 +42,12 @@ ServicesLoadResult load_services_json_file(const std::string& path);
 // loads back to the same services.
 std::string services_to_json(const std::vector<engine::ServiceConfig>& services);
 
+// protobuf's JSON parse error ("(services[0].protocol): invalid value ...",
+// "(services[0]) bogus: Cannot find field.") as a field-path error in the
+// words of a JSON file ("invalid value \"TCP\"; expected one of ...",
+// "unknown field"). Shared by every loader of protobuf JSON.
+engine::ConfigError json_parse_error(const std::string& status_message);
+
 // Files larger than this are refused (a services file is a few MiB at most;
 // this keeps a wrong path such as /dev/zero from eating memory).
 inline constexpr size_t kMaxServicesFileBytes = 64u << 20;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control/config/json_syntax.h"
+#include "control/config/service_json.h"
 #include "control/config/service_mapping.h"
 #include "sluice/v1/state.pb.h"
 
@@ -117,32 +118,6 @@ std::optional<std::string> read_file(int fd, std::string* problem) {
   }
 }
 
-// protobuf's parse errors look like
-//   "(services[0].protocol): invalid value \"TCP\" for type ..."
-//   "(services[0]) bogus: Cannot find field."
-//   "bogus: Cannot find field."
-// Rewritten as "FIELD: message" so they read like the mapping's errors.
-std::string translate_parse_error(const std::string& status_message) {
-  std::string message = status_message.substr(0, status_message.find('\n'));
-  std::string field;
-  if (!message.empty() && message[0] == '(') {
-    const size_t close = message.find(')');
-    if (close != std::string::npos) {
-      field = message.substr(1, close - 1);
-      message.erase(0, close + 1);
-      if (message.rfind(": ", 0) == 0) message.erase(0, 2);
-      if (message.rfind(' ', 0) == 0) message.erase(0, 1);
-    }
-  }
-  constexpr std::string_view kUnknown = ": Cannot find field.";
-  if (message.size() > kUnknown.size() &&
-      message.compare(message.size() - kUnknown.size(), kUnknown.size(), kUnknown) == 0) {
-    const std::string key = message.substr(0, message.size() - kUnknown.size());
-    return (field.empty() ? key : field + "." + key) + ": unknown field";
-  }
-  return field.empty() ? message : field + ": " + message;
-}
-
 // "field: message; field: message".
 std::string joined(const std::vector<engine::ConfigError>& errors) {
   std::string out;
@@ -228,7 +203,8 @@ std::optional<DesiredState> FileStateStore::parse(const std::string& text,
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(body.data(), body.size()), &proto, options);
   if (!status.ok()) {
-    *error = path_ + ": " + translate_parse_error(std::string(status.message()));
+    const engine::ConfigError e = config::json_parse_error(std::string(status.message()));
+    *error = path_ + ": " + (e.field.empty() ? e.message : e.field + ": " + e.message);
     return std::nullopt;
   }
 

@@ -24,10 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 ci_init "k9$$" "$SLUICED"
 ci_require_root
-if ! "$PY" -c 'import grpc, google.protobuf' 2>"$TMP/import.err"; then
-  echo "skip: needs python3-grpcio and python3-protobuf: $(tail -n 1 "$TMP/import.err")"
-  exit 77
-fi
+ci_require_python_grpc
 ci_make_namespace
 
 KILL_SEED=${SLUICE_KILL9_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

@@ -86,6 +86,14 @@ ci_require_root() {
   fi
 }
 
+# Skips (exit 77) unless $PY can import grpc and protobuf (python3-grpcio).
+ci_require_python_grpc() {
+  if ! "$PY" -c 'import grpc, google.protobuf' 2>"$TMP/import.err"; then
+    echo "skip: needs python3-grpcio and python3-protobuf: $(tail -n 1 "$TMP/import.err")"
+    exit 77
+  fi
+}
+
 ci_make_namespace() {
   if ! ip netns add "$P-ns" 2>"$TMP/netns.err"; then
     echo "skip: cannot create a network namespace: $(cat "$TMP/netns.err")"

@@ -16,10 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 ci_init "pc$$" "$SLUICED"
 ci_require_root
-if ! "$PY" -c 'import grpc, google.protobuf' 2>"$TMP/import.err"; then
-  echo "skip: needs python3-grpcio and python3-protobuf: $(tail -n 1 "$TMP/import.err")"
-  exit 77
-fi
+ci_require_python_grpc
 ci_make_namespace
 
 ci_start_sluiced "$TMP/daemon.log"
