@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The XDP dataplane's maps: what the program (ebpf/xdp/sluice_xdp.bpf.c)
+ * reads and what the loader and publisher (dataplane/xdp/) write. Plain C,
+ * compiled by clang -target bpf and by g++; every struct has explicit padding
+ * so both compilers lay it out the same way.
+ *
+ * Configuration is double-buffered in two slots (0 and 1). Everything a
+ * packet reads about services, pools, backends, rules and Maglev tables is
+ * keyed or indexed by slot. The publisher writes a new snapshot into the
+ * slot no packet reads, then switches `root` with one 8-byte map update, so
+ * a packet sees either the whole old configuration or the whole new one.
+ * Before the slot it left may be written again, the publisher waits for an
+ * RCU grace period (an update of the map-in-map `rcu_sync` makes the kernel
+ * wait for every running BPF program): from then on no packet can still be
+ * reading it, and every CPU forwards with the new generation.
+ *
+ * Bump SLUICE_XDP_LAYOUT_VERSION on any change to a struct or map here: a
+ * loader adopts pinned maps only when their layout version matches.
+ */
+#pragma once
+
+#include "dataplane/engine/flow_hash.h"
+#include "dataplane/engine/pool_split.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_XDP_LAYOUT_VERSION 1u
+#define SLUICE_XDP_SLOTS 2u
+
+/* Default capacities (per slot where it applies); the loader may resize the
+ * maps before loading (options in dataplane/xdp/). */
+#define SLUICE_XDP_MAX_SERVICES 4096u
+#define SLUICE_XDP_MAX_BACKENDS 65536u          /* all services together */
+#define SLUICE_XDP_MAGLEV_ENTRIES (1u << 21)    /* all tables together */
+#define SLUICE_XDP_MAX_RULES 65536u             /* all services together */
+#define SLUICE_XDP_FLOWS (1u << 20)
+#define SLUICE_XDP_CIRCUITS (1u << 16)
+#define SLUICE_XDP_COUNTER_SLOTS 65536u         /* per kind: service, pool, backend */
+
+/* map "root", ARRAY[1]: the active configuration. word = generation << 1 |
+ * slot; 0 means nothing configured yet (every frame goes to the kernel,
+ * malformed ones are dropped, as the DPDK engine does without a snapshot). */
+struct sluice_xdp_root {
+	uint64_t word;
+};
+
+static inline uint32_t sluice_xdp_root_slot(uint64_t word) { return (uint32_t)(word & 1); }
+static inline uint64_t sluice_xdp_root_generation(uint64_t word) { return word >> 1; }
+
+/* map "globals", ARRAY[SLUICE_XDP_SLOTS]: fleet-wide settings of one slot
+ * (engine ForwardingConfig plus the seed). */
+struct sluice_xdp_globals {
+	struct sluice_hash_seed seed;
+	uint8_t source_v4[4];
+	uint8_t pad0[4];
+	uint8_t source_v6[16];
+	uint8_t local_mac[6];
+	uint8_t next_hop_mac[6];
+	uint32_t max_frame_size;
+	uint32_t min_flow_timeout_ms;
+	uint32_t tx_ifindex;     /* 0: XDP_TX out of the receiving interface */
+	uint32_t service_count;
+	uint32_t pad1;
+};
+
+/* map "services", HASH: (slot, VIP, port, protocol) -> service index. */
+struct sluice_xdp_service_key {
+	uint8_t slot;
+	uint8_t family;   /* SLUICE_AF_INET / SLUICE_AF_INET6 */
+	uint8_t proto;    /* SLUICE_IPPROTO_TCP / _UDP */
+	uint8_t pad;
+	uint16_t port;    /* network byte order, as in sluice_flow_key.dport */
+	uint16_t pad2;
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+};
+
+/* map "vips", HASH: (slot, family, address) -> 1, for "is this a VIP". */
+struct sluice_xdp_vip_key {
+	uint8_t slot;
+	uint8_t family;
+	uint8_t pad[2];
+	uint8_t addr[16];
+};
+
+/* One pool of a service. */
+struct sluice_xdp_pool {
+	uint32_t maglev_offset;  /* first entry in "maglev" (slot-relative) */
+	uint32_t maglev_size;    /* 0: no active backend */
+	uint32_t first_backend;  /* service-relative backend index */
+	uint32_t backend_count;
+	uint32_t counter_slot;
+	uint32_t pad;
+};
+
+/* map "service_config", ARRAY[SLOTS * max_services], at
+ * slot * max_services + service index: a CompiledService. */
+struct sluice_xdp_service {
+	struct sluice_pool_split split;
+	struct sluice_xdp_pool pools[SLUICE_MAX_POOLS];
+	uint32_t backend_base;   /* slot-relative index of backend 0 in "backends" */
+	uint32_t backend_count;
+	uint32_t counter_slot;
+	uint32_t rule_count;     /* 0: no source-CIDR rules (skip the trie) */
+	uint8_t pool_count;
+	uint8_t fallback_pool;
+	uint8_t affinity;            /* SLUICE_AFFINITY_* */
+	uint8_t affinity_prefix_len; /* of the VIP's family */
+	uint8_t encapsulation;       /* 0 IPIP, 1 GUE (engine::Encapsulation) */
+	uint8_t circuit_enabled;
+	uint16_t gue_port;           /* host byte order */
+	/* engine::CircuitPolicy */
+	uint32_t consecutive_failures;
+	uint32_t syn_retry_min_ms;
+	uint32_t base_ejection_ms;
+	uint32_t max_ejection_ms;
+	uint32_t half_open_trials;
+	uint32_t max_ejected_percent;
+	/* engine::FlowTimeouts */
+	uint32_t tcp_syn_ms;
+	uint32_t tcp_established_ms;
+	uint32_t tcp_closing_ms;
+	uint32_t udp_ms;
+};
+
+/* map "backends", ARRAY[SLOTS * max_backends], at
+ * slot * max_backends + service.backend_base + index. */
+struct sluice_xdp_backend {
+	uint8_t addr[16];
+	uint64_t fingerprint;
+	uint32_t counter_slot;
+	uint8_t family;
+	uint8_t state;  /* engine::BackendState: 0 active, 1 draining, 2 disabled */
+	uint8_t pool;   /* pool index in its service */
+	uint8_t pad;
+};
+
+/* map "backend_index", HASH: (slot, service, fingerprint) -> service-relative
+ * backend index: CompiledService::find_backend. */
+struct sluice_xdp_backend_key {
+	uint32_t slot_service;  /* slot << 24 | service index */
+	uint32_t pad;
+	uint64_t fingerprint;
+};
+
+/* map "maglev", ARRAY[SLOTS * maglev_entries / 4]: Maglev entries (service-
+ * relative backend indices), four to a value. Entry e of a slot is
+ * value[slot * (maglev_entries / 4) + e / 4].index[e % 4]. */
+#define SLUICE_XDP_MAGLEV_PER_VALUE 4u
+struct sluice_xdp_maglev {
+	uint16_t index[SLUICE_XDP_MAGLEV_PER_VALUE];
+};
+
+/* map "rules", LPM_TRIE: (slot, service, client prefix) -> pool index. The
+ * first 32 bits of data (slot_service, big-endian) are always part of the
+ * prefix: prefixlen = 32 + the rule's prefix length. */
+struct sluice_xdp_rule_key {
+	uint32_t prefixlen;
+	uint8_t slot_service[4];  /* big-endian slot << 24 | service index */
+	uint8_t addr[16];
+};
+
+/* map "flows", LRU_PERCPU_HASH: sluice_flow_key -> this CPU's entry (an
+ * engine FlowEntry without the key). state 0 (empty) on this CPU = absent. */
+struct sluice_xdp_flow {
+	uint64_t backend_fingerprint;
+	uint32_t last_seen_ms;
+	uint32_t state_since_ms;
+	uint32_t generation;     /* low 32 bits of the generation backend_index is valid for */
+	uint16_t backend_index;
+	uint8_t pool;
+	uint8_t state;           /* engine::FlowState */
+};
+
+/* map "circuits", LRU_PERCPU_HASH: backend fingerprint -> this CPU's circuit
+ * (struct sluice_circuit, dataplane/engine/circuit_logic.h). */
+
+/* map "counters", PERCPU_ARRAY[1]: engine WorkerCounters' scalar counters in
+ * declaration order (SLUICE_WORKER_COUNTERS), then the drop reasons. */
+
+/* maps "service_traffic", "pool_traffic", "backend_traffic",
+ * PERCPU_ARRAY[SLUICE_XDP_COUNTER_SLOTS], indexed by counter slot. */
+struct sluice_xdp_traffic {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+/* map "seen_generation", PERCPU_ARRAY[1] of uint64_t: the generation each CPU
+ * last forwarded with (observability; wait_applied relies on the grace
+ * period, since an idle CPU runs no program to acknowledge anything). */
+
+/* map "layout", ARRAY[1] of uint32_t: SLUICE_XDP_LAYOUT_VERSION, written by
+ * the loader, checked before adopting pinned maps. */
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The XDP dataplane's map definitions (BPF side). Layout, value types and the
+ * meaning of each map: ebpf/xdp/xdp_layout.h. Map names are what the
+ * generated skeleton and the bpffs pins are called; sizes here are defaults
+ * that the loader (dataplane/xdp/) may change before loading.
+ */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "ebpf/xdp/xdp_layout.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_root);
+} root SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, uint32_t);
+} layout SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_XDP_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_globals);
+} globals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_SERVICES);
+	__type(key, struct sluice_xdp_service_key);
+	__type(value, uint32_t);
+} services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_SERVICES);
+	__type(key, struct sluice_xdp_vip_key);
+	__type(value, uint32_t);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_SERVICES);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_service);
+} service_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_BACKENDS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_backend);
+} backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_BACKENDS);
+	__type(key, struct sluice_xdp_backend_key);
+	__type(value, uint32_t);
+} backend_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAGLEV_ENTRIES / SLUICE_XDP_MAGLEV_PER_VALUE);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_maglev);
+} maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SLUICE_XDP_SLOTS * SLUICE_XDP_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_xdp_rule_key);
+	__type(value, uint32_t);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SLUICE_XDP_FLOWS);
+	__type(key, struct sluice_flow_key);
+	__type(value, struct sluice_xdp_flow);
+} flows SEC(".maps");
+
+/* "circuits" (per-CPU circuit state) and "counters" (per-CPU WorkerCounters):
+ * defined by the program together with their value types. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, uint64_t);
+} seen_generation SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_traffic);
+} service_traffic SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_traffic);
+} pool_traffic SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_traffic);
+} backend_traffic SEC(".maps");
+
+/* The RCU barrier: updating rcu_sync[0] (always to rcu_sync_inner) makes the
+ * kernel wait for every running BPF program before the update returns
+ * (maybe_wait_bpf_programs in kernel/bpf/syscall.c, for map-in-map types).
+ * No program reads it. */
+struct rcu_sync_inner_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, uint32_t);
+} rcu_sync_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__array(values, struct rcu_sync_inner_map);
+} rcu_sync SEC(".maps") = {
+	.values = { &rcu_sync_inner },
+};
