@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""End-to-end tests of sluiced on DPDK in the namespace lab (tools/lab).
+"""End-to-end tests of sluiced in the namespace lab (tools/lab), on either
+dataplane: SLUICE_LAB_DATAPLANE=dpdk (net_af_xdp on the lb's veth, or
+net_af_packet with SLUICE_LAB_PMD=af_packet) or xdp (the XDP program attached
+to the lb's veth). The same tests run against both; meson runs the file twice.
 
-One lab and one sluiced (net_af_xdp on the lb's veth, or net_af_packet with
-SLUICE_LAB_PMD=af_packet) serve the whole suite; each test applies its own
-services file through SIGHUP and waits until the new generation is in force
-on every worker (the stats file says so) before sending traffic.
+One lab and one sluiced serve the whole suite; each test applies its own
+services file through the control API (tools/lab lb-reload: sluicectl apply)
+and waits until the new generation is in force on every worker (the stats
+file says so) before sending traffic.
 
   1. HTTP through the VIP reaches the backends; over 2000 new connections
      the split matches the weights within 3 points.
@@ -19,6 +22,10 @@ on every worker (the stats file says so) before sending traffic.
      ping to the VIP is answered.
   6. Malformed frames sent at the balancer are counted and dropped; sluiced
      keeps running and keeps forwarding.
+  7. (XDP) sluiced killed with SIGKILL under load: the pinned program forwards
+     on, no connection breaks and no new connection fails; the restarted
+     sluiced adopts the pinned program and state (same program id, same
+     generation) and applies new weights.
 
 Needs root, the built sluiced and BPF objects (meson passes their paths) and
 python3-scapy. Exits 77 (skip) without root. Cleans up its lab on every path.
@@ -40,12 +47,15 @@ CLIENT = os.path.join(REPO, "tools", "lab.d", "http_client.py")
 FRAMES = os.path.join(HERE, "raw_frames.py")
 
 
+DATAPLANE = os.environ.get("SLUICE_LAB_DATAPLANE", "dpdk")
+
+
 class Lab:
     """tools/lab under a prefix of its own."""
 
     def __init__(self):
         self.prefix = "e%05x" % random.randrange(16 ** 5)
-        self.environ = dict(os.environ, SLUICE_LAB_PREFIX=self.prefix)
+        self.environ = dict(os.environ, SLUICE_LAB_PREFIX=self.prefix, SLUICE_LAB_DATAPLANE=DATAPLANE)
         self.vars = {}
 
     def run(self, *args, check=True, timeout=120):
@@ -106,7 +116,7 @@ def web_service(stable=90, canary=10, affinity="AFFINITY_FLOW", draining=(), cir
     return {"services": [svc]}
 
 
-class DpdkEndToEndTest(unittest.TestCase):
+class DataplaneEndToEndTest(unittest.TestCase):
     lab = None
 
     @classmethod
@@ -311,6 +321,52 @@ class DpdkEndToEndTest(unittest.TestCase):
             self.assertGreaterEqual(after[reason] - before[reason], n, reason)
         r = self.connect("client2", 5)
         self.assertEqual(r["failed"], 0)
+
+    # 7
+    @unittest.skipUnless(DATAPLANE == "xdp", "DPDK forwards only while sluiced runs")
+    def test_7_kill9_under_load(self):
+        """SIGKILL of sluiced under load: nothing breaks; the restart adopts the pins."""
+        generation = self.apply(web_service(50, 50))
+        prog_before = self.xdp_program_id()
+        self.assertIsNotNone(prog_before, "no XDP program on the lb's veth")
+        vip = self.lab.vars["LAB_VIP"]
+        holders = [self.lab.popen(c, PYTHON, CLIENT, "hold", vip, "80", "20", "8", "0.2")
+                   for c in ("client1", "client2")]
+        connector = self.lab.popen("client2", PYTHON, CLIENT, "connect", vip, "80", "400")
+        time.sleep(2.0)
+        self.lab.run("lb-kill")
+        killed = time.monotonic()
+        time.sleep(1.5)  # nobody runs the control plane now
+        self.lab.run("lb-restart", timeout=60)
+        print("kill -9: sluiced down for %.1f s" % (time.monotonic() - killed))
+        results = []
+        for p in holders + [connector]:
+            out, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, err)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        print("kill -9: hold %s; connect %s" % (results[:2], {k: results[2][k] for k in ("ok", "failed")}))
+        for r in results[:2]:
+            self.assertEqual(r["errors"], 0, r["error_samples"])
+            self.assertEqual(r["stalls"], 0)
+            self.assertEqual(r["switched"], 0)
+        self.assertEqual(results[2]["failed"], 0, results[2]["errors"])
+        self.assertEqual(results[2]["ok"], 400)
+        # Adopted: the same program, the same configuration, no generation lost.
+        self.assertEqual(self.xdp_program_id(), prog_before)
+        stats = self.lab.stats()
+        self.assertEqual(stats["generation"], generation)
+        self.assertIn("adopt", self.lab.sluiced_log().lower())
+        # And the restarted control plane works.
+        self.assertGreater(self.apply(web_service(80, 20)), generation)
+        self.assertEqual(self.connect("client1", 20)["failed"], 0)
+
+    def xdp_program_id(self):
+        out = self.lab.exec("lb", "ip", "-details", "link", "show", "dev", self.lab.prefix + "-lb")
+        for line in out.splitlines():
+            words = line.split()
+            if "prog/xdp" in words and "id" in words:
+                return int(words[words.index("id") + 1])
+        return None
 
 
 def main():
