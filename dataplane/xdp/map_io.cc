@@ -79,6 +79,29 @@ void delete_elements(int fd, const char* map, const void* keys, size_t key_size,
   }
 }
 
+void read_array(int fd, const char* map, uint32_t count, size_t value_bytes, void* values) {
+  std::vector<uint32_t> keys(count);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  uint32_t done = 0, token = 0;
+  while (done < count) {
+    uint32_t n = count - done;
+    const int rc = bpf_map_lookup_batch(fd, done == 0 ? nullptr : &token, &token,
+                                        keys.data() + done,
+                                        static_cast<uint8_t*>(values) + value_bytes * done, &n,
+                                        &opts);
+    const int err = rc == 0 ? 0 : errno;
+    done += n;  // the kernel reports what it copied, also when it stops early
+    if (rc == 0 || (err == ENOENT && done == count)) continue;
+    if (err == ENOENT) fail("read", map, ERANGE);  // the map is smaller than count
+    if (!batch_unsupported(err)) fail("read", map, err);
+    for (; done < count; ++done) {
+      if (bpf_map_lookup_elem(fd, &done, static_cast<uint8_t*>(values) + value_bytes * done) != 0) {
+        fail("read", map, errno);
+      }
+    }
+  }
+}
+
 bool lookup_element(int fd, const char* map, const void* key, void* value) {
   if (bpf_map_lookup_elem(fd, key, value) == 0) return true;
   if (errno == ENOENT) return false;

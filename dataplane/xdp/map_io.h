@@ -23,6 +23,11 @@ void delete_elements(int fd, const char* map, const void* keys, size_t key_size,
 // Reads one element; false when the key is absent.
 bool lookup_element(int fd, const char* map, const void* key, void* value);
 
+// Elements [0, count) of an array map into `values`, `value_bytes` each as
+// the kernel copies them (for a per-CPU map: the value size rounded up to 8,
+// times the possible CPUs). Batched; count must not exceed the map's size.
+void read_array(int fd, const char* map, uint32_t count, size_t value_bytes, void* values);
+
 // Every key of a map (in the kernel's iteration order).
 template <typename Key>
 std::vector<Key> all_keys(int fd, const char* map);
