@@ -29,11 +29,15 @@
 // allocating afterwards. When it is full, a newly failing backend cannot be
 // tracked: it stays closed and `untracked` counts it. Size the table to the
 // number of backends a core can reach.
+//
+// The state machine of one backend is dataplane/engine/circuit_logic.h,
+// shared with the XDP program; this class is the table that holds it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/engine/circuit_logic.h"
 #include "dataplane/engine/config.h"
 
 namespace sluice::engine {
@@ -115,18 +119,9 @@ class CircuitTable {
   CircuitStats stats() const { return stats_; }
 
  private:
-  enum class Phase : uint8_t { kFree, kClosed, kOpen, kHalfOpen };
-
   struct Slot {
     uint64_t fp = 0;
-    uint32_t consecutive_failures = 0;
-    uint32_t ejections = 0;         // for doubling; 0 after max_ejection_ms closed
-    uint32_t opened_ms = 0;         // start of the current ejection
-    uint32_t ejection_ms = 0;       // length of the current (or last) ejection
-    uint32_t closed_ms = 0;         // when it last closed
-    uint32_t trials_ms = 0;         // when the current batch of trials was granted
-    uint32_t trials_left = 0;
-    Phase phase = Phase::kFree;
+    sluice_circuit circuit{};  // phase SLUICE_CIRCUIT_FREE: the slot is free
   };
 
   uint32_t home(uint64_t fp) const;
@@ -134,11 +129,10 @@ class CircuitTable {
   const Slot* find(uint64_t fp) const;
   // The slot for fp, claiming a free one (or one holding only forgettable
   // state) if fp has none; nullptr when none is free within kMaxProbe.
-  Slot* find_or_claim(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+  Slot* find_or_claim(uint64_t fp, uint32_t now_ms, const sluice_circuit_policy& p);
   void release(Slot* s);
-  // Moves open -> half-open once the ejection time has passed.
-  void advance(Slot& s, uint32_t now_ms, const CircuitPolicy& p);
-  void open(Slot& s, uint32_t now_ms, const CircuitPolicy& p);
+  // Adds what a circuit_logic call reported to stats_.
+  void count(uint32_t events);
 
   std::unique_ptr<Slot[]> slots_;
   uint32_t mask_ = 0;      // slot count - 1

@@ -14,29 +14,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "dataplane/engine/counter_list.h"
 #include "dataplane/engine/verdict.h"
 
 namespace sluice::engine {
 
-// X(name, "what it counts")
-#define SLUICE_WORKER_COUNTERS(X)                                                    \
-  X(rx_packets, "frames given to the engine")                                        \
-  X(forwarded, "frames encapsulated toward a backend")                               \
-  X(replied, "ICMP echo replies sent for a VIP")                                     \
-  X(to_host, "frames handed to the kernel (not for a VIP)")                          \
-  X(dropped, "frames dropped; see drop reasons")                                     \
-  X(new_flows, "flows scheduled to a backend for the first time")                    \
-  X(flow_hits, "packets of flows found in the flow table")                           \
-  X(flows_rescheduled, "tracked flows whose backend was removed or disabled")        \
-  X(untracked_tcp, "non-SYN TCP packets of unknown flows (scheduled statelessly)")   \
-  X(rule_matches, "new flows pinned to a pool by a source-CIDR rule")                \
-  X(handshakes_completed, "tracked TCP handshakes completed (circuit successes)")    \
-  X(connect_failures, "retransmitted SYNs counted as connect failures")              \
-  X(syn_retry_steered, "retransmitted SYNs steered to another backend")              \
-  X(circuit_skips, "new flows moved off a backend whose circuit is open")            \
-  X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
-  X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
-  X(snapshot_switches, "configuration generations adopted")
+// The list: counter_list.h (plain C, shared with the XDP program).
 
 struct TrafficCounter {
   uint64_t packets = 0;

@@ -10,11 +10,15 @@
 // per outer family, kind and VLAN, headers written as whole 32-bit words
 // computed in registers, and the outer IPv4 checksum summed from those words
 // rather than re-read from the frame.
+//
+// The outer headers and checksums themselves are written by
+// encap_headers.h, which the XDP program uses too: this file decides where
+// they go and what goes in them.
 #include "dataplane/engine/encap.h"
 
-#include <bit>
 #include <cstring>
 
+#include "dataplane/engine/encap_headers.h"
 #include "dataplane/engine/wire.h"
 
 namespace sluice::engine {
@@ -26,142 +30,10 @@ constexpr uint32_t kIpv4HeaderLen = 20;
 constexpr uint32_t kIpv6HeaderLen = 40;
 constexpr uint32_t kUdpHeaderLen = 8;
 constexpr uint32_t kIcmpHeaderLen = 8;
-constexpr uint8_t kOuterTtl = 64;
-// GUE source ports: the dynamic range 49152..65535, 16384 values.
-constexpr uint16_t kGueSourcePortBase = 49152;
-constexpr uint64_t kGueSourcePortCount = 16384;
-
-inline void put_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-inline uint16_t get_be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-
-// Host <-> network order for whole words (a no-op on big-endian hosts).
-constexpr uint32_t to_from_be32(uint32_t v) {
-  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap32(v);
-  return v;
-}
-
-constexpr uint16_t to_from_be16(uint16_t v) {
-  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap16(v);
-  return v;
-}
-
-// One 4-byte (2-byte) store instead of four (two) byte stores.
-inline void store_be32(uint8_t* p, uint32_t v) {
-  v = to_from_be32(v);
-  std::memcpy(p, &v, sizeof(v));
-}
-
-inline void store_be16(uint8_t* p, uint16_t v) {
-  v = to_from_be16(v);
-  std::memcpy(p, &v, sizeof(v));
-}
-
-// Folds a 32-bit one's-complement accumulator to 16 bits. Two folds are
-// enough for any sum of fewer than 65536 16-bit words.
-inline uint16_t fold(uint32_t sum) {
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
-// Folds a 64-bit accumulator of 32-bit words to 16 bits: the same result as
-// fold() on the sum of their 16-bit halves. 2^32 = 1 (mod 0xffff), so the
-// halves add with an end-around carry; then, for the 32-bit result x, the
-// high half of x + rotr(x, 16) is hi + lo plus the carry out of lo + hi,
-// which is fold(x) in three instructions.
-inline uint16_t fold64(uint64_t sum) {
-  const uint32_t hi = static_cast<uint32_t>(sum >> 32);
-  uint32_t x = static_cast<uint32_t>(sum) + hi;
-  x += x < hi ? 1 : 0;  // end-around carry
-  return static_cast<uint16_t>((x + std::rotr(x, 16)) >> 16);
-}
-
-// The Internet checksum of an IPv4 header of `len` bytes (even, at most 60)
-// whose checksum field is zero or is to be ignored: the field is skipped.
-uint16_t ipv4_header_checksum(const uint8_t* h, uint32_t len) {
-  uint32_t sum = 0;
-  for (uint32_t i = 0; i < len; i += 2) {
-    if (i == 10) continue;  // the checksum field itself
-    sum += get_be16(h + i);
-  }
-  return static_cast<uint16_t>(~fold(sum));
-}
-
-// RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data
-// changed from `old_word` to `new_word`, without touching the rest.
-// HC' = ~(~HC + ~m + m'), in one's-complement arithmetic.
-inline uint16_t checksum_replace16(uint16_t check, uint16_t old_word, uint16_t new_word) {
-  uint32_t sum = static_cast<uint16_t>(~check);
-  sum += static_cast<uint16_t>(~old_word);
-  sum += new_word;
-  return static_cast<uint16_t>(~fold(sum));
-}
+constexpr uint8_t kOuterTtl = SLUICE_OUTER_TTL;
 
 inline uint32_t outer_ip_len(uint8_t backend_family) {
   return backend_family == SLUICE_AF_INET6 ? kIpv6HeaderLen : kIpv4HeaderLen;
-}
-
-// Writes the Ethertype (IPv4) at `p` and the 20-byte outer IPv4 header
-// after it: 22 bytes in three 4-byte stores, one 2-byte store (the
-// checksum) and the two addresses. `total_len` includes the header;
-// `source` and `destination` point at the addresses' 4 bytes.
-//
-// The checksum is the one's-complement sum of the header's 16-bit words.
-// It is summed as the same 4-byte groups that are stored, read as host
-// integers, in a 64-bit accumulator: 2^16 = 1 (mod 0xffff), so the 32-bit
-// groups fold to the same sum as their 16-bit halves, and a one's-complement
-// sum of byte-swapped words is the byte-swapped sum, so the folded result,
-// stored as a host integer, lands in network order on either endianness.
-// The first group also holds the Ethertype, which the checksum does not
-// cover: adding its one's complement takes it out again. The sum is never
-// zero, so the result is never the other representation of zero: the bytes
-// equal those of a word-by-word sum.
-inline void write_ethertype_and_outer_ipv4(uint8_t* p, uint8_t tos, bool dont_fragment,
-                                           uint8_t protocol, uint32_t total_len,
-                                           const uint8_t* source, const uint8_t* destination) {
-  // Ethertype; version 4 and IHL 5 (no options on the outer header), TOS.
-  const uint32_t group0 = to_from_be32((uint32_t{SLUICE_ETHERTYPE_IPV4} << 16) | 0x4500u | tos);
-  // Total length; ID 0: with DF set the ID is never used for reassembly
-  // (RFC 6864), and a constant keeps the output a pure function of the input.
-  const uint32_t group1 = to_from_be32(total_len << 16);
-  // Flags (DF copied from the inner packet) and fragment offset 0; TTL;
-  // protocol.
-  static_assert(SLUICE_IPV4_DF == 1u << 14);
-  const uint32_t group2 = to_from_be32((uint32_t{dont_fragment} << 30) |
-                                       (uint32_t{kOuterTtl} << 8) | protocol);
-  constexpr uint32_t kNotEthertype = 0xffffu - to_from_be16(SLUICE_ETHERTYPE_IPV4);
-  uint32_t saddr;
-  uint32_t daddr;
-  std::memcpy(&saddr, source, 4);
-  std::memcpy(&daddr, destination, 4);
-  const uint64_t sum = uint64_t{group0} + group1 + group2 + saddr + daddr + kNotEthertype;
-  const uint16_t checksum = static_cast<uint16_t>(~fold64(sum));
-
-  std::memcpy(p, &group0, 4);
-  std::memcpy(p + 4, &group1, 4);
-  std::memcpy(p + 8, &group2, 4);
-  std::memcpy(p + 12, &checksum, 2);
-  std::memcpy(p + 14, &saddr, 4);
-  std::memcpy(p + 18, &daddr, 4);
-}
-
-// Writes the 40-byte outer IPv6 header.
-inline void write_outer_ipv6(uint8_t* h, uint8_t tos, uint64_t flow_hash, uint8_t next_header,
-                             uint32_t payload_len, const uint8_t* source,
-                             const uint8_t* destination) {
-  // The flow label lets routers between us and the backend hash the flow
-  // without looking past the outer header (RFC 6438).
-  const uint32_t flow_label = static_cast<uint32_t>(flow_hash) & 0xfffff;
-  store_be32(h, (uint32_t{6} << 28) | (uint32_t{tos} << 20) | flow_label);
-  store_be32(h + 4, (payload_len << 16) | (uint32_t{next_header} << 8) | kOuterTtl);
-  std::memcpy(h + 8, source, 16);
-  std::memcpy(h + 24, destination, 16);
 }
 
 // encapsulate() for one outer family, kind and L2 shape, so that header
@@ -212,35 +84,28 @@ inline DropReason encapsulate_as(Packet& pkt, const ParsedPacket& parsed,
   p += 12;
   if constexpr (kVlan) {
     std::memcpy(p, tpid, 2);
-    store_be16(p + 2, parsed.vlan_tci);
+    sluice_store16(p + 2, sluice_be16(parsed.vlan_tci));
     p += kVlanTagLen;
   }
   const uint8_t* source = params.outer_source->bytes.data();
   const uint8_t* destination = params.backend->bytes.data();
   if constexpr (kOuterV6) {
-    store_be16(p, SLUICE_ETHERTYPE_IPV6);
+    sluice_store16(p, sluice_be16(SLUICE_ETHERTYPE_IPV6));
     const uint8_t next_header = kGue                                 ? SLUICE_IPPROTO_UDP
                                 : parsed.key.family == SLUICE_AF_INET6 ? SLUICE_IPPROTO_IPV6
                                                                        : SLUICE_IPPROTO_IPIP;
-    write_outer_ipv6(p + 2, parsed.tos, params.flow_hash, next_header, length_field, source,
-                     destination);
+    sluice_write_outer_ipv6(p + 2, parsed.tos, params.flow_hash, next_header, length_field,
+                            source, destination);
   } else {
     // IPv6 inside IPv4 was refused before this point: IPIP is protocol 4.
     const uint8_t protocol = kGue ? SLUICE_IPPROTO_UDP : SLUICE_IPPROTO_IPIP;
-    write_ethertype_and_outer_ipv4(p, parsed.tos, parsed.dont_fragment, protocol, length_field,
-                                   source, destination);
+    sluice_write_ethertype_and_outer_ipv4(p, parsed.tos, parsed.dont_fragment, protocol,
+                                          length_field, source, destination);
   }
   p += 2 + kOuterIpLen;
 
   if constexpr (kGue) {
-    // Variant 1 GUE carries the IP packet right after UDP; the decapsulator
-    // tells IPv4 from IPv6 by the version nibble. The source port spreads
-    // flows over ECMP paths and backend RSS queues. Checksum 0: none
-    // (RFC 6935 for IPv6).
-    const uint32_t source_port =
-        kGueSourcePortBase + static_cast<uint32_t>(params.flow_hash % kGueSourcePortCount);
-    store_be32(p, (source_port << 16) | params.gue_port);
-    store_be32(p + 4, ip_payload_len << 16);
+    sluice_write_gue_udp(p, params.flow_hash, params.gue_port, ip_payload_len);
   }
   return DropReason::kNone;
 }
@@ -333,16 +198,17 @@ DropReason make_echo_reply(Packet& pkt, const ParsedPacket& parsed) {
     // Options (if any) travel back unchanged; the header is recomputed in
     // full because it is at most 60 bytes and the TTL word changed.
     const uint32_t ihl_len = uint32_t{parsed.l4_offset} - parsed.l3_offset;
-    put_be16(ip + 10, ipv4_header_checksum(ip, ihl_len));
+    sluice_put_be16(ip + 10, sluice_ipv4_header_checksum(ip, ihl_len));
   }
 
   // Only the type byte changes in the ICMP message; code, identifier,
   // sequence and data are echoed as received.
   uint8_t* icmp = frame + parsed.l4_offset;
-  const uint16_t old_word = get_be16(icmp);
+  const uint16_t old_word = sluice_get_be16(icmp);
   icmp[0] = reply;
-  const uint16_t new_word = get_be16(icmp);
-  put_be16(icmp + 2, checksum_replace16(get_be16(icmp + 2), old_word, new_word));
+  const uint16_t new_word = sluice_get_be16(icmp);
+  sluice_put_be16(icmp + 2,
+                  sluice_csum_replace16(sluice_get_be16(icmp + 2), old_word, new_word));
   return DropReason::kNone;
 }
 

@@ -8,49 +8,30 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dataplane/engine/drop_reasons.h"
+
 namespace sluice::engine {
 
-// X(Name, "printed-name", "what it means")
-#define SLUICE_DROP_REASONS(X)                                                             \
-  X(kNone, "none", "not dropped")                                                          \
-  X(kTruncatedEthernet, "truncated-ethernet", "frame shorter than its Ethernet/VLAN header") \
-  X(kNestedVlan, "nested-vlan", "more than one 802.1Q/802.1ad tag")                        \
-  X(kTruncatedIp, "truncated-ip", "frame ends inside the IPv4/IPv6 header")                 \
-  X(kBadIpVersion, "bad-ip-version", "IP version field disagrees with the ethertype")      \
-  X(kBadIpHeaderLength, "bad-ip-header-length", "IPv4 IHL below 5 or beyond the frame")     \
-  X(kBadIpTotalLength, "bad-ip-total-length", "IP total/payload length beyond the frame or below the header") \
-  X(kBadIpv6ExtensionHeader, "bad-ipv6-extension", "IPv6 extension header truncated, too many, or misplaced") \
-  X(kTruncatedL4, "truncated-l4", "packet ends inside the TCP/UDP/ICMP header")            \
-  X(kBadTcpDataOffset, "bad-tcp-data-offset", "TCP data offset below 5 or beyond the packet") \
-  X(kBadUdpLength, "bad-udp-length", "UDP length below 8 or beyond the packet")           \
-  X(kTruncatedIcmpInner, "truncated-icmp-inner", "ICMP error whose quoted header is cut short") \
-  X(kFragment, "fragment", "IP fragment addressed to a VIP (policy: not balanced)")        \
-  X(kUnsupportedProtocol, "unsupported-protocol", "protocol a VIP does not serve")        \
-  X(kNoService, "no-service", "addressed to a VIP but no service on that port/protocol")   \
-  X(kNoPool, "no-pool", "every pool of the service has weight 0")                          \
-  X(kNoBackend, "no-backend", "the chosen pool and the fallback have no usable backend")   \
-  X(kNoHeadroom, "no-headroom", "buffer lacks headroom for the encapsulation header")      \
-  X(kTooBig, "too-big", "encapsulated frame would exceed the maximum frame size")          \
-  X(kNoFlowForIcmp, "icmp-no-flow", "ICMP error toward a VIP whose inner flow has no backend") \
-  X(kBadIcmp, "bad-icmp", "ICMP type toward a VIP that is neither echo nor a PMTU error")
+// The list: drop_reasons.h (plain C, shared with the XDP program).
 
 enum class DropReason : uint8_t {
-#define SLUICE_X(name, str, help) name,
+#define SLUICE_X(name, c_name, str, help) name = SLUICE_DROP_##c_name,
   SLUICE_DROP_REASONS(SLUICE_X)
 #undef SLUICE_X
 };
 
 inline constexpr int kDropReasonCount = 0
-#define SLUICE_X(name, str, help) +1
+#define SLUICE_X(name, c_name, str, help) +1
     SLUICE_DROP_REASONS(SLUICE_X)
 #undef SLUICE_X
     ;
+static_assert(kDropReasonCount == SLUICE_DROP_REASON_COUNT);
 
 // The printed name of a reason ("truncated-ip").
 inline constexpr std::string_view drop_reason_name(DropReason r) {
   switch (r) {
-#define SLUICE_X(name, str, help) \
-  case DropReason::name:          \
+#define SLUICE_X(name, c_name, str, help) \
+  case DropReason::name:                   \
     return str;
     SLUICE_DROP_REASONS(SLUICE_X)
 #undef SLUICE_X

@@ -20,6 +20,9 @@
  */
 #pragma once
 
+#include "dataplane/engine/circuit_logic.h"
+#include "dataplane/engine/counter_list.h"
+#include "dataplane/engine/drop_reasons.h"
 #include "dataplane/engine/flow_hash.h"
 #include "dataplane/engine/pool_split.h"
 
@@ -39,6 +42,12 @@ extern "C" {
 #define SLUICE_XDP_FLOWS (1u << 20)
 #define SLUICE_XDP_CIRCUITS (1u << 16)
 #define SLUICE_XDP_COUNTER_SLOTS 65536u         /* per kind: service, pool, backend */
+
+/* The program reads the per-slot capacities of "service_config",
+ * "backends" and "maglev" from its read-only data (sluice_max_services,
+ * sluice_max_backends, sluice_maglev_entries; defaults: the values above).
+ * A loader that resizes one of these maps sets the matching value before
+ * loading, or slot 1 would be read at the wrong offset. */
 
 /* map "root", ARRAY[1]: the active configuration. word = generation << 1 |
  * slot; 0 means nothing configured yet (every frame goes to the kernel,
@@ -174,11 +183,27 @@ struct sluice_xdp_flow {
 	uint8_t state;           /* engine::FlowState */
 };
 
-/* map "circuits", LRU_PERCPU_HASH: backend fingerprint -> this CPU's circuit
- * (struct sluice_circuit, dataplane/engine/circuit_logic.h). */
+/* engine::FlowState, the values of sluice_xdp_flow.state. */
+#define SLUICE_XDP_FLOW_EMPTY 0
+#define SLUICE_XDP_FLOW_SYN_SENT 1
+#define SLUICE_XDP_FLOW_ESTABLISHED 2
+#define SLUICE_XDP_FLOW_CLOSING 3
+#define SLUICE_XDP_FLOW_UDP 4
+
+/* map "circuits", LRU_PERCPU_HASH: backend fingerprint (uint64_t) -> this
+ * CPU's circuit (struct sluice_circuit, dataplane/engine/circuit_logic.h).
+ * Phase SLUICE_CIRCUIT_FREE (a zeroed value, as other CPUs see an entry one
+ * CPU created) = no state: closed, no history. */
 
 /* map "counters", PERCPU_ARRAY[1]: engine WorkerCounters' scalar counters in
- * declaration order (SLUICE_WORKER_COUNTERS), then the drop reasons. */
+ * declaration order (SLUICE_WORKER_COUNTERS), then the drop reasons indexed
+ * by enum sluice_drop_reason (engine DropReason). */
+struct sluice_xdp_counters {
+#define SLUICE_X(name, help) uint64_t name;
+	SLUICE_WORKER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+	uint64_t drops[SLUICE_DROP_REASON_COUNT];
+};
 
 /* maps "service_traffic", "pool_traffic", "backend_traffic",
  * PERCPU_ARRAY[SLUICE_XDP_COUNTER_SLOTS], indexed by counter slot. */

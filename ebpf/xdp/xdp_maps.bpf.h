@@ -90,8 +90,19 @@ struct {
 	__type(value, struct sluice_xdp_flow);
 } flows SEC(".maps");
 
-/* "circuits" (per-CPU circuit state) and "counters" (per-CPU WorkerCounters):
- * defined by the program together with their value types. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SLUICE_XDP_CIRCUITS);
+	__type(key, uint64_t);
+	__type(value, struct sluice_circuit);
+} circuits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_counters);
+} counters SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

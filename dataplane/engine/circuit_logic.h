@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The circuit breaker of one backend on one core: the state machine that the
+ * DPDK engine (CircuitTable, circuit.cc) and the XDP program
+ * (ebpf/xdp/lib/circuit.h) both run, so that a backend is ejected, tried and
+ * readmitted at the same moments whichever dataplane watches it. States and
+ * policy are described in circuit.h.
+ *
+ * Only the state of one backend lives here; where it is kept is the
+ * caller's business (an open-addressing table in C++, a per-CPU LRU hash map
+ * in BPF). A backend with no stored state is closed with no history; the
+ * functions below take a stored state, and SLUICE_CIRCUIT_EV_RELEASE tells
+ * the caller when that state has gone back to the default and may be
+ * forgotten.
+ *
+ * Compiled as C++ (g++), C, and BPF C (clang -target bpf): <stdint.h> only,
+ * `static inline`, no loops.
+ *
+ * Times are wrapping 32-bit milliseconds from one core's monotonic clock, so
+ * "has d ms passed since t" is (now - t) >= d in unsigned arithmetic: right
+ * across the wrap, and unlike a signed difference it does not call a state
+ * older than 24.8 days recent again (see flow_expired in flow_table.h).
+ */
+#pragma once
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Always inlined: BPF functions take at most five arguments, and these are
+ * a handful of instructions each. */
+#define SLUICE_CIRCUIT_INLINE static inline __attribute__((always_inline))
+
+enum sluice_circuit_phase {
+	SLUICE_CIRCUIT_FREE = 0,      /* no state stored (a zeroed value reads so) */
+	SLUICE_CIRCUIT_CLOSED = 1,
+	SLUICE_CIRCUIT_OPEN = 2,      /* ejected: no new flows until the time passes */
+	SLUICE_CIRCUIT_HALF_OPEN = 3, /* on trial: up to half_open_trials new flows */
+};
+
+/* What a call changed, OR-ed into *events (for statistics and logs). */
+#define SLUICE_CIRCUIT_EV_HALF_OPENED 0x01u /* open -> half-open */
+#define SLUICE_CIRCUIT_EV_OPENED 0x02u      /* closed -> open */
+#define SLUICE_CIRCUIT_EV_REOPENED 0x04u    /* half-open -> open, doubled time */
+#define SLUICE_CIRCUIT_EV_CLOSED 0x08u      /* half-open -> closed */
+#define SLUICE_CIRCUIT_EV_REFUSED 0x10u     /* would have opened: pool at max_ejected_percent */
+#define SLUICE_CIRCUIT_EV_RELEASE 0x20u     /* back to the default: may be forgotten */
+
+/* The parts of engine::CircuitPolicy the state machine reads. */
+struct sluice_circuit_policy {
+	uint32_t consecutive_failures;
+	uint32_t base_ejection_ms;
+	uint32_t max_ejection_ms;
+	uint32_t half_open_trials;
+	uint32_t max_ejected_percent;
+};
+
+/* One backend's breaker: 32 bytes, no implicit padding. */
+struct sluice_circuit {
+	uint32_t consecutive_failures;
+	uint32_t ejections;    /* for doubling; 0 after max_ejection_ms closed */
+	uint32_t opened_ms;    /* start of the current ejection */
+	uint32_t ejection_ms;  /* length of the current (or last) ejection */
+	uint32_t closed_ms;    /* when it last closed */
+	uint32_t trials_ms;    /* when the current batch of trials was granted */
+	uint32_t trials_left;
+	uint8_t phase;         /* enum sluice_circuit_phase */
+	uint8_t pad[3];
+};
+
+SLUICE_CIRCUIT_INLINE int sluice_circuit_elapsed(uint32_t now_ms, uint32_t since_ms, uint32_t duration_ms)
+{
+	return now_ms - since_ms >= duration_ms;
+}
+
+/*
+ * A policy of 0 failures or 0 trials would make no sense (open on nothing,
+ * never let a trial through); validation rejects them, and they are read as
+ * 1 here so the breaker never locks a backend out.
+ */
+SLUICE_CIRCUIT_INLINE uint32_t sluice_circuit_failure_threshold(const struct sluice_circuit_policy *p)
+{
+	return p->consecutive_failures > 1 ? p->consecutive_failures : 1;
+}
+
+SLUICE_CIRCUIT_INLINE uint32_t sluice_circuit_trial_count(const struct sluice_circuit_policy *p)
+{
+	return p->half_open_trials > 1 ? p->half_open_trials : 1;
+}
+
+/* base << (ejections - 1), capped; ejections >= 1. A cap below the base is
+ * read as the base. */
+SLUICE_CIRCUIT_INLINE uint32_t sluice_circuit_ejection_time(uint32_t ejections,
+						    const struct sluice_circuit_policy *p)
+{
+	const uint64_t cap = p->max_ejection_ms > p->base_ejection_ms ? p->max_ejection_ms
+								      : p->base_ejection_ms;
+	const uint32_t shift = ejections - 1 < 32 ? ejections - 1 : 32;
+	const uint64_t t = (uint64_t)p->base_ejection_ms << shift;
+
+	return (uint32_t)(t < cap ? t : cap);
+}
+
+/* A fresh stored state: closed, no history. */
+SLUICE_CIRCUIT_INLINE void sluice_circuit_init(struct sluice_circuit *c)
+{
+	c->consecutive_failures = 0;
+	c->ejections = 0;
+	c->opened_ms = 0;
+	c->ejection_ms = 0;
+	c->closed_ms = 0;
+	c->trials_ms = 0;
+	c->trials_left = 0;
+	c->phase = SLUICE_CIRCUIT_CLOSED;
+	c->pad[0] = c->pad[1] = c->pad[2] = 0;
+}
+
+/*
+ * Closed, no failures, and closed long enough for its ejection count to
+ * have reset: equivalent to no stored state at all.
+ */
+SLUICE_CIRCUIT_INLINE int sluice_circuit_forgettable(const struct sluice_circuit *c, uint32_t now_ms,
+					     const struct sluice_circuit_policy *p)
+{
+	return c->phase == SLUICE_CIRCUIT_CLOSED && c->consecutive_failures == 0 &&
+	       (c->ejections == 0 || sluice_circuit_elapsed(now_ms, c->closed_ms, p->max_ejection_ms));
+}
+
+/* Moves open -> half-open once the ejection time has passed. */
+SLUICE_CIRCUIT_INLINE void sluice_circuit_advance(struct sluice_circuit *c, uint32_t now_ms,
+					  const struct sluice_circuit_policy *p, uint32_t *events)
+{
+	if (c->phase != SLUICE_CIRCUIT_OPEN ||
+	    !sluice_circuit_elapsed(now_ms, c->opened_ms, c->ejection_ms))
+		return;
+	c->phase = SLUICE_CIRCUIT_HALF_OPEN;
+	c->trials_left = sluice_circuit_trial_count(p);
+	c->trials_ms = now_ms;
+	*events |= SLUICE_CIRCUIT_EV_HALF_OPENED;
+}
+
+/* Ejects the backend for the next ejection time (the caller reports it as
+ * opened or reopened). */
+SLUICE_CIRCUIT_INLINE void sluice_circuit_open(struct sluice_circuit *c, uint32_t now_ms,
+				       const struct sluice_circuit_policy *p)
+{
+	if (c->phase == SLUICE_CIRCUIT_CLOSED && c->ejections > 0 &&
+	    sluice_circuit_elapsed(now_ms, c->closed_ms, p->max_ejection_ms))
+		c->ejections = 0; /* it behaved long enough: start again from the base time */
+	if (c->ejections < 64)
+		c->ejections++; /* past 32 doublings the cap rules anyway */
+	c->ejection_ms = sluice_circuit_ejection_time(c->ejections, p);
+	c->opened_ms = now_ms;
+	c->phase = SLUICE_CIRCUIT_OPEN;
+	c->consecutive_failures = 0;
+	c->trials_left = 0;
+}
+
+/*
+ * May a new flow go to this backend now? (CircuitTable::admit for a backend
+ * with stored state and an enabled policy.) Closed: yes. Open: no until its
+ * ejection time has passed, then it turns half-open. Half-open: yes while
+ * trials remain, consuming one; with the trials spent and no verdict for a
+ * whole ejection time (the trial flows died silently: client gave up, entry
+ * evicted), a fresh batch is granted.
+ */
+SLUICE_CIRCUIT_INLINE int sluice_circuit_admit(struct sluice_circuit *c, uint32_t now_ms,
+				       const struct sluice_circuit_policy *p, uint32_t *events)
+{
+	sluice_circuit_advance(c, now_ms, p, events);
+	if (c->phase == SLUICE_CIRCUIT_OPEN)
+		return 0;
+	if (c->phase != SLUICE_CIRCUIT_HALF_OPEN)
+		return 1;
+	if (c->trials_left > 0) {
+		c->trials_left--;
+		return 1;
+	}
+	if (sluice_circuit_elapsed(now_ms, c->trials_ms, c->ejection_ms)) {
+		c->trials_left = sluice_circuit_trial_count(p) - 1;
+		c->trials_ms = now_ms;
+		return 1;
+	}
+	return 0;
+}
+
+/* The answer admit would give, changing nothing. */
+SLUICE_CIRCUIT_INLINE int sluice_circuit_available(const struct sluice_circuit *c, uint32_t now_ms)
+{
+	if (c->phase == SLUICE_CIRCUIT_OPEN)
+		/* Once the time has passed admit turns it half-open with >= 1 trial. */
+		return sluice_circuit_elapsed(now_ms, c->opened_ms, c->ejection_ms);
+	if (c->phase == SLUICE_CIRCUIT_HALF_OPEN)
+		return c->trials_left > 0 ||
+		       sluice_circuit_elapsed(now_ms, c->trials_ms, c->ejection_ms);
+	return 1;
+}
+
+/* The phase as of now: CLOSED, OPEN or HALF_OPEN (an open circuit whose time
+ * has passed is half-open even before admit has moved it). */
+SLUICE_CIRCUIT_INLINE uint8_t sluice_circuit_state(const struct sluice_circuit *c, uint32_t now_ms)
+{
+	if (c->phase == SLUICE_CIRCUIT_OPEN)
+		return sluice_circuit_elapsed(now_ms, c->opened_ms, c->ejection_ms)
+			       ? SLUICE_CIRCUIT_HALF_OPEN
+			       : SLUICE_CIRCUIT_OPEN;
+	if (c->phase == SLUICE_CIRCUIT_HALF_OPEN)
+		return SLUICE_CIRCUIT_HALF_OPEN;
+	return SLUICE_CIRCUIT_CLOSED;
+}
+
+/*
+ * A handshake completed on a flow to this backend. Closes a half-open
+ * circuit (whichever flow it came from: the balancer cannot tell trial flows
+ * from older ones), resets the failure count of a closed one (RELEASE when
+ * nothing else is left to remember), and is ignored while open: a flow
+ * admitted before the ejection proves little about now.
+ */
+SLUICE_CIRCUIT_INLINE void sluice_circuit_record_success(struct sluice_circuit *c, uint32_t now_ms,
+						 const struct sluice_circuit_policy *p,
+						 uint32_t *events)
+{
+	sluice_circuit_advance(c, now_ms, p, events);
+	if (c->phase == SLUICE_CIRCUIT_OPEN)
+		return;
+	if (c->phase == SLUICE_CIRCUIT_HALF_OPEN) {
+		c->phase = SLUICE_CIRCUIT_CLOSED;
+		c->closed_ms = now_ms;
+		c->consecutive_failures = 0;
+		c->trials_left = 0;
+		*events |= SLUICE_CIRCUIT_EV_CLOSED;
+		return;
+	}
+	c->consecutive_failures = 0;
+	if (sluice_circuit_forgettable(c, now_ms, p))
+		*events |= SLUICE_CIRCUIT_EV_RELEASE;
+}
+
+/*
+ * A connect failure on a flow to this backend (stored state, enabled
+ * policy). pool_size and pool_open_count describe its pool on this core
+ * (active backends, and those of them whose state is not CLOSED); the
+ * circuit does not open if pool_open_count * 100 >= max_ejected_percent *
+ * pool_size, and the failure count then stays at the threshold so that the
+ * next failure tries again. A half-open backend reopens regardless, since
+ * it is already counted as ejected. Failures while open change nothing: they
+ * are late failures of flows sent before the ejection.
+ */
+SLUICE_CIRCUIT_INLINE void sluice_circuit_record_failure(struct sluice_circuit *c, uint32_t now_ms,
+						 const struct sluice_circuit_policy *p,
+						 uint32_t pool_size, uint32_t pool_open_count,
+						 uint32_t *events)
+{
+	sluice_circuit_advance(c, now_ms, p, events);
+	if (c->phase == SLUICE_CIRCUIT_OPEN)
+		return;
+	if (c->phase == SLUICE_CIRCUIT_HALF_OPEN) {
+		sluice_circuit_open(c, now_ms, p);
+		*events |= SLUICE_CIRCUIT_EV_REOPENED;
+		return;
+	}
+	if (c->consecutive_failures < UINT32_MAX)
+		c->consecutive_failures++;
+	if (c->consecutive_failures < sluice_circuit_failure_threshold(p))
+		return;
+	if ((uint64_t)pool_open_count * 100 >= (uint64_t)p->max_ejected_percent * pool_size) {
+		*events |= SLUICE_CIRCUIT_EV_REFUSED;
+		return;
+	}
+	sluice_circuit_open(c, now_ms, p);
+	*events |= SLUICE_CIRCUIT_EV_OPENED;
+}
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-CPU circuit state, kept in the "circuits" map (LRU_PERCPU_HASH keyed
+ * by backend fingerprint) and run by the engine's own state machine
+ * (dataplane/engine/circuit_logic.h): the engine's CircuitTable calls, for
+ * an enabled policy, with a map value instead of a table slot. A key with a
+ * zeroed value on this CPU (phase FREE) holds no state, like a missing key:
+ * other CPUs read a key one CPU created as zeroed, and "forgetting" a state
+ * zeroes it rather than deleting the key, which would forget it on every
+ * CPU.
+ */
+#pragma once
+
+#include "dataplane/engine/circuit_logic.h"
+#include "ebpf/xdp/lib/common.h"
+
+SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service *svc,
+						struct sluice_circuit_policy *p)
+{
+	p->consecutive_failures = svc->consecutive_failures;
+	p->base_ejection_ms = svc->base_ejection_ms;
+	p->max_ejection_ms = svc->max_ejection_ms;
+	p->half_open_trials = svc->half_open_trials;
+	p->max_ejected_percent = svc->max_ejected_percent;
+}
+
+/* This CPU's stored state for a backend, or NULL. */
+SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
+{
+	struct sluice_circuit *c = bpf_map_lookup_elem(&circuits, &fp);
+
+	return c && c->phase != SLUICE_CIRCUIT_FREE ? c : NULL;
+}
+
+/* CircuitTable::admit. */
+SLUICE_XDP_INLINE bool sluice_circuit_admit_backend(uint64_t fp, uint32_t now_ms,
+						    const struct sluice_circuit_policy *p)
+{
+	struct sluice_circuit *c = sluice_circuit_find(fp);
+	uint32_t events = 0;
+
+	return !c || sluice_circuit_admit(c, now_ms, p, &events);
+}
+
+/* CircuitTable::available. */
+SLUICE_XDP_INLINE bool sluice_circuit_available_backend(uint64_t fp, uint32_t now_ms)
+{
+	const struct sluice_circuit *c = sluice_circuit_find(fp);
+
+	return !c || sluice_circuit_available(c, now_ms);
+}
+
+/* CircuitTable::state != kClosed. */
+SLUICE_XDP_INLINE bool sluice_circuit_ejected(uint64_t fp, uint32_t now_ms)
+{
+	const struct sluice_circuit *c = sluice_circuit_find(fp);
+
+	return c && sluice_circuit_state(c, now_ms) != SLUICE_CIRCUIT_CLOSED;
+}
+
+SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
+{
+	sluice_circuit_init(c);
+	c->phase = SLUICE_CIRCUIT_FREE;
+}
+
+/* CircuitTable::record_success. */
+SLUICE_XDP_INLINE void sluice_circuit_success(uint64_t fp, uint32_t now_ms,
+					      const struct sluice_circuit_policy *p)
+{
+	struct sluice_circuit *c = sluice_circuit_find(fp);
+	uint32_t events = 0;
+
+	if (!c)
+		return; /* closed, no history: nothing to reset */
+	sluice_circuit_record_success(c, now_ms, p, &events);
+	if (events & SLUICE_CIRCUIT_EV_RELEASE)
+		sluice_circuit_forget(c);
+}
+
+/* CircuitTable::record_failure: claims a state for the backend if it has
+ * none on this CPU. */
+SLUICE_XDP_INLINE void sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
+					      const struct sluice_circuit_policy *p,
+					      uint32_t pool_size, uint32_t pool_open_count)
+{
+	struct sluice_circuit *c = bpf_map_lookup_elem(&circuits, &fp);
+	uint32_t events = 0;
+
+	if (!c) {
+		struct sluice_circuit fresh;
+
+		sluice_circuit_init(&fresh);
+		if (bpf_map_update_elem(&circuits, &fp, &fresh, BPF_ANY) != 0)
+			return; /* untracked, as when the engine's table is full */
+		c = bpf_map_lookup_elem(&circuits, &fp);
+		if (!c)
+			return;
+	} else if (c->phase == SLUICE_CIRCUIT_FREE) {
+		sluice_circuit_init(c);
+	}
+	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, &events);
+}

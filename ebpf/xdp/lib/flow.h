@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Packets of TCP/UDP flows to a service: engine Worker::handle_flow over the
+ * "flows" map (LRU_PERCPU_HASH: the key is shared, each CPU has its own
+ * entry; a zeroed entry, state EMPTY, is how other CPUs see a key one CPU
+ * created, and reads as absent).
+ *
+ * Expiry: an entry idle for at least its state's timeout (the service's
+ * timeouts) is absent, as engine FlowTable::lookup has it, and a new flow
+ * overwrites it. The engine sweeps expired entries to keep room in its
+ * fixed table; the LRU map needs no sweep: when it is full, the least
+ * recently used entries go first, which the engine's table would have
+ * freed or evicted too.
+ */
+#pragma once
+
+#include "ebpf/xdp/lib/circuit.h"
+#include "ebpf/xdp/lib/common.h"
+#include "ebpf/xdp/lib/counters.h"
+#include "ebpf/xdp/lib/encap.h"
+#include "ebpf/xdp/lib/parse.h"
+#include "ebpf/xdp/lib/schedule.h"
+#include "ebpf/xdp/lib/service.h"
+
+/* The timeout of an entry's state (engine flow_timeout_ms); EMPTY has none. */
+SLUICE_XDP_INLINE uint32_t sluice_flow_timeout_ms(uint8_t state, const struct sluice_xdp_service *svc)
+{
+	switch (state) {
+	case SLUICE_XDP_FLOW_SYN_SENT:
+		return svc->tcp_syn_ms;
+	case SLUICE_XDP_FLOW_ESTABLISHED:
+		return svc->tcp_established_ms;
+	case SLUICE_XDP_FLOW_CLOSING:
+		return svc->tcp_closing_ms;
+	case SLUICE_XDP_FLOW_UDP:
+		return svc->udp_ms;
+	}
+	return 0;
+}
+
+/* This CPU's live entry for the key, or NULL (absent, empty or expired). */
+SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice_flow_key *key,
+							     uint32_t now_ms,
+							     const struct sluice_xdp_service *svc)
+{
+	struct sluice_xdp_flow *e = bpf_map_lookup_elem(&flows, key);
+
+	if (!e || e->state == SLUICE_XDP_FLOW_EMPTY)
+		return NULL;
+	if (now_ms - e->last_seen_ms >= sluice_flow_timeout_ms(e->state, svc))
+		return NULL;
+	return e;
+}
+
+/*
+ * A SYN retransmitted at least syn_retry_min_ms after the first one, for a
+ * flow whose handshake has not completed: a connect failure of its backend,
+ * and the retry goes to the next usable backend of the same pool in Maglev
+ * order (else of the fallback pool), so that the client's next SYN gets an
+ * answer. Updates the entry (backend, pool, state_since_ms).
+ */
+SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluice_xdp_parsed *p,
+				   const struct sluice_xdp_env *env, uint32_t service,
+				   uint64_t flow_hash)
+{
+	struct sluice_xdp_counters *cnt = sluice_counters();
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_globals *g;
+	const struct sluice_xdp_backend *b;
+	struct sluice_xdp_pick pk = {};
+	uint32_t slot;
+	int next;
+
+	if (!e || !p || !env || !cnt)
+		return 0;
+	slot = env->slot & 1;
+	svc = sluice_service(slot, service);
+	g = sluice_globals(slot);
+	if (!svc || !g)
+		return 0;
+	b = sluice_backend(slot, svc, e->backend_index);
+	if (!b)
+		return 0;
+	pk.slot = slot;
+	pk.service = service;
+	pk.now_ms = env->now_ms;
+	sluice_record_connect_failure(&pk, e->backend_index);
+	pk.hash = sluice_affinity_hash(svc, &p->key, flow_hash, &g->seed);
+	pk.consume = 1;
+	pk.exclude_fp = b->fingerprint;
+	pk.pool = e->pool;
+	next = sluice_pick_backend(&pk);
+	if (next == SLUICE_XDP_NO_BACKEND && e->pool != svc->fallback_pool) {
+		/* The pool has no other usable backend: retry in the fallback pool. */
+		pk.pool = svc->fallback_pool;
+		next = sluice_pick_backend(&pk);
+		if (next != SLUICE_XDP_NO_BACKEND)
+			e->pool = svc->fallback_pool;
+	}
+	if (next != SLUICE_XDP_NO_BACKEND) {
+		b = sluice_backend(slot, svc, (uint32_t)next);
+		if (b) {
+			e->backend_index = (uint16_t)next;
+			e->backend_fingerprint = b->fingerprint;
+			cnt->syn_retry_steered++;
+		}
+	}
+	e->state_since_ms = env->now_ms;
+	return 0;
+}
+
+/*
+ * A packet of a TCP/UDP flow to service `service`: the flow-table entry
+ * decides, or a new flow is scheduled and recorded; then it is forwarded.
+ */
+SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
+				     struct sluice_xdp_decision *d,
+				     const struct sluice_xdp_env *env, uint32_t service)
+{
+	struct sluice_xdp_counters *cnt = sluice_counters();
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_globals *g;
+	const struct sluice_xdp_backend *b;
+	struct sluice_xdp_schedule s = {};
+	struct sluice_xdp_target t = {};
+	struct sluice_xdp_flow *e;
+	struct sluice_xdp_flow fresh = {};
+	struct sluice_circuit_policy policy;
+	uint32_t now_ms, gen32, slot;
+	uint64_t flow_hash;
+	bool tcp, syn;
+	int r;
+
+	if (!p || !d || !env || !cnt)
+		return 0;
+	sluice_decide_drop(d, SLUICE_DROP_NO_SERVICE);
+	slot = env->slot & 1;
+	now_ms = env->now_ms;
+	gen32 = (uint32_t)env->generation;
+	svc = sluice_service(slot, service);
+	g = sluice_globals(slot);
+	if (!svc || !g)
+		return 0;
+	sluice_circuit_policy_of(svc, &policy);
+	tcp = p->key.proto == SLUICE_IPPROTO_TCP;
+	syn = tcp && (p->tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
+	flow_hash = sluice_flow_hash(&p->key, &g->seed);
+	t.slot = slot;
+	t.service = service;
+
+	e = sluice_flow_lookup(&p->key, now_ms, svc);
+	if (e) {
+		cnt->flow_hits++;
+		/* Re-find the backend when the configuration changed since the
+		 * entry last cached its index; draining backends keep their flows,
+		 * removed or disabled ones do not. */
+		if (e->generation != gen32) {
+			const uint32_t index = sluice_find_backend(slot, service, e->backend_fingerprint);
+
+			b = sluice_backend(slot, svc, index);
+			if (!b || b->state == SLUICE_BACKEND_DISABLED) {
+				cnt->flows_rescheduled++;
+				e = NULL;
+			} else {
+				e->backend_index = (uint16_t)index;
+				e->pool = b->pool;
+				e->generation = gen32;
+			}
+		}
+	}
+	if (e && syn && e->state != SLUICE_XDP_FLOW_SYN_SENT)
+		e = NULL; /* a new connection reusing the 5-tuple: schedule it afresh */
+
+	if (e) {
+		t.backend = e->backend_index;
+		t.pool = e->pool;
+		if (syn) {
+			/* A retransmitted SYN: the backend did not answer in time. */
+			if (svc->circuit_enabled &&
+			    now_ms - e->state_since_ms >= svc->syn_retry_min_ms) {
+				sluice_retry_syn(e, p, env, service, flow_hash);
+				t.backend = e->backend_index;
+				t.pool = e->pool;
+			}
+		} else if (e->state == SLUICE_XDP_FLOW_SYN_SENT) {
+			/* The client's first non-SYN packet: the handshake completed. */
+			e->state = SLUICE_XDP_FLOW_ESTABLISHED;
+			e->state_since_ms = now_ms;
+			cnt->handshakes_completed++;
+			if (svc->circuit_enabled)
+				sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
+		}
+		if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
+		    e->state != SLUICE_XDP_FLOW_CLOSING) {
+			e->state = SLUICE_XDP_FLOW_CLOSING;
+			e->state_since_ms = now_ms;
+		}
+		e->last_seen_ms = now_ms;
+		return sluice_forward(ctx, p, &t, d, flow_hash);
+	}
+
+	/* A flow this CPU has not seen (or must reschedule). */
+	s.flow_hash = flow_hash;
+	s.service = service;
+	s.slot = slot;
+	s.now_ms = now_ms;
+	s.consume = syn || !tcp;
+	r = sluice_schedule(&s, &p->key);
+	if (r != SLUICE_DROP_NONE) {
+		sluice_decide_drop(d, (uint8_t)r);
+		return 0;
+	}
+	b = sluice_backend(slot, svc, s.backend);
+	if (!b)
+		return 0;
+	cnt->new_flows++;
+	if (tcp && !syn)
+		cnt->untracked_tcp++;
+	fresh.backend_fingerprint = b->fingerprint;
+	fresh.backend_index = s.backend;
+	fresh.pool = s.pool;
+	fresh.generation = gen32;
+	fresh.last_seen_ms = now_ms;
+	fresh.state_since_ms = now_ms;
+	if (!tcp)
+		fresh.state = SLUICE_XDP_FLOW_UDP;
+	else if (syn)
+		fresh.state = SLUICE_XDP_FLOW_SYN_SENT;
+	else if (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST))
+		fresh.state = SLUICE_XDP_FLOW_CLOSING;
+	else
+		fresh.state = SLUICE_XDP_FLOW_ESTABLISHED;
+	bpf_map_update_elem(&flows, &p->key, &fresh, BPF_ANY);
+	t.backend = s.backend;
+	t.pool = s.pool;
+	return sluice_forward(ctx, p, &t, d, flow_hash);
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Choosing pool and backend for a new flow: engine Worker::schedule,
+ * pick_backend and record_connect_failure. The split and the affinity hash
+ * are the engine's own headers (pool_split.h, flow_hash.h), so a flow gets
+ * the same pool and backend on either dataplane.
+ */
+#pragma once
+
+#include "dataplane/engine/pool_split.h"
+#include "ebpf/xdp/lib/circuit.h"
+#include "ebpf/xdp/lib/common.h"
+#include "ebpf/xdp/lib/counters.h"
+#include "ebpf/xdp/lib/service.h"
+
+/* Maglev slots tried past an unavailable backend before scanning the pool
+ * (engine Worker::kMaxCircuitProbes). */
+#define SLUICE_MAX_CIRCUIT_PROBES 8
+/* Backends of one pool (engine kMaxBackendsPerPool): the bound of the pool
+ * scans below. */
+#define SLUICE_MAX_BACKENDS_PER_POOL 4096
+
+/* A backend choice inside one pool (sluice_pick_backend). */
+struct sluice_xdp_pick {
+	uint64_t hash;       /* affinity hash */
+	uint64_t exclude_fp; /* a backend not to pick (the one that failed); 0: none */
+	uint32_t service;
+	uint32_t slot;
+	uint32_t now_ms;
+	uint8_t pool;
+	uint8_t consume;     /* admit (take half-open trials) rather than peek */
+	uint8_t skipped;     /* out: some backend was passed over */
+	uint8_t pad;
+};
+
+/* A new flow's schedule (sluice_schedule). */
+struct sluice_xdp_schedule {
+	uint64_t flow_hash;
+	uint32_t service;
+	uint32_t slot;
+	uint32_t now_ms;
+	uint8_t consume;   /* a real new flow (count, take trials), not an ICMP lookup */
+	uint8_t pool;      /* out */
+	uint16_t backend;  /* out: SLUICE_XDP_NO_BACKEND on a drop */
+};
+
+/* The hash that picks pool and backend: the flow hash, or the hash of the
+ * client's address or prefix (engine affinity_hash). */
+SLUICE_XDP_INLINE uint64_t sluice_affinity_hash(const struct sluice_xdp_service *svc,
+						const struct sluice_flow_key *key,
+						uint64_t flow_hash,
+						const struct sluice_hash_seed *seed)
+{
+	struct sluice_flow_key akey;
+
+	if (svc->affinity == SLUICE_AFFINITY_FLOW)
+		return flow_hash;
+	sluice_affinity_key(key, svc->affinity, svc->affinity_prefix_len, &akey);
+	return sluice_flow_hash(&akey, seed);
+}
+
+/* May backend `index` take the flow? */
+SLUICE_XDP_INLINE bool sluice_usable(const struct sluice_xdp_service *svc,
+				     const struct sluice_xdp_backend *b,
+				     const struct sluice_xdp_pick *pk)
+{
+	struct sluice_circuit_policy policy;
+
+	if (b->fingerprint == pk->exclude_fp && pk->exclude_fp != 0)
+		return false;
+	if (!svc->circuit_enabled)
+		return true;
+	if (!pk->consume)
+		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms);
+	sluice_circuit_policy_of(svc, &policy);
+	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy);
+}
+
+/* bpf_loop state of the pool scan. */
+struct sluice_pool_scan {
+	const struct sluice_xdp_pick *pick;
+	uint32_t start;
+	uint32_t first;
+	uint32_t count;
+	uint32_t found;
+};
+
+static long sluice_pool_scan_step(uint32_t j, void *arg)
+{
+	struct sluice_pool_scan *scan = arg;
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_backend *b;
+	const struct sluice_xdp_pick *pk = scan->pick;
+	uint32_t k = scan->start + j;
+
+	if (k >= scan->count)
+		k -= scan->count;
+	svc = sluice_service(pk->slot, pk->service);
+	if (!svc)
+		return 1;
+	b = sluice_backend(pk->slot, svc, scan->first + k);
+	if (b && b->state == SLUICE_BACKEND_ACTIVE && sluice_usable(svc, b, pk)) {
+		scan->found = scan->first + k;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A backend of pool pk->pool for pk->hash, or SLUICE_XDP_NO_BACKEND: the
+ * Maglev slot, then the next few slots (the backends that would take over
+ * this slot's traffic, in proportion to their weights), then, rarely (many
+ * ejected backends), one scan of the pool from a hash-chosen start.
+ */
+SLUICE_XDP_FN int sluice_pick_backend(struct sluice_xdp_pick *pk)
+{
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_pool *pool;
+	struct sluice_pool_scan scan = {};
+	uint32_t size, slot, probe;
+
+	if (!pk)
+		return SLUICE_XDP_NO_BACKEND;
+	svc = sluice_service(pk->slot, pk->service);
+	if (!svc || pk->pool >= SLUICE_MAX_POOLS)
+		return SLUICE_XDP_NO_BACKEND;
+	pool = &svc->pools[pk->pool];
+	size = pool->maglev_size;
+	if (size == 0)
+		return SLUICE_XDP_NO_BACKEND;
+	slot = sluice_hash_to_range(pk->hash, size);
+	for (probe = 0; probe < SLUICE_MAX_CIRCUIT_PROBES; probe++) {
+		const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
+		const uint32_t index = sluice_maglev_entry(pk->slot, pool, at);
+		const struct sluice_xdp_backend *b = sluice_backend(pk->slot, svc, index);
+
+		if (b && sluice_usable(svc, b, pk))
+			return (int)index;
+		pk->skipped = 1;
+	}
+	scan.pick = pk;
+	scan.count = pool->backend_count;
+	scan.first = pool->first_backend;
+	scan.start = sluice_hash_to_range(pk->hash, scan.count);
+	scan.found = SLUICE_XDP_NO_BACKEND;
+	if (scan.count > SLUICE_MAX_BACKENDS_PER_POOL)
+		scan.count = SLUICE_MAX_BACKENDS_PER_POOL;
+	bpf_loop(scan.count, sluice_pool_scan_step, &scan, 0);
+	return (int)scan.found;
+}
+
+/* bpf_loop state of the pool census of a connect failure. */
+struct sluice_pool_census {
+	uint32_t slot;
+	uint32_t service;
+	uint32_t first;
+	uint32_t now_ms;
+	uint32_t active;
+	uint32_t open;
+};
+
+static long sluice_pool_census_step(uint32_t k, void *arg)
+{
+	struct sluice_pool_census *census = arg;
+	const struct sluice_xdp_service *svc = sluice_service(census->slot, census->service);
+	const struct sluice_xdp_backend *b;
+
+	if (!svc)
+		return 1;
+	b = sluice_backend(census->slot, svc, census->first + k);
+	if (!b || b->state != SLUICE_BACKEND_ACTIVE)
+		return 0;
+	census->active++;
+	/* Half-open backends are still ejected: they only take trial flows. */
+	if (sluice_circuit_ejected(b->fingerprint, census->now_ms))
+		census->open++;
+	return 0;
+}
+
+/*
+ * A retransmitted SYN to backend `index`: a connect failure, judged against
+ * its pool's active and ejected backends on this CPU (engine
+ * Worker::record_connect_failure).
+ */
+SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk, uint32_t index)
+{
+	struct sluice_pool_census census = {};
+	struct sluice_circuit_policy policy;
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_backend *b;
+	const struct sluice_xdp_pool *pool;
+	struct sluice_xdp_counters *cnt = sluice_counters();
+	uint32_t count;
+
+	if (!pk || !cnt)
+		return 0;
+	svc = sluice_service(pk->slot, pk->service);
+	if (!svc)
+		return 0;
+	b = sluice_backend(pk->slot, svc, index);
+	if (!b || b->pool >= SLUICE_MAX_POOLS)
+		return 0;
+	cnt->connect_failures++;
+	pool = &svc->pools[b->pool];
+	census.slot = pk->slot;
+	census.service = pk->service;
+	census.first = pool->first_backend;
+	census.now_ms = pk->now_ms;
+	count = pool->backend_count;
+	if (count > SLUICE_MAX_BACKENDS_PER_POOL)
+		count = SLUICE_MAX_BACKENDS_PER_POOL;
+	bpf_loop(count, sluice_pool_census_step, &census, 0);
+	sluice_circuit_policy_of(svc, &policy);
+	sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, census.active, census.open);
+	return 0;
+}
+
+/* The pool a source-CIDR rule pins the client to, or SLUICE_NO_POOL. */
+SLUICE_XDP_INLINE uint32_t sluice_rule_pool(uint32_t slot, uint32_t service,
+					    const struct sluice_flow_key *key)
+{
+	struct sluice_xdp_rule_key k = {};
+	const uint32_t slot_service = slot << 24 | service;
+	const uint32_t *pool;
+
+	k.prefixlen = 32 + (key->family == SLUICE_AF_INET ? 32 : 128);
+	k.slot_service[0] = (uint8_t)(slot_service >> 24);
+	k.slot_service[1] = (uint8_t)(slot_service >> 16);
+	k.slot_service[2] = (uint8_t)(slot_service >> 8);
+	k.slot_service[3] = (uint8_t)slot_service;
+	__builtin_memcpy(k.addr, key->src, 16);
+	pool = bpf_map_lookup_elem(&rules, &k);
+	return pool ? *pool : SLUICE_NO_POOL;
+}
+
+/*
+ * Pool and backend for a new flow of client key `key` (engine
+ * Worker::schedule). Returns SLUICE_DROP_NONE with s->pool and s->backend
+ * set, or SLUICE_DROP_NO_POOL / SLUICE_DROP_NO_BACKEND.
+ */
+SLUICE_XDP_FN int sluice_schedule(struct sluice_xdp_schedule *s, const struct sluice_flow_key *key)
+{
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_globals *g;
+	struct sluice_xdp_counters *cnt = sluice_counters();
+	struct sluice_xdp_pick pk = {};
+	uint32_t pool = SLUICE_NO_POOL;
+	int backend;
+
+	if (!s || !key || !cnt)
+		return SLUICE_DROP_NO_BACKEND;
+	s->backend = SLUICE_XDP_NO_BACKEND;
+	svc = sluice_service(s->slot, s->service);
+	g = sluice_globals(s->slot);
+	if (!svc || !g)
+		return SLUICE_DROP_NO_BACKEND;
+	/* Source-CIDR rules pin clients to a pool ahead of the weighted split. */
+	if (svc->rule_count != 0) {
+		pool = sluice_rule_pool(s->slot, s->service, key);
+		if (pool != SLUICE_NO_POOL && s->consume)
+			cnt->rule_matches++;
+	}
+	pk.hash = sluice_affinity_hash(svc, key, s->flow_hash, &g->seed);
+	if (pool == SLUICE_NO_POOL) {
+		pool = sluice_pick_pool(pk.hash, &svc->split);
+		if (pool == SLUICE_NO_POOL)
+			return SLUICE_DROP_NO_POOL;
+	}
+	pk.service = s->service;
+	pk.slot = s->slot;
+	pk.now_ms = s->now_ms;
+	pk.consume = s->consume;
+	pk.pool = (uint8_t)pool;
+	backend = sluice_pick_backend(&pk);
+	if (pk.skipped && s->consume)
+		cnt->circuit_skips++;
+	if (backend == SLUICE_XDP_NO_BACKEND && pool != svc->fallback_pool) {
+		/* Every backend of the pool is ejected (or none is active) on this
+		 * CPU: its share goes to the fallback pool. */
+		pool = svc->fallback_pool;
+		pk.pool = (uint8_t)pool;
+		backend = sluice_pick_backend(&pk);
+		if (backend != SLUICE_XDP_NO_BACKEND && s->consume)
+			cnt->fallback_used++;
+	}
+	s->pool = (uint8_t)pool;
+	if (backend == SLUICE_XDP_NO_BACKEND)
+		return SLUICE_DROP_NO_BACKEND;
+	s->backend = (uint16_t)backend;
+	return SLUICE_DROP_NONE;
+}
