@@ -19,25 +19,10 @@
 namespace sluice::xdp {
 namespace {
 
-using test::cidr;
 using test::ip;
 
-class SnapshotWriterTest : public ::testing::Test {
+class SnapshotWriterTest : public test::LoadedProgramTest {
  protected:
-  void SetUp() override {
-    if (!sluice::test::bpf::can_load_bpf()) {
-      GTEST_SKIP() << "needs CAP_BPF (or root) to load sluice_xdp.bpf.o";
-    }
-    load([](sluice_xdp*) {});
-  }
-
-  template <typename BeforeLoad>
-  void load(BeforeLoad&& before_load) {
-    skel_ = test::load_skeleton(before_load);
-    ASSERT_NE(skel_, nullptr);
-    maps_ = maps_of(skel_->obj);
-  }
-
   std::shared_ptr<const engine::Snapshot> snapshot(const engine::EngineConfig& c, uint64_t gen) {
     return test::compile(compiler_, c, gen);
   }
@@ -117,8 +102,6 @@ class SnapshotWriterTest : public ::testing::Test {
     return bpf_map__max_entries(skel_->maps.backends) / SLUICE_XDP_SLOTS;
   }
 
-  test::Skeleton skel_;
-  XdpMaps maps_;
   engine::SnapshotCompiler compiler_;
 };
 
@@ -353,8 +336,7 @@ TEST_F(SnapshotWriterTest, NewWriterContinuesFromTheMaps) {
 // A snapshot too big for the maps is refused before anything is written or
 // switched, with a message naming the limit.
 TEST_F(SnapshotWriterTest, CapacityErrorChangesNothing) {
-  skel_.reset();
-  load([](sluice_xdp* s) {
+  reload([](sluice_xdp* s) {
     // One service per slot; the array strides stay at their defaults.
     test::resize_map(s->obj, "services", 2);
     test::resize_map(s->obj, "vips", 2);

@@ -18,23 +18,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class XdpPublisherTest : public ::testing::Test {
+class XdpPublisherTest : public test::LoadedProgramTest {
  protected:
-  void SetUp() override {
-    if (!sluice::test::bpf::can_load_bpf()) {
-      GTEST_SKIP() << "needs CAP_BPF (or root) to load sluice_xdp.bpf.o";
-    }
-    skel_ = test::load_skeleton();
-    ASSERT_NE(skel_, nullptr);
-    maps_ = maps_of(skel_->obj);
-  }
-
   std::shared_ptr<const engine::Snapshot> snapshot(uint64_t generation) {
     return test::compile(compiler_, config_, generation);
   }
 
-  test::Skeleton skel_;
-  XdpMaps maps_;
   engine::SnapshotCompiler compiler_;
   engine::EngineConfig config_ = test::sample_config();
 };

@@ -22,20 +22,13 @@
 namespace sluice::xdp {
 namespace {
 
-class XdpStatsTest : public ::testing::Test {
+class XdpStatsTest : public test::LoadedProgramTest {
  protected:
   void SetUp() override {
-    if (!sluice::test::bpf::can_load_bpf()) {
-      GTEST_SKIP() << "needs CAP_BPF (or root) to load sluice_xdp.bpf.o";
-    }
-    skel_ = test::load_skeleton();
-    ASSERT_NE(skel_, nullptr);
-    maps_ = maps_of(skel_->obj);
+    test::LoadedProgramTest::SetUp();
     cpus_ = static_cast<size_t>(libbpf_num_possible_cpus());
   }
 
-  test::Skeleton skel_;
-  XdpMaps maps_;
   size_t cpus_ = 0;
 };
 

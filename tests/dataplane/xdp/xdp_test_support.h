@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "dataplane/engine/snapshot.h"
+#include "dataplane/xdp/xdp_maps.h"
 #include "ebpf/xdp/sluice_xdp.skel.h"
 #include "tests/ebpf/bpf_test_support.h"
 
@@ -52,6 +53,30 @@ Skeleton load_skeleton(BeforeLoad&& before_load) {
 inline Skeleton load_skeleton() {
   return load_skeleton([](sluice_xdp*) {});
 }
+
+// A test with the program loaded (not attached) and its maps; skipped
+// where BPF cannot be loaded.
+class LoadedProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!sluice::test::bpf::can_load_bpf()) {
+      GTEST_SKIP() << "needs CAP_BPF (or root) to load sluice_xdp.bpf.o";
+    }
+    reload([](sluice_xdp*) {});
+  }
+
+  // Loads the program again, `before_load` resizing maps first.
+  template <typename BeforeLoad>
+  void reload(BeforeLoad&& before_load) {
+    skel_.reset();
+    skel_ = load_skeleton(before_load);
+    ASSERT_NE(skel_, nullptr);
+    maps_ = maps_of(skel_->obj);
+  }
+
+  Skeleton skel_;
+  XdpMaps maps_;
+};
 
 inline engine::IpAddress ip(std::string_view text) {
   auto a = engine::IpAddress::parse(text);
