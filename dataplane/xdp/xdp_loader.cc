@@ -271,6 +271,8 @@ XdpLoader::XdpLoader(const XdpLoaderOptions& options)
     if (!pin_exists(pin_folder_ + "/" + kRootPin)) pin(maps_.root, pin_folder_ + "/" + kRootPin);
   } catch (...) {
     sluice_xdp__destroy(skel_);
+    // A failed first start leaves nothing behind; adopted pins stay as found.
+    if (!adopt) remove_pins(pin_folder_, true);
     throw;
   }
 }

@@ -287,6 +287,7 @@ TEST_F(XdpLoaderTest, ForeignProgramIsLeftAlone) {
     EXPECT_NE(std::string(e.what()).find(veth_), std::string::npos) << e.what();
   }
   EXPECT_EQ(attached(), foreign);
+  EXPECT_FALSE(pin_exists(options_.pin_folder())) << "a failed first start left pins";
   const XdpRemoval removal = detach_and_remove(options_);
   EXPECT_FALSE(removal.detached);
   EXPECT_EQ(removal.foreign_program, foreign);
