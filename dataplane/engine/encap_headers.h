@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -167,7 +168,7 @@ SLUICE_ENCAP_INLINE uint16_t sluice_csum_replace16(uint16_t check, uint16_t old_
  * equal those of a word-by-word sum.
  */
 SLUICE_ENCAP_INLINE void sluice_write_ethertype_and_outer_ipv4(uint8_t *p, uint8_t tos,
-							 int dont_fragment, uint8_t protocol,
+							 bool dont_fragment, uint8_t protocol,
 							 uint32_t total_len, const uint8_t *source,
 							 const uint8_t *destination)
 {
@@ -176,7 +177,7 @@ SLUICE_ENCAP_INLINE void sluice_write_ethertype_and_outer_ipv4(uint8_t *p, uint8
 	/* Total length; ID 0. */
 	const uint32_t group1 = sluice_be32(total_len << 16);
 	/* Flags (DF is bit 14 of the flags/offset word) and offset 0; TTL; protocol. */
-	const uint32_t group2 = sluice_be32(((uint32_t)(dont_fragment != 0) << 30) |
+	const uint32_t group2 = sluice_be32(((uint32_t)dont_fragment << 30) |
 					    ((uint32_t)SLUICE_OUTER_TTL << 8) | protocol);
 	const uint32_t not_ethertype = 0xffffu - sluice_be16(0x0800);
 	const uint32_t saddr = sluice_load32(source);

@@ -27,43 +27,55 @@
 
 /*
  * The verdict for a parsed packet under the configuration of env->slot
- * (engine Worker::decide).
+ * (engine Worker::classify and decide). Inlined into the entry: every call
+ * level costs stack, of which the deepest chain has little to spare.
  */
-SLUICE_XDP_FN int sluice_decide(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
-				struct sluice_xdp_decision *d, const struct sluice_xdp_env *env)
+SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
+				     struct sluice_xdp_decision *d, struct sluice_xdp_env *env,
+				     const struct sluice_xdp_globals *g)
 {
-	uint32_t slot;
-	uint8_t proto;
+	const uint8_t proto = p->key.proto;
 	int64_t service = -1;
 
-	if (!p || !d || !env)
-		return 0;
-	slot = env->slot & 1;
 	if (p->status == SLUICE_PARSE_MALFORMED) {
 		sluice_decide_drop(d, p->drop_reason);
-		return 0;
+		return;
 	}
 	sluice_decide_host(d);
 	if (p->status == SLUICE_PARSE_NOT_IP)
-		return 0;
-	proto = p->key.proto;
+		return;
 	if (!p->is_fragment && (proto == SLUICE_IPPROTO_TCP || proto == SLUICE_IPPROTO_UDP))
-		service = sluice_find_service(slot, &p->key);
-	if (service >= 0)
-		return sluice_handle_flow(ctx, p, d, env, (uint32_t)service);
+		service = sluice_find_service(env->slot, &p->key);
+	if (service >= 0) {
+		env->flow_hash = sluice_flow_hash(&p->key, &g->seed);
+		if (sluice_handle_flow(ctx, p, d, env, (uint32_t)service))
+			sluice_new_flow(ctx, p, d, env, (uint32_t)service);
+		return;
+	}
 	/* Anything else not addressed to a VIP belongs to the host's kernel. */
-	if (!sluice_is_vip(slot, &p->key))
-		return 0;
+	if (!sluice_is_vip(env->slot, &p->key))
+		return;
 	if (p->is_fragment) {
 		sluice_decide_drop(d, SLUICE_DROP_FRAGMENT);
-		return 0;
+		return;
 	}
-	if (proto == (p->key.family == SLUICE_AF_INET ? SLUICE_IPPROTO_ICMP : SLUICE_IPPROTO_ICMPV6))
-		return sluice_handle_icmp(ctx, p, d, env);
+	if (proto == (p->key.family == SLUICE_AF_INET ? SLUICE_IPPROTO_ICMP : SLUICE_IPPROTO_ICMPV6)) {
+		sluice_handle_icmp(ctx, p, d, env);
+		return;
+	}
 	sluice_decide_drop(d, proto == SLUICE_IPPROTO_TCP || proto == SLUICE_IPPROTO_UDP
 				      ? SLUICE_DROP_NO_SERVICE
 				      : SLUICE_DROP_UNSUPPORTED_PROTOCOL);
-	return 0;
+}
+
+/* The verdict without a configuration. */
+SLUICE_XDP_INLINE void sluice_decide_unconfigured(const struct sluice_xdp_parsed *p,
+						  struct sluice_xdp_decision *d)
+{
+	if (p->status == SLUICE_PARSE_MALFORMED)
+		sluice_decide_drop(d, p->drop_reason);
+	else
+		sluice_decide_host(d);
 }
 
 /* Notes the generation this CPU decides with (engine Worker::adopt). */
@@ -78,15 +90,13 @@ SLUICE_XDP_INLINE void sluice_adopt(struct sluice_xdp_counters *cnt, uint64_t ge
 	}
 }
 
-SLUICE_XDP_INLINE int sluice_xdp_action(const struct sluice_xdp_decision *d, uint64_t word)
+SLUICE_XDP_INLINE int sluice_xdp_action(const struct sluice_xdp_decision *d,
+					 const struct sluice_xdp_globals *g)
 {
-	const struct sluice_xdp_globals *g;
-
 	if (d->action == SLUICE_ACTION_HOST)
 		return XDP_PASS;
 	if (d->action != SLUICE_ACTION_FORWARD)
 		return XDP_DROP;
-	g = sluice_globals(sluice_xdp_root_slot(word));
 	if (g && g->tx_ifindex != 0)
 		return (int)bpf_redirect(g->tx_ifindex, 0);
 	return XDP_TX;
@@ -98,6 +108,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	struct sluice_xdp_packet *pkt = sluice_packet_record();
 	const uint32_t rx_len = (uint32_t)((long)ctx->data_end - (long)ctx->data);
+	const struct sluice_xdp_globals *g = NULL;
 	uint64_t word;
 
 	if (!cnt || !pkt)
@@ -108,19 +119,21 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (word == 0) {
 		/* Nothing configured yet: all traffic goes to the host, as the
 		 * engine does without a snapshot; malformed frames are dropped. */
-		if (pkt->parsed.status == SLUICE_PARSE_MALFORMED)
-			sluice_decide_drop(&pkt->decision, pkt->parsed.drop_reason);
-		else
-			sluice_decide_host(&pkt->decision);
+		sluice_decide_unconfigured(&pkt->parsed, &pkt->decision);
 	} else {
 		pkt->env.generation = sluice_xdp_root_generation(word);
 		pkt->env.slot = sluice_xdp_root_slot(word);
 		pkt->env.now_ms = sluice_now_ms();
+		pkt->env.flow_hash = 0;
 		sluice_adopt(cnt, pkt->env.generation);
-		sluice_decide(ctx, &pkt->parsed, &pkt->decision, &pkt->env);
+		g = sluice_globals(pkt->env.slot);
+		if (g)
+			sluice_decide(ctx, &pkt->parsed, &pkt->decision, &pkt->env, g);
+		else
+			sluice_decide_unconfigured(&pkt->parsed, &pkt->decision);
 	}
 	sluice_count(cnt, &pkt->decision, rx_len);
-	return sluice_xdp_action(&pkt->decision, word);
+	return sluice_xdp_action(&pkt->decision, g);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

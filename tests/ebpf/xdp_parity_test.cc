@@ -147,7 +147,6 @@ class XdpParityTest : public ::testing::Test {
     ASSERT_EQ(bpf_map__set_max_entries(skel_->maps.flows, kFlowMapEntries), 0);
     ASSERT_EQ(sluice_xdp__load(skel_), 0) << bpftest::libbpf_log_tail();
     maps_ = xdp::maps_of(skel_->obj);
-    writer_ = std::make_unique<xdp::SnapshotWriter>(maps_);
     prog_fd_ = bpf_program__fd(skel_->progs.sluice_xdp);
 
     WorkerOptions options;
@@ -163,8 +162,10 @@ class XdpParityTest : public ::testing::Test {
   }
 
   // Compiles step `step` as generation `generation` for the engine and
-  // writes it into the program's maps.
+  // writes it into the program's maps (with a writer of default options
+  // unless the test made one).
   void publish(uint32_t step, uint64_t generation) {
+    if (!writer_) writer_ = std::make_unique<xdp::SnapshotWriter>(maps_);
     SnapshotCompiler::Result r = compiler_.compile(scenario_config(step), generation);
     ASSERT_TRUE(r.errors.empty()) << "step " << step << ": " << r.errors.front().field << ": "
                                   << r.errors.front().message;
@@ -387,6 +388,36 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
              " closed=" + std::to_string(cs.closed) +
              " refused=" + std::to_string(cs.refused_by_max_ejected);
   std::printf("%s\n", summary.c_str());
+}
+
+// With an egress interface configured, forwarded frames are redirected to
+// it (same bytes and counting as XDP_TX); host and drop verdicts are not.
+TEST_F(XdpParityTest, RedirectsForwardedFramesWhenTxIfindexIsSet) {
+  xdp::WriterOptions options;
+  options.tx_ifindex = 1;  // never used by a test run: the redirect is only requested
+  writer_ = std::make_unique<xdp::SnapshotWriter>(maps_, options);
+  publish(0, 1);
+  if (HasFatalFailure()) return;
+  const uint64_t now_ns = kStartNs;
+  const Bytes syn = FrameBuilder()
+                        .eth()
+                        .ipv4("192.0.2.1", "10.100.0.10")
+                        .tcp(40000, 80, SLUICE_TCP_SYN)
+                        .build();
+  Bytes buffer(kHeadroom + syn.size());
+  std::memcpy(buffer.data() + kHeadroom, syn.data(), syn.size());
+  Packet pkt{buffer.data() + kHeadroom, static_cast<uint32_t>(syn.size()), kHeadroom};
+  ASSERT_EQ(worker_->process_one(snapshot_.get(), pkt, now_ns).verdict.action, Action::kForward);
+  const XdpRun x = run_xdp(syn, now_ns);
+  EXPECT_EQ(x.action, XDP_REDIRECT);
+  ASSERT_EQ(x.frame.size(), pkt.len);
+  EXPECT_EQ(std::memcmp(x.frame.data(), pkt.data, pkt.len), 0);
+  EXPECT_EQ(xdp_counters(), flatten(worker_->counters()));
+
+  const Bytes arp = FrameBuilder().eth().arp().build();
+  EXPECT_EQ(run_xdp(arp, now_ns).action, XDP_PASS);
+  const Bytes cut = Bytes(syn.begin(), syn.begin() + 20);
+  EXPECT_EQ(run_xdp(cut, now_ns).action, XDP_DROP);
 }
 
 }  // namespace

@@ -64,11 +64,13 @@ enum sluice_xdp_action {
 /* engine::kNoBackendIndex. */
 #define SLUICE_XDP_NO_BACKEND 0xffffu
 
-/* What the configuration looks like to one packet. */
+/* The configuration one packet is decided under, and what it gives the
+ * packet before any table is read. */
 struct sluice_xdp_env {
 	uint64_t generation;
-	uint32_t slot;   /* 0 or 1 */
-	uint32_t now_ms; /* wrapping milliseconds, as the engine's now_ms */
+	uint64_t flow_hash; /* of the packet's flow key under the seed (service packets) */
+	uint32_t slot;      /* 0 or 1 */
+	uint32_t now_ms;    /* wrapping milliseconds, as the engine's now_ms */
 };
 
 /* A packet's verdict, and what its traffic is counted against. */

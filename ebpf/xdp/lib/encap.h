@@ -113,8 +113,10 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	h = data;
 	if (h + 12 > data_end)
 		return 0;
-	__builtin_memcpy(h, g->next_hop_mac, 6);
-	__builtin_memcpy(h + 6, g->local_mac, 6);
+	sluice_store32(h, sluice_load32(g->next_hop_mac));
+	sluice_store16(h + 4, *(const uint16_t *)(g->next_hop_mac + 4));
+	sluice_store32(h + 6, sluice_load32(g->local_mac));
+	sluice_store16(h + 10, *(const uint16_t *)(g->local_mac + 4));
 	h += 12;
 	if (p->has_vlan) {
 		if (h + 4 > data_end)

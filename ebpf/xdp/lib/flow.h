@@ -60,8 +60,7 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice
  * answer. Updates the entry (backend, pool, state_since_ms).
  */
 SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluice_xdp_parsed *p,
-				   const struct sluice_xdp_env *env, uint32_t service,
-				   uint64_t flow_hash)
+				   const struct sluice_xdp_env *env, uint32_t service)
 {
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	const struct sluice_xdp_service *svc;
@@ -85,7 +84,7 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	pk.service = service;
 	pk.now_ms = env->now_ms;
 	sluice_record_connect_failure(&pk, e->backend_index);
-	pk.hash = sluice_affinity_hash(svc, &p->key, flow_hash, &g->seed);
+	pk.hash = sluice_affinity_hash(svc, &p->key, env->flow_hash, &g->seed);
 	pk.consume = 1;
 	pk.exclude_fp = b->fingerprint;
 	pk.pool = e->pool;
@@ -109,9 +108,19 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	return 0;
 }
 
+SLUICE_XDP_INLINE bool sluice_is_syn(const struct sluice_xdp_parsed *p)
+{
+	return p->key.proto == SLUICE_IPPROTO_TCP &&
+	       (p->tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
+}
+
 /*
- * A packet of a TCP/UDP flow to service `service`: the flow-table entry
- * decides, or a new flow is scheduled and recorded; then it is forwarded.
+ * A packet of a TCP/UDP flow to service `service`, when this CPU's flow
+ * table has a usable entry for it: the entry decides (engine handle_flow up
+ * to its forward). Returns 1, deciding nothing, when there is no such
+ * entry (none, expired, its backend removed or disabled, or a SYN starting
+ * a new connection on the tuple of a finished one): the caller then
+ * schedules the flow with sluice_new_flow.
  */
 SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
 				     struct sluice_xdp_decision *d,
@@ -119,17 +128,11 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 {
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	const struct sluice_xdp_service *svc;
-	const struct sluice_xdp_globals *g;
 	const struct sluice_xdp_backend *b;
-	struct sluice_xdp_schedule s = {};
 	struct sluice_xdp_target t = {};
 	struct sluice_xdp_flow *e;
-	struct sluice_xdp_flow fresh = {};
-	struct sluice_circuit_policy policy;
 	uint32_t now_ms, gen32, slot;
-	uint64_t flow_hash;
 	bool tcp, syn;
-	int r;
 
 	if (!p || !d || !env || !cnt)
 		return 0;
@@ -138,79 +141,100 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	now_ms = env->now_ms;
 	gen32 = (uint32_t)env->generation;
 	svc = sluice_service(slot, service);
-	g = sluice_globals(slot);
-	if (!svc || !g)
+	if (!svc)
 		return 0;
-	sluice_circuit_policy_of(svc, &policy);
 	tcp = p->key.proto == SLUICE_IPPROTO_TCP;
-	syn = tcp && (p->tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
-	flow_hash = sluice_flow_hash(&p->key, &g->seed);
-	t.slot = slot;
-	t.service = service;
+	syn = sluice_is_syn(p);
 
 	e = sluice_flow_lookup(&p->key, now_ms, svc);
-	if (e) {
-		cnt->flow_hits++;
-		/* Re-find the backend when the configuration changed since the
-		 * entry last cached its index; draining backends keep their flows,
-		 * removed or disabled ones do not. */
-		if (e->generation != gen32) {
-			const uint32_t index = sluice_find_backend(slot, service, e->backend_fingerprint);
+	if (!e)
+		return 1;
+	cnt->flow_hits++;
+	/* Re-find the backend when the configuration changed since the entry
+	 * last cached its index; draining backends keep their flows, removed or
+	 * disabled ones do not. */
+	if (e->generation != gen32) {
+		const uint32_t index = sluice_find_backend(slot, service, e->backend_fingerprint);
 
-			b = sluice_backend(slot, svc, index);
-			if (!b || b->state == SLUICE_BACKEND_DISABLED) {
-				cnt->flows_rescheduled++;
-				e = NULL;
-			} else {
-				e->backend_index = (uint16_t)index;
-				e->pool = b->pool;
-				e->generation = gen32;
-			}
+		b = sluice_backend(slot, svc, index);
+		if (!b || b->state == SLUICE_BACKEND_DISABLED) {
+			cnt->flows_rescheduled++;
+			return 1;
+		}
+		e->backend_index = (uint16_t)index;
+		e->pool = b->pool;
+		e->generation = gen32;
+	}
+	if (syn && e->state != SLUICE_XDP_FLOW_SYN_SENT)
+		return 1; /* a new connection reusing the 5-tuple: schedule it afresh */
+
+	if (syn) {
+		/* A retransmitted SYN: the backend did not answer in time. */
+		if (svc->circuit_enabled && now_ms - e->state_since_ms >= svc->syn_retry_min_ms)
+			sluice_retry_syn(e, p, env, service);
+	} else if (e->state == SLUICE_XDP_FLOW_SYN_SENT) {
+		/* The client's first non-SYN packet: the handshake completed. */
+		e->state = SLUICE_XDP_FLOW_ESTABLISHED;
+		e->state_since_ms = now_ms;
+		cnt->handshakes_completed++;
+		if (svc->circuit_enabled) {
+			struct sluice_circuit_policy policy;
+
+			sluice_circuit_policy_of(svc, &policy);
+			sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
 		}
 	}
-	if (e && syn && e->state != SLUICE_XDP_FLOW_SYN_SENT)
-		e = NULL; /* a new connection reusing the 5-tuple: schedule it afresh */
-
-	if (e) {
-		t.backend = e->backend_index;
-		t.pool = e->pool;
-		if (syn) {
-			/* A retransmitted SYN: the backend did not answer in time. */
-			if (svc->circuit_enabled &&
-			    now_ms - e->state_since_ms >= svc->syn_retry_min_ms) {
-				sluice_retry_syn(e, p, env, service, flow_hash);
-				t.backend = e->backend_index;
-				t.pool = e->pool;
-			}
-		} else if (e->state == SLUICE_XDP_FLOW_SYN_SENT) {
-			/* The client's first non-SYN packet: the handshake completed. */
-			e->state = SLUICE_XDP_FLOW_ESTABLISHED;
-			e->state_since_ms = now_ms;
-			cnt->handshakes_completed++;
-			if (svc->circuit_enabled)
-				sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
-		}
-		if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
-		    e->state != SLUICE_XDP_FLOW_CLOSING) {
-			e->state = SLUICE_XDP_FLOW_CLOSING;
-			e->state_since_ms = now_ms;
-		}
-		e->last_seen_ms = now_ms;
-		return sluice_forward(ctx, p, &t, d, flow_hash);
+	if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
+	    e->state != SLUICE_XDP_FLOW_CLOSING) {
+		e->state = SLUICE_XDP_FLOW_CLOSING;
+		e->state_since_ms = now_ms;
 	}
+	e->last_seen_ms = now_ms;
+	t.slot = slot;
+	t.service = service;
+	t.backend = e->backend_index;
+	t.pool = e->pool;
+	sluice_forward(ctx, p, &t, d, env->flow_hash);
+	return 0;
+}
 
-	/* A flow this CPU has not seen (or must reschedule). */
-	s.flow_hash = flow_hash;
+/*
+ * A flow this CPU has not seen (or must reschedule): pool and backend from
+ * the rules, the split and Maglev, a new flow-table entry, and forward
+ * (engine handle_flow from its schedule on).
+ */
+SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
+				  struct sluice_xdp_decision *d, const struct sluice_xdp_env *env,
+				  uint32_t service)
+{
+	struct sluice_xdp_counters *cnt = sluice_counters();
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_backend *b;
+	struct sluice_xdp_schedule s = {};
+	struct sluice_xdp_target t = {};
+	struct sluice_xdp_flow fresh = {};
+	bool tcp, syn;
+	int r;
+
+	if (!p || !d || !env || !cnt)
+		return 0;
+	sluice_decide_drop(d, SLUICE_DROP_NO_SERVICE);
+	s.slot = env->slot & 1;
 	s.service = service;
-	s.slot = slot;
-	s.now_ms = now_ms;
+	s.now_ms = env->now_ms;
+	s.flow_hash = env->flow_hash;
+	svc = sluice_service(s.slot, service);
+	if (!svc)
+		return 0;
+	tcp = p->key.proto == SLUICE_IPPROTO_TCP;
+	syn = sluice_is_syn(p);
 	s.consume = syn || !tcp;
 	r = sluice_schedule(&s, &p->key);
 	if (r != SLUICE_DROP_NONE) {
 		sluice_decide_drop(d, (uint8_t)r);
 		return 0;
 	}
-	b = sluice_backend(slot, svc, s.backend);
+	b = sluice_backend(s.slot, svc, s.backend);
 	if (!b)
 		return 0;
 	cnt->new_flows++;
@@ -219,9 +243,9 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	fresh.backend_fingerprint = b->fingerprint;
 	fresh.backend_index = s.backend;
 	fresh.pool = s.pool;
-	fresh.generation = gen32;
-	fresh.last_seen_ms = now_ms;
-	fresh.state_since_ms = now_ms;
+	fresh.generation = (uint32_t)env->generation;
+	fresh.last_seen_ms = s.now_ms;
+	fresh.state_since_ms = s.now_ms;
 	if (!tcp)
 		fresh.state = SLUICE_XDP_FLOW_UDP;
 	else if (syn)
@@ -231,7 +255,10 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	else
 		fresh.state = SLUICE_XDP_FLOW_ESTABLISHED;
 	bpf_map_update_elem(&flows, &p->key, &fresh, BPF_ANY);
+	t.slot = s.slot;
+	t.service = service;
 	t.backend = s.backend;
 	t.pool = s.pool;
-	return sluice_forward(ctx, p, &t, d, flow_hash);
+	sluice_forward(ctx, p, &t, d, s.flow_hash);
+	return 0;
 }

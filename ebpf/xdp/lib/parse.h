@@ -20,6 +20,7 @@
  */
 #pragma once
 
+#include "dataplane/engine/encap_headers.h"
 #include "ebpf/xdp/lib/common.h"
 
 /* engine::ParseStatus. */
@@ -99,17 +100,16 @@ SLUICE_XDP_INLINE bool sluice_has_ports(uint8_t proto)
 	return proto == SLUICE_IPPROTO_TCP || proto == SLUICE_IPPROTO_UDP;
 }
 
+/* Addresses are copied as 32-bit words (sluice_load32 and sluice_store32
+ * in encap_headers.h: single unaligned accesses), not byte by byte. */
 SLUICE_XDP_INLINE void sluice_copy_addr4(uint8_t *to, const uint8_t *from)
 {
-	to[0] = from[0];
-	to[1] = from[1];
-	to[2] = from[2];
-	to[3] = from[3];
+	sluice_store32(to, sluice_load32(from));
 }
 
 SLUICE_XDP_INLINE void sluice_copy_addr16(uint8_t *to, const uint8_t *from)
 {
-	__builtin_memcpy(to, from, 16);
+	sluice_copy16(to, from);
 }
 
 SLUICE_XDP_INLINE bool sluice_is_ipv6_option_header(uint8_t nexthdr)
