@@ -534,13 +534,29 @@ class Corpus {
                      uint16_t client_port, uint8_t proto) {
     FrameBuilder q;
     q.ip(vip, client);
+    size_t header = vip.is_v4() ? 20 : 40;
+    // Now and then the quote has IPv4 options or IPv6 extension headers,
+    // or is a fragment (a non-first one has no ports to read).
+    if (chance(100)) {
+      if (vip.is_v4()) {
+        q.ipv4_options({1, 1, 1, 1});
+        header += 4;
+      } else {
+        q.dest_opts(8);
+        header += 8;
+      }
+    }
+    if (chance(50)) {
+      const bool first = chance(500);
+      q.fragment(first ? 0 : 8 * (1 + uniform(50)), true);
+      if (!vip.is_v4()) header += 8;
+    }
     if (proto == SLUICE_IPPROTO_TCP) {
       q.tcp(port, client_port, SLUICE_TCP_ACK).payload(uniform(3) * 100);
     } else {
       q.udp(port, client_port).payload(uniform(3) * 100);
     }
     Bytes b = q.build();
-    const size_t header = vip.is_v4() ? 20 : 40;
     if (chance(500)) b.resize(std::min(b.size(), header + 8 + uniform(20)));
     return b;
   }

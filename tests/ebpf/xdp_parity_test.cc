@@ -27,6 +27,7 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -51,7 +52,7 @@ namespace {
 
 namespace bpftest = sluice::test::bpf;
 
-constexpr uint64_t kCorpusSeed = 20260501;
+constexpr uint64_t kCorpusSeed = 20260501;  // SLUICE_PARITY_SEED overrides it (exploration)
 constexpr uint32_t kPackets = 120000;
 constexpr uint32_t kUnconfigured = 500;  // frames before the first configuration
 constexpr uint32_t kHeadroom = 256;      // the engine's buffer, as XDP's
@@ -237,7 +238,9 @@ class XdpParityTest : public ::testing::Test {
 
 // Every frame of the corpus: same verdict, same bytes, same counting.
 TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
-  Corpus corpus(kCorpusSeed);
+  const char* seed_text = std::getenv("SLUICE_PARITY_SEED");
+  const uint64_t seed = seed_text ? std::strtoull(seed_text, nullptr, 0) : kCorpusSeed;
+  Corpus corpus(seed);
   std::map<std::string, uint64_t> kinds;
   uint64_t now_ns = kStartNs;
   uint32_t step = 0;
@@ -376,7 +379,7 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   EXPECT_GT(worker_->circuits().stats().opened, 0u);
   EXPECT_GT(worker_->circuits().stats().closed, 0u);
 
-  std::string summary = "corpus:";
+  std::string summary = "corpus (seed " + std::to_string(seed) + "):";
   for (const auto& [kind, n] : kinds) summary += "\n  " + kind + "=" + std::to_string(n);
   summary += "\ncounters:";
   for (size_t c = 0; c < total.size(); ++c) {

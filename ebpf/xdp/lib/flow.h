@@ -38,12 +38,16 @@ SLUICE_XDP_INLINE uint32_t sluice_flow_timeout_ms(uint8_t state, const struct sl
 	return 0;
 }
 
-/* This CPU's live entry for the key, or NULL (absent, empty or expired). */
+/* This CPU's live entry for the key, or NULL (absent, empty or expired).
+ * The key is copied to the stack first: older verifiers take map keys only
+ * from the stack, a packet or a map value, and a global function's pointer
+ * argument is none of these. */
 SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice_flow_key *key,
 							     uint32_t now_ms,
 							     const struct sluice_xdp_service *svc)
 {
-	struct sluice_xdp_flow *e = bpf_map_lookup_elem(&flows, key);
+	const struct sluice_flow_key k = *key;
+	struct sluice_xdp_flow *e = bpf_map_lookup_elem(&flows, &k);
 
 	if (!e || e->state == SLUICE_XDP_FLOW_EMPTY)
 		return NULL;
@@ -213,6 +217,7 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	struct sluice_xdp_schedule s = {};
 	struct sluice_xdp_target t = {};
 	struct sluice_xdp_flow fresh = {};
+	struct sluice_flow_key key;
 	bool tcp, syn;
 	int r;
 
@@ -254,7 +259,8 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 		fresh.state = SLUICE_XDP_FLOW_CLOSING;
 	else
 		fresh.state = SLUICE_XDP_FLOW_ESTABLISHED;
-	bpf_map_update_elem(&flows, &p->key, &fresh, BPF_ANY);
+	key = p->key; /* on the stack: see sluice_flow_lookup */
+	bpf_map_update_elem(&flows, &key, &fresh, BPF_ANY);
 	t.slot = s.slot;
 	t.service = service;
 	t.backend = s.backend;
