@@ -28,7 +28,7 @@
 /*
  * The verdict for a parsed packet under the configuration of env->slot
  * (engine Worker::classify and decide). Inlined into the entry: every call
- * level costs stack, of which the deepest chain has little to spare.
+ * level costs stack, and the whole chain of calls has 512 bytes.
  */
 SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
 				     struct sluice_xdp_decision *d, struct sluice_xdp_env *env,
