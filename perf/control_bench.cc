@@ -148,6 +148,13 @@ class TimedSink final : public DataplaneSink {
   std::vector<uint64_t> worker_generations() const override {
     return inner_.worker_generations();
   }
+  control::DataplaneStats stats(const engine::Snapshot* snapshot) const override {
+    return inner_.stats(snapshot);
+  }
+  std::vector<std::vector<control::CircuitSample>> circuit_states(
+      const engine::Snapshot& snapshot) const override {
+    return inner_.circuit_states(snapshot);
+  }
 
  private:
   DataplaneSink& inner_;
@@ -204,6 +211,14 @@ class RoutedCore final : public ControlCore {
   control::ControlStatus status() const override { return core_->status(); }
   control::FlowAnswer explain_flow(const control::FlowQuery& q, uint64_t* r) const override {
     return core_->explain_flow(q, r);
+  }
+  control::StatsResult stats(const std::string& s) const override { return core_->stats(s); }
+  control::SubscribeResult watch_events(std::optional<uint64_t> start) override {
+    return core_->watch_events(start);
+  }
+  void audit_refusal(const control::Caller& c, const std::string& m, const std::string& s,
+                     bool dry_run, const std::string& reason) override {
+    core_->audit_refusal(c, m, s, dry_run, reason);
   }
 
  private:

@@ -12,10 +12,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "control/api/control_events.h"
+#include "control/api/control_stats.h"
 #include "dataplane/engine/config.h"
 
 namespace sluice::control {
@@ -27,6 +30,7 @@ enum class ErrorCode {
   kDeadlineExceeded,    // accepted and saved, but not applied everywhere in time
   kPermissionDenied,    // read-only caller
   kInternal,            // the state could not be saved: nothing changed
+  kUnavailable,         // sluiced is shutting down
 };
 
 struct CallError {
@@ -78,6 +82,16 @@ struct FlowAnswer {
   std::string reason;   // one sentence
 };
 
+struct StatsResult {
+  ControlStats stats;
+  std::optional<CallError> error;  // kNotFound: no such service
+};
+
+struct SubscribeResult {
+  std::unique_ptr<EventSubscription> subscription;  // null on error
+  std::optional<CallError> error;  // kInvalidArgument: start beyond the next event
+};
+
 class ControlCore {
  public:
   virtual ~ControlCore() = default;
@@ -104,6 +118,19 @@ class ControlCore {
   // Where a new flow would go under the current revision, and why (the
   // stateless choice: a worker's flow table and circuit state can differ).
   virtual FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const = 0;
+  // The dataplane's counters and circuit states, named by the current
+  // revision; only `service`'s traffic when it is not "".
+  virtual StatsResult stats(const std::string& service) const = 0;
+  // Events from sequence number `start` on (those still held; older ones
+  // are announced as lost), or from now on when nullopt.
+  virtual SubscribeResult watch_events(std::optional<uint64_t> start) = 0;
+
+  // Audits a mutation the API layer refused before calling the core (a
+  // request it could not map, a caller without a role), so that the audit
+  // log holds every refused change, not only those the core refused.
+  virtual void audit_refusal(const Caller& caller, const std::string& method,
+                             const std::string& service, bool dry_run,
+                             const std::string& reason) = 0;
 };
 
 }  // namespace sluice::control

@@ -3,11 +3,14 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "control/api/event_messages.h"
 #include "control/api/mutation_options.h"
+#include "control/api/stats_messages.h"
 #include "control/api/status_codes.h"
 #include "control/config/service_mapping.h"
 #include "dataplane/engine/pool_split.h"
@@ -29,6 +32,19 @@ grpc::Status invalid(const std::string& field, const std::string& message) {
 }
 
 std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// Whether `text` can be a service name (the engine's rule, checked here so
+// that a malformed filter is INVALID_ARGUMENT rather than NOT_FOUND).
+bool is_name(const std::string& text) {
+  constexpr size_t kMaxNameLength = 63;
+  if (text.empty() || text.size() > kMaxNameLength) return false;
+  for (char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 // The mapping names fields from a list ("services[0].port"); a request
 // holds one service, in its field `service`.
@@ -109,6 +125,8 @@ grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
     const Identity* matched = nullptr;
     const Role role = policy_.role_of(*certificate, &matched);
     if (role == Role::kNone) {
+      caller->peer = "tls:" + certificate->label() + " (no role) from " + address;
+      caller->may_mutate = false;
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           "the client certificate " + certificate->label() +
                               " is not named by any operator or read-only identity of sluiced");
@@ -129,16 +147,31 @@ grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
     return grpc::Status::OK;
   }
   // Only a listener set up without TLS and without --insecure gets here.
+  caller->peer = address + " (TCP without TLS)";
+  caller->may_mutate = false;
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "calls over TCP need TLS with a client certificate");
+}
+
+grpc::Status ControlServiceImpl::refuse(const Caller& caller, const char* method,
+                                        const std::string& service, bool dry_run,
+                                        grpc::Status status) {
+  core_.audit_refusal(caller, method, service, dry_run, status.error_message());
+  return status;
 }
 
 grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
                                               const v1::ApplyServiceRequest* request,
                                               v1::MutationResponse* response) {
+  constexpr char kMethod[] = "ApplyService";
+  const std::string& name = request->service().name();
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
-  if (!request->has_service()) return invalid("service", "must be set");
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
+    return refuse(caller, kMethod, name, request->dry_run(), refused);
+  }
+  if (!request->has_service()) {
+    return refuse(caller, kMethod, name, request->dry_run(), invalid("service", "must be set"));
+  }
   // services_from_proto maps and validates the service on its own, with the
   // engine's checks; what spans services (listener clashes) the core checks.
   v1::ServiceList list;
@@ -146,7 +179,7 @@ grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
   config::MappedServices mapped = config::services_from_proto(list);
   if (!mapped.errors.empty()) {
     for (ConfigError& e : mapped.errors) e.field = request_field(e.field);
-    return invalid(mapped.errors);
+    return refuse(caller, kMethod, name, request->dry_run(), invalid(mapped.errors));
   }
   return answer(context,
                 core_.apply_service(caller, mapped.services.front(),
@@ -157,9 +190,14 @@ grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
 grpc::Status ControlServiceImpl::DeleteService(grpc::ServerContext* context,
                                                const v1::DeleteServiceRequest* request,
                                                v1::MutationResponse* response) {
+  constexpr char kMethod[] = "DeleteService";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
-  if (request->name().empty()) return invalid("name", "must be set");
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
+    return refuse(caller, kMethod, request->name(), request->dry_run(), refused);
+  }
+  if (request->name().empty()) {
+    return refuse(caller, kMethod, "", request->dry_run(), invalid("name", "must be set"));
+  }
   return answer(context,
                 core_.delete_service(caller, request->name(),
                                      options_of(*context, *request)),
@@ -200,8 +238,11 @@ grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext* context,
 grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
                                             const v1::SetWeightsRequest* request,
                                             v1::MutationResponse* response) {
+  constexpr char kMethod[] = "SetWeights";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
+    return refuse(caller, kMethod, request->service(), request->dry_run(), refused);
+  }
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
   if (request->weights().empty()) errors.push_back({"weights", "name at least one pool"});
@@ -216,7 +257,9 @@ grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
                                    std::to_string(SLUICE_MAX_POOL_WEIGHT)});
     }
   }
-  if (!errors.empty()) return invalid(errors);
+  if (!errors.empty()) {
+    return refuse(caller, kMethod, request->service(), request->dry_run(), invalid(errors));
+  }
   return answer(context,
                 core_.set_weights(caller, request->service(), weights,
                                   options_of(*context, *request)),
@@ -226,13 +269,18 @@ grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
 grpc::Status ControlServiceImpl::SetBackendState(grpc::ServerContext* context,
                                                  const v1::SetBackendStateRequest* request,
                                                  v1::MutationResponse* response) {
+  constexpr char kMethod[] = "SetBackendState";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
+    return refuse(caller, kMethod, request->service(), request->dry_run(), refused);
+  }
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
   const auto address = parse_address(request->address(), "address", errors);
   const auto state = parse_state(request->state(), "state", errors);
-  if (!errors.empty()) return invalid(errors);
+  if (!errors.empty()) {
+    return refuse(caller, kMethod, request->service(), request->dry_run(), invalid(errors));
+  }
   return answer(context,
                 core_.set_backend_state(caller, request->service(), *address, *state,
                                         options_of(*context, *request)),
@@ -297,6 +345,50 @@ grpc::Status ControlServiceImpl::ExplainFlow(grpc::ServerContext* context,
   response->set_reason(a.reason);
   response->set_revision(revision);
   return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::GetStats(grpc::ServerContext* context,
+                                          const v1::GetStatsRequest* request,
+                                          v1::GetStatsResponse* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (!request->service().empty() && !is_name(request->service())) {
+    return invalid("service", quoted(request->service()) +
+                                  " is not a service name (1 to 63 letters, digits, '-', '_' "
+                                  "and '.')");
+  }
+  const StatsResult result = core_.stats(request->service());
+  if (result.error) return to_grpc_status(*result.error);
+  *response = stats_to_proto(result.stats);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::WatchEvents(grpc::ServerContext* context,
+                                             const v1::WatchEventsRequest* request,
+                                             grpc::ServerWriter<v1::Event>* writer) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  std::optional<uint64_t> start;
+  if (request->has_start_sequence()) start = request->start_sequence();
+  SubscribeResult subscribed = core_.watch_events(start);
+  if (subscribed.error) return to_grpc_status(*subscribed.error);
+  EventSubscription& events = *subscribed.subscription;
+  // Sent at once, so that the client knows it is subscribed before the
+  // first event comes (which may be long).
+  context->AddInitialMetadata(kNextSequenceMetadataKey, std::to_string(events.live_from()));
+  writer->SendInitialMetadata();
+  // How long to wait for an event before looking whether the client left.
+  constexpr std::chrono::milliseconds kCancelCheck{200};
+  while (!context->IsCancelled()) {
+    const std::optional<ControlEvent> event =
+        events.next(std::chrono::steady_clock::now() + kCancelCheck);
+    if (!event) {
+      if (events.closed()) return grpc::Status::OK;  // sluiced is shutting down
+      continue;
+    }
+    if (!writer->Write(event_to_proto(*event))) break;  // the client went away
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled");
 }
 
 }  // namespace sluice::control::api

@@ -8,7 +8,13 @@
 // Every call is first given a role by the AccessPolicy (access_policy.h):
 // a caller without one is refused before its request is looked at; a
 // read-only caller reaches the core with may_mutate false, so the core
-// refuses its changes (PERMISSION_DENIED) and audits the refusal.
+// refuses its changes (PERMISSION_DENIED) and audits the refusal. A change
+// this layer refuses itself (no role, a request it cannot map) is audited
+// too, through ControlCore::audit_refusal.
+//
+// WatchEvents holds one server thread per stream. It reads its
+// subscription with a short timeout so that a client going away ends it
+// promptly, and ends (OK) when the core's event hub closes at shutdown.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -21,6 +27,10 @@ namespace sluice::control::api {
 
 // Trailing metadata of a failed mutation: the revision current after it.
 inline constexpr char kRevisionMetadataKey[] = "sluice-revision";
+// Initial metadata of WatchEvents: the sequence number of the first live
+// event. Once a client has it, the stream is subscribed: nothing that
+// happens afterwards is missed.
+inline constexpr char kNextSequenceMetadataKey[] = "sluice-next-sequence";
 
 class ControlServiceImpl final : public v1::Control::Service {
  public:
@@ -48,10 +58,18 @@ class ControlServiceImpl final : public v1::Control::Service {
                          v1::GetStatusResponse* response) override;
   grpc::Status ExplainFlow(grpc::ServerContext* context, const v1::ExplainFlowRequest* request,
                            v1::ExplainFlowResponse* response) override;
+  grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
+                        v1::GetStatsResponse* response) override;
+  grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
+                           grpc::ServerWriter<v1::Event>* writer) override;
 
  private:
-  // Fills *caller (audit peer, may_mutate); a status other than OK refuses the call.
+  // Fills *caller (audit peer, may_mutate); a status other than OK refuses
+  // the call (caller->peer still names the peer then).
   grpc::Status identify(const grpc::ServerContext& context, Caller* caller) const;
+  // Audits a mutation refused by this layer; returns `status`.
+  grpc::Status refuse(const Caller& caller, const char* method, const std::string& service,
+                      bool dry_run, grpc::Status status);
 
   ControlCore& core_;
   const AccessPolicy policy_;

@@ -11,6 +11,7 @@ grpc::StatusCode grpc_code(ErrorCode code) {
     case ErrorCode::kDeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ErrorCode::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
     case ErrorCode::kInternal: return grpc::StatusCode::INTERNAL;
+    case ErrorCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
   }
   // A code added to ErrorCode but not here: still an error, never OK.
   return grpc::StatusCode::UNKNOWN;

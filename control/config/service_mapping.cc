@@ -265,6 +265,15 @@ MappedServices services_from_proto(const v1::ServiceList& list) {
   return result;
 }
 
+v1::BackendState backend_state_to_proto(engine::BackendState state) {
+  switch (state) {
+    case engine::BackendState::kActive: return v1::BACKEND_STATE_ACTIVE;
+    case engine::BackendState::kDraining: return v1::BACKEND_STATE_DRAINING;
+    case engine::BackendState::kDisabled: return v1::BACKEND_STATE_DISABLED;
+  }
+  return v1::BACKEND_STATE_UNSPECIFIED;
+}
+
 v1::Service service_to_proto(const engine::ServiceConfig& s) {
   v1::Service p;
   p.set_name(s.name);
@@ -290,11 +299,7 @@ v1::Service service_to_proto(const engine::ServiceConfig& s) {
       v1::Backend* bp = pp->add_backends();
       bp->set_address(b.address.to_string());
       bp->set_weight(b.weight);
-      switch (b.state) {
-        case engine::BackendState::kActive: bp->set_state(v1::BACKEND_STATE_ACTIVE); break;
-        case engine::BackendState::kDraining: bp->set_state(v1::BACKEND_STATE_DRAINING); break;
-        case engine::BackendState::kDisabled: bp->set_state(v1::BACKEND_STATE_DISABLED); break;
-      }
+      bp->set_state(backend_state_to_proto(b.state));
     }
   }
   for (const engine::SourceRule& r : s.rules) {

@@ -43,6 +43,8 @@ MappedServices services_from_proto(const v1::ServiceList& list);
 // engine -> proto. Every field is written out explicitly (defaults included,
 // never *_UNSPECIFIED), so a dump shows exactly what the engine runs with.
 v1::Service service_to_proto(const engine::ServiceConfig& service);
+// One backend state (never BACKEND_STATE_UNSPECIFIED).
+v1::BackendState backend_state_to_proto(engine::BackendState state);
 v1::ServiceList services_to_proto(const std::vector<engine::ServiceConfig>& services);
 
 }  // namespace sluice::control::config

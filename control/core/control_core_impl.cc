@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "control/core/stats_summary.h"
 #include "dataplane/engine/config_validate.h"
 #include "dataplane/engine/explain.h"
 
@@ -60,7 +61,8 @@ CallError no_such_service(const std::string& name) {
 
 ControlCoreImpl::ControlCoreImpl(const ControlCoreOptions& options, StateStore& store,
                                  AuditLog& audit, DataplaneSink& dataplane)
-    : options_(options), store_(store), audit_(audit), dataplane_(dataplane) {}
+    : options_(options), store_(store), audit_(audit), dataplane_(dataplane),
+      events_(options.events) {}
 
 engine::EngineConfig ControlCoreImpl::engine_config(
     const std::vector<engine::ServiceConfig>& services) const {
@@ -87,7 +89,8 @@ bool ControlCoreImpl::start(std::string* error_text) {
   return true;
 }
 
-void ControlCoreImpl::audit(const Caller& caller, const char* method, const std::string& service,
+void ControlCoreImpl::audit(const Caller& caller, const std::string& method,
+                            const std::string& service,
                             uint64_t before, uint64_t after, bool accepted, bool dry_run,
                             const std::string& summary) {
   AuditRecord r;
@@ -149,6 +152,9 @@ MutationResult ControlCoreImpl::mutate(const Caller& caller, const char* method,
     state_ = std::move(next);
     snapshot_ = compiled.snapshot;
     audit(caller, method, service, before, state_.revision, true, false, summary);
+    // Announced before the workers can acknowledge it, so that a watcher
+    // sees the change ahead of its WorkerApplied events.
+    events_.publish(ConfigChangedEvent{state_.revision, method, service, summary, caller.peer});
     dataplane_.publish(snapshot_);
     revision = state_.revision;
     result.revision = revision;
@@ -275,11 +281,34 @@ ControlStatus ControlCoreImpl::status() const {
     std::lock_guard lock(mutex_);
     s.revision = state_.revision;
   }
-  s.uptime_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::steady_clock::now() - started_)
-                                          .count());
+  s.uptime_ms = uptime_ms();
   s.version = options_.version;
   return s;
+}
+
+uint64_t ControlCoreImpl::uptime_ms() const {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - started_)
+                                   .count());
+}
+
+StatsResult ControlCoreImpl::stats(const std::string& service) const {
+  const std::shared_ptr<const engine::Snapshot> snap = snapshot();
+  StatsResult result = summarize_stats(dataplane_.stats(snap.get()), snap.get(), service);
+  result.stats.uptime_ms = uptime_ms();
+  result.stats.dataplane = dataplane_.kind();
+  return result;
+}
+
+SubscribeResult ControlCoreImpl::watch_events(std::optional<uint64_t> start) {
+  return events_.subscribe(start);
+}
+
+void ControlCoreImpl::audit_refusal(const Caller& caller, const std::string& method,
+                                    const std::string& service, bool dry_run,
+                                    const std::string& reason) {
+  std::lock_guard lock(mutex_);  // so that the revision is the one it was refused at
+  audit(caller, method, service, state_.revision, state_.revision, false, dry_run, reason);
 }
 
 FlowAnswer ControlCoreImpl::explain_flow(const FlowQuery& q, uint64_t* revision) const {

@@ -10,11 +10,15 @@
 //      engine snapshot (nothing is published or saved if anything fails);
 //   4. dry run: audited and answered here;
 //   5. the new state saved durably at revision + 1 (a failed save changes
-//      nothing), audited, then published with generation == revision;
+//      nothing), audited, announced as a ConfigChanged event, then
+//      published with generation == revision;
 //   6. outside the mutex, optionally waiting until every worker forwards
 //      with the new generation.
 // Generation numbers equal revisions, so "applied" means "every worker
 // forwards with this revision or a later one".
+//
+// The core also owns the event hub (event_hub.h) behind WatchEvents; the
+// daemon's DataplaneWatcher publishes the dataplane's events into it.
 #pragma once
 
 #include <chrono>
@@ -25,6 +29,7 @@
 
 #include "control/api/control_core.h"
 #include "control/core/dataplane_sink.h"
+#include "control/core/event_hub.h"
 #include "control/state/state_store.h"
 #include "dataplane/engine/snapshot.h"
 
@@ -34,6 +39,7 @@ struct ControlCoreOptions {
   sluice_hash_seed seed{};
   engine::ForwardingConfig forwarding;
   std::string version = "0.1.0";
+  EventHubOptions events;
 };
 
 class ControlCoreImpl final : public ControlCore {
@@ -62,9 +68,17 @@ class ControlCoreImpl final : public ControlCore {
   std::vector<engine::ServiceConfig> list_services(uint64_t* revision) const override;
   ControlStatus status() const override;
   FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const override;
+  StatsResult stats(const std::string& service) const override;
+  SubscribeResult watch_events(std::optional<uint64_t> start) override;
+  void audit_refusal(const Caller& caller, const std::string& method, const std::string& service,
+                     bool dry_run, const std::string& reason) override;
 
   // The snapshot currently published (for stats and explain).
   std::shared_ptr<const engine::Snapshot> snapshot() const;
+  // Where events are published (configuration changes by the core itself,
+  // the dataplane's by a DataplaneWatcher); close() it at shutdown to end
+  // every WatchEvents stream.
+  EventHub& events() { return events_; }
 
  private:
   // Changes `services` in place, or returns the error that refuses the call.
@@ -73,7 +87,8 @@ class ControlCoreImpl final : public ControlCore {
   MutationResult mutate(const Caller& caller, const char* method, const std::string& service,
                         const MutationOptions& options, const Change& change);
   engine::EngineConfig engine_config(const std::vector<engine::ServiceConfig>& services) const;
-  void audit(const Caller& caller, const char* method, const std::string& service,
+  uint64_t uptime_ms() const;
+  void audit(const Caller& caller, const std::string& method, const std::string& service,
              uint64_t before, uint64_t after, bool accepted, bool dry_run,
              const std::string& summary);
 
@@ -82,6 +97,7 @@ class ControlCoreImpl final : public ControlCore {
   AuditLog& audit_;
   DataplaneSink& dataplane_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  EventHub events_;
 
   mutable std::mutex mutex_;  // guards everything below
   DesiredState state_;

@@ -1,19 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the control core needs from a dataplane: publish a compiled snapshot
-// and learn which generation each worker forwards with. The DPDK runtime
-// provides it through its SnapshotPublisher (control/daemon); tests use a
-// fake; the XDP dataplane will provide its own.
+// What the control core needs from a dataplane: publish a compiled snapshot,
+// learn which generation each worker forwards with, and read each worker's
+// counters and circuit states. The DPDK runtime provides it in
+// control/daemon/dpdk_dataplane_sink.h; tests use
+// tests/mocks/control/fake_dataplane_sink.h; an XDP dataplane implements
+// the same interface.
+//
+// Everything here is plain C++ and engine types: no DPDK, libbpf or kernel
+// types, so any dataplane that runs the engine's decision logic can report
+// in these terms. A "worker" is whatever forwards on its own with its own
+// flow table, counters and circuit table: a DPDK lcore, or an XDP program
+// instance per CPU. Readers call from control threads while workers
+// forward: values may be a moment stale, never torn pointers.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "dataplane/engine/circuit.h"
+#include "dataplane/engine/counters.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
+
+// A backend's circuit on one worker, when it is not closed.
+struct CircuitSample {
+  uint64_t fingerprint = 0;  // CompiledBackend::fingerprint
+  engine::CircuitState state = engine::CircuitState::kOpen;
+};
+
+// What one worker reports.
+struct WorkerSample {
+  uint64_t generation = 0;  // of the snapshot it forwards with
+  std::string label;        // where it runs, for people: "lcore 1", "cpu 3"
+  // The engine's counters; traffic vectors are indexed by the counter slots
+  // of the snapshot (CompiledService/Pool/Backend::counter_slot).
+  engine::WorkerCounters counters;
+  engine::CircuitStats circuits;
+  uint32_t circuits_tracked = 0;
+  uint32_t circuits_capacity = 0;
+  // The dataplane's own counters, by name, in a fixed order (DPDK: NIC
+  // queue and TAP; XDP: its map counters). May be empty.
+  std::vector<std::pair<std::string, uint64_t>> dataplane_counters;
+  // Every backend of the snapshot asked about whose circuit is not closed
+  // on this worker (an open circuit whose ejection time has passed counts
+  // as half-open). Closed is the default and is left out.
+  std::vector<CircuitSample> circuits_not_closed;
+};
+
+struct DataplaneStats {
+  std::vector<WorkerSample> workers;  // by worker index
+};
 
 class DataplaneSink {
  public:
@@ -26,6 +67,16 @@ class DataplaneSink {
   virtual bool wait_applied(uint64_t generation,
                             std::chrono::steady_clock::time_point until) = 0;
   virtual std::vector<uint64_t> worker_generations() const = 0;
+
+  // Every worker's counters and the circuit states of the backends of
+  // `snapshot` (none when it is null). Copies counters: for a GetStats call
+  // or the stats file, not for a tight loop.
+  virtual DataplaneStats stats(const engine::Snapshot* snapshot) const = 0;
+  // Only the circuit states, per worker: cheap enough to call a few times
+  // a second (sluiced compares them to report circuits opening and
+  // closing, since the forwarding path emits no events itself).
+  virtual std::vector<std::vector<CircuitSample>> circuit_states(
+      const engine::Snapshot& snapshot) const = 0;
 };
 
 }  // namespace sluice::control

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DPDK runtime seen by the control core: publication and generation
-// acknowledgements go through the runtime's RCU SnapshotPublisher.
+// acknowledgements go through the runtime's RCU SnapshotPublisher; counters
+// and circuit states are read from each worker's engine while it forwards
+// (plain reads of counters only that worker writes: a moment stale at
+// worst, which is what a reader of statistics accepts).
 #pragma once
+
+#include <rte_cycles.h>
 
 #include "control/core/dataplane_sink.h"
 #include "dataplane/dpdk/runtime.h"
@@ -27,7 +32,56 @@ class DpdkDataplaneSink final : public DataplaneSink {
     return runtime_.publisher().worker_generations();
   }
 
+  DataplaneStats stats(const engine::Snapshot* snapshot) const override {
+    DataplaneStats out;
+    const std::vector<uint64_t> generations = runtime_.publisher().worker_generations();
+    std::vector<std::vector<CircuitSample>> circuits;
+    if (snapshot) circuits = circuit_states(*snapshot);
+    for (uint32_t i = 0; i < runtime_.worker_count(); ++i) {
+      const engine::Worker& engine = runtime_.worker_engine(i);
+      WorkerSample w;
+      w.generation = i < generations.size() ? generations[i] : 0;
+      w.label = "lcore " + std::to_string(runtime_.worker_lcore(i));
+      w.counters = engine.counters();
+      w.circuits = engine.circuits().stats();
+      w.circuits_tracked = engine.circuits().tracked();
+      w.circuits_capacity = engine.circuits().capacity();
+      const dpdk::PortCounters port = runtime_.worker_port_counters(i);
+#define SLUICE_X(name, help) w.dataplane_counters.emplace_back(#name, port.name);
+      SLUICE_PORT_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+      if (i < circuits.size()) w.circuits_not_closed = std::move(circuits[i]);
+      out.workers.push_back(std::move(w));
+    }
+    return out;
+  }
+
+  std::vector<std::vector<CircuitSample>> circuit_states(
+      const engine::Snapshot& snapshot) const override {
+    const uint32_t now = worker_now_ms();
+    std::vector<std::vector<CircuitSample>> out(runtime_.worker_count());
+    for (uint32_t i = 0; i < runtime_.worker_count(); ++i) {
+      const engine::CircuitTable& table = runtime_.worker_engine(i).circuits();
+      // Healthy backends hold no slot: with none tracked, all are closed.
+      if (table.tracked() == 0) continue;
+      for (const engine::CompiledService& s : snapshot.services()) {
+        for (const engine::CompiledBackend& b : s.backends) {
+          const engine::CircuitState state = table.state(b.fingerprint, now);
+          if (state != engine::CircuitState::kClosed) out[i].push_back({b.fingerprint, state});
+        }
+      }
+    }
+    return out;
+  }
+
  private:
+  // The workers' millisecond clock (worker_loop.cc: the TSC in ns, then
+  // ms wrapping at 32 bits as the engine's uint32 now_ms does).
+  static uint32_t worker_now_ms() {
+    const auto cycles = static_cast<unsigned __int128>(rte_get_tsc_cycles());
+    return static_cast<uint32_t>(static_cast<uint64_t>(cycles * 1000 / rte_get_tsc_hz()));
+  }
+
   dpdk::DpdkRuntime& runtime_;
 };
 

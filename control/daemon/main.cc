@@ -8,8 +8,9 @@
 // writes the stats file, and configuration changes arrive either by SIGHUP
 // (file mode: the services file is re-read) or through the gRPC API
 // (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
-// audits and publishes each change). No thread but the workers touches
-// packets.
+// audits and publishes each change, and a DataplaneWatcher thread turns
+// the workers' generations and circuit states into WatchEvents events).
+// No thread but the workers touches packets.
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -23,12 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <grpc/grpc.h>
 #include <spdlog/spdlog.h>
 
 #include "control/api/control_service.h"
 #include "control/api/server.h"
 #include "control/config/service_json.h"
 #include "control/core/control_core_impl.h"
+#include "control/core/dataplane_watcher.h"
+#include "control/core/stats_summary.h"
 #include "control/daemon/daemon_options.h"
 #include "control/daemon/dpdk_dataplane_sink.h"
 #include "control/state/file_audit_log.h"
@@ -41,6 +45,11 @@
 
 namespace sluice::control {
 namespace {
+
+// How often the watcher compares generations and circuit states: fast
+// enough that a rollout tool sees "applied" promptly, cheap for the workers
+// (it only reads).
+constexpr std::chrono::milliseconds kWatchInterval{100};
 
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_reload = 0;
@@ -130,17 +139,17 @@ class Daemon {
                  runtime->worker_count(),
                  runtime->tap_name().empty() ? std::string()
                                              : ", exception path " + runtime->tap_name());
-    std::unique_ptr<DpdkDataplaneSink> sink;
+    // Counters are read through the sink in both modes (the stats file).
+    sink_ = std::make_unique<DpdkDataplaneSink>(*runtime);
     std::unique_ptr<AuditLog> audit;
     std::unique_ptr<ControlCoreImpl> core;
     if (control_plane) {
-      sink = std::make_unique<DpdkDataplaneSink>(*runtime);
       audit = make_file_audit_log(options_.audit_log_path);
       ControlCoreOptions core_options;
       core_options.seed = options_.seed;
       core_options.forwarding = options_.forwarding;
       core_options.forwarding.local_mac = mac_;
-      core = std::make_unique<ControlCoreImpl>(core_options, *store_, *audit, *sink);
+      core = std::make_unique<ControlCoreImpl>(core_options, *store_, *audit, *sink_);
       std::string error;
       if (!core->start(&error)) {
         spdlog::error("refusing to start: {}", error);
@@ -160,7 +169,11 @@ class Daemon {
     wait_applied(*runtime);
     std::unique_ptr<api::ControlServiceImpl> service;
     std::unique_ptr<grpc::Server> server;
+    std::unique_ptr<DataplaneWatcher> watcher;
     if (control_plane) {
+      watcher = std::make_unique<DataplaneWatcher>(*sink_, core->events(),
+                                                   [c = core.get()] { return c->snapshot(); });
+      watcher->start(kWatchInterval);
       api::AccessPolicy policy;
       policy.operators = options_.operators;
       policy.read_only = options_.read_only;
@@ -181,6 +194,7 @@ class Daemon {
       server = api::start_control_server(*service, server_options, &error);
       if (!server) {
         spdlog::error("control API: {}", error);
+        watcher->stop();
         runtime->stop();
         return 1;
       }
@@ -189,10 +203,14 @@ class Daemon {
       log_tcp_listener();
     }
     main_loop(*runtime);
+    if (watcher) watcher->stop();
+    // Closing the hub ends every WatchEvents stream, so that Shutdown does
+    // not wait for them.
+    if (core) core->events().close();
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     spdlog::info("stopping");
     runtime->stop();
-    write_stats(*runtime);
+    write_stats();
     const engine::WorkerCounters c = runtime->engine_counters();
     spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
                  c.forwarded, c.to_host, c.dropped);
@@ -344,14 +362,16 @@ class Daemon {
     wait_applied(runtime);
   }
 
-  void write_stats(const dpdk::DpdkRuntime& runtime) {
+  void write_stats() {
     if (options_.stats_path.empty()) return;
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started_);
-    std::string error;
     const std::shared_ptr<const engine::Snapshot> snapshot = core_ ? core_->snapshot() : snapshot_;
-    if (!write_file_atomically(options_.stats_path,
-                               stats_json(runtime, snapshot.get(), uptime.count()), &error)) {
+    StatsResult stats = summarize_stats(sink_->stats(snapshot.get()), snapshot.get());
+    stats.stats.uptime_ms = static_cast<uint64_t>(uptime.count());
+    stats.stats.dataplane = sink_->kind();
+    std::string error;
+    if (!write_file_atomically(options_.stats_path, stats_json(stats.stats), &error)) {
       spdlog::warn("stats file: {}", error);
     }
   }
@@ -370,7 +390,7 @@ class Daemon {
         }
       }
       if (std::chrono::steady_clock::now() >= next_stats) {
-        write_stats(runtime);
+        write_stats();
         next_stats += std::chrono::milliseconds(options_.stats_interval_ms);
       }
     }
@@ -383,6 +403,7 @@ class Daemon {
   engine::MacAddress mac_{};
   int state_dir_fd_ = -1;                 // holds the state directory's lock
   std::unique_ptr<StateStore> store_;     // control-plane mode only
+  std::unique_ptr<DpdkDataplaneSink> sink_;
   ControlCoreImpl* core_ = nullptr;       // control-plane mode only
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
@@ -399,6 +420,10 @@ int main(int argc, char** argv) {
   }
   setup_logging(parsed.options->log_format, parsed.options->log_level);
   install_signal_handlers();
+  // Holds gRPC's library until the process exits: otherwise destroying the
+  // API server at shutdown runs gRPC's global shutdown, which (gRPC 1.51)
+  // can wait up to 10 s for an internal executor thread and hold the exit.
+  grpc_init();
   Daemon daemon(std::move(*parsed.options));
   return daemon.run();
 }

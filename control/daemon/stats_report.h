@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// The daemon's counters as one JSON document: per-worker generation and
-// port counters, engine counters and drop reasons summed over workers, and
-// traffic per service, pool and backend by name. Written to --stats-file
-// (atomically replaced) until the gRPC GetStats call exists.
+// sluiced's stats file (--stats-file, atomically replaced every
+// --stats-interval-ms): the counters GetStats reports, as one JSON document
+// for tools that read files (tools/lab lb-stats, the end-to-end tests):
+// per-worker generation and dataplane counters, engine counters, circuit
+// counters and drop reasons summed over workers, and traffic and circuit
+// state per service, pool and backend by name. The counters are gathered
+// and named once, for both, by DataplaneSink::stats and summarize_stats
+// (control/core/stats_summary.h).
 #pragma once
 
-#include <cstdint>
 #include <string>
 
-#include "dataplane/dpdk/runtime.h"
+#include "control/api/control_stats.h"
 
 namespace sluice::control {
 
-std::string stats_json(const dpdk::DpdkRuntime& runtime, const engine::Snapshot* snapshot,
-                       uint64_t uptime_ms);
+// One line of JSON, ending in a newline.
+std::string stats_json(const ControlStats& stats);
 
 // Writes `content` to a temporary file beside `path`, fsyncs it, then
 // renames it over `path`: readers see the old or the new file, never half.

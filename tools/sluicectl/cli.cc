@@ -43,7 +43,9 @@ void print_main_help(std::ostream& out) {
          "\n"
          "Controls sluiced, the sluice load balancer, through its gRPC API: services,\n"
          "their version pools and weights, backends. Every accepted change creates a new\n"
-         "revision of the configuration, saved before it takes effect.\n"
+         "revision of the configuration, saved before it takes effect. `stats` and\n"
+         "`events` show what the dataplane does with it: traffic, circuits, and when\n"
+         "each change is in effect on every worker.\n"
          "\n"
          "Commands:\n";
   for (const Command& c : all_commands()) {

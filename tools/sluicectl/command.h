@@ -40,6 +40,8 @@ Command delete_command();
 Command set_weights_command();
 Command backend_command();
 Command explain_command();
+Command stats_command();
+Command events_command();
 
 // Helpers for the commands.
 // The positional argument `name`, as given (empty when absent).
@@ -48,5 +50,8 @@ std::vector<std::string> arguments(const po::variables_map& vm, const std::strin
 // Throws UsageError unless `vm` holds argument `name`; returns it.
 std::string required_argument(const po::variables_map& vm, const std::string& name,
                               const std::string& what);
+// The workers' generations against the revision, for the field "workers":
+// "2, all at revision 4", "2, 1 behind revision 4", "none".
+std::string workers_text(const std::vector<uint64_t>& generations, uint64_t revision);
 
 }  // namespace sluice::sluicectl

@@ -24,6 +24,10 @@ std::string to_json(const google::protobuf::Message& message) {
   return compact_or_indented(message, true) + "\n";
 }
 
+std::string to_json_line(const google::protobuf::Message& message) {
+  return compact_or_indented(message, false) + "\n";
+}
+
 std::string to_json_array(const std::vector<const google::protobuf::Message*>& messages) {
   std::string out = "[";
   for (size_t i = 0; i < messages.size(); ++i) {

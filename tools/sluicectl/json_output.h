@@ -14,6 +14,10 @@ namespace sluice::sluicectl {
 // The message as indented JSON, ending in a newline.
 std::string to_json(const google::protobuf::Message& message);
 
+// The message as one line of JSON, ending in a newline (JSON Lines, for
+// streams: events, stats --watch).
+std::string to_json_line(const google::protobuf::Message& message);
+
 // A JSON array of messages, ending in a newline.
 std::string to_json_array(const std::vector<const google::protobuf::Message*>& messages);
 

@@ -4,23 +4,13 @@
 #include <string>
 
 #include "tools/sluicectl/command.h"
+#include "tools/sluicectl/enum_text.h"
 #include "tools/sluicectl/json_output.h"
 #include "tools/sluicectl/rpc.h"
 #include "tools/sluicectl/table.h"
 
 namespace sluice::sluicectl {
 namespace {
-
-// "PROTOCOL_TCP" -> "TCP": the enum's own prefix says nothing on screen.
-std::string short_name(const std::string& enum_value_name, const std::string& prefix) {
-  return enum_value_name.rfind(prefix, 0) == 0 ? enum_value_name.substr(prefix.size())
-                                                : enum_value_name;
-}
-
-std::string protocol_text(v1::Protocol p) { return short_name(v1::Protocol_Name(p), "PROTOCOL_"); }
-std::string state_text(v1::BackendState s) {
-  return short_name(v1::BackendState_Name(s), "BACKEND_STATE_");
-}
 
 std::string pools_text(const v1::Service& s) {
   std::string out;

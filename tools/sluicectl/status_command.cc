@@ -6,20 +6,21 @@
 #include "tools/sluicectl/json_output.h"
 #include "tools/sluicectl/rpc.h"
 #include "tools/sluicectl/table.h"
+#include "tools/sluicectl/units.h"
 
 namespace sluice::sluicectl {
-namespace {
 
-// 3723000 -> "1h2m3s"; below a minute, "42s".
-std::string uptime_text(uint64_t ms) {
-  const uint64_t s = ms / 1000;
-  const uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-  std::string out;
-  if (d) out += std::to_string(d) + "d";
-  if (d || h) out += std::to_string(h) + "h";
-  if (d || h || m) out += std::to_string(m) + "m";
-  return out + std::to_string(sec) + "s";
+std::string workers_text(const std::vector<uint64_t>& generations, uint64_t revision) {
+  if (generations.empty()) return "none";
+  int behind = 0;
+  for (uint64_t g : generations) behind += g < revision;
+  return std::to_string(generations.size()) +
+         (behind == 0 ? ", all at revision " + std::to_string(revision)
+                      : ", " + std::to_string(behind) + " behind revision " +
+                            std::to_string(revision));
 }
+
+namespace {
 
 int run_status(Context& ctx, const po::variables_map&) {
   grpc::ClientContext context;
@@ -32,22 +33,14 @@ int run_status(Context& ctx, const po::variables_map&) {
     return kExitOk;
   }
 
-  int behind = 0;
-  for (uint64_t g : response.worker_generations()) behind += g < response.revision();
   const int workers = response.worker_generations_size();
-  std::string workers_text = std::to_string(workers);
-  if (workers == 0) {
-    workers_text = "none";
-  } else if (behind == 0) {
-    workers_text += ", all at revision " + std::to_string(response.revision());
-  } else {
-    workers_text += ", " + std::to_string(behind) + " behind revision " +
-                    std::to_string(response.revision());
-  }
   Fields fields;
   fields.add("revision", std::to_string(response.revision()));
   fields.add("dataplane", response.dataplane());
-  fields.add("workers", workers_text);
+  fields.add("workers",
+             workers_text({response.worker_generations().begin(),
+                           response.worker_generations().end()},
+                          response.revision()));
   fields.add("version", response.version());
   fields.add("uptime", uptime_text(response.uptime_ms()));
   fields.print(ctx.out());

@@ -17,6 +17,8 @@ void Table::print(std::ostream& out) const {
       line += row[c];
       if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
     }
+    // Empty cells at the end of a row leave no trailing blanks either.
+    line.erase(line.find_last_not_of(' ') + 1);
     out << line << "\n";
   }
 }

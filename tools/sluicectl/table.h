@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Aligned text tables: columns two spaces apart, the last one unpadded (so
-// lines carry no trailing blanks).
+// Aligned text tables: columns two spaces apart, the last one unpadded and
+// trailing empty cells dropped (so lines carry no trailing blanks).
 #pragma once
 
 #include <ostream>

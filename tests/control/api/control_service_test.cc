@@ -7,9 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <google/protobuf/util/time_util.h>
+
+#include <thread>
+
+#include "control/api/event_messages.h"
 #include "control/config/service_mapping.h"
 #include "control/api/mutation_options.h"
+#include "tests/control/api/hold_grpc.h"
 #include "tests/control/api/test_services.h"
+#include "tests/control/api/test_stats.h"
 #include "tests/mocks/control/fake_control_core.h"
 
 namespace sluice::control::api {
@@ -325,6 +332,221 @@ TEST_F(ControlServiceTest, ExplainFlowRefusesBadInput) {
   EXPECT_EQ(mixed.error_message(), "client_address: is not of the VIP's address family");
 }
 
+// --- GetStats ---
+
+// Every field of the core's stats reaches the response.
+TEST_F(ControlServiceTest, GetStatsMapsEveryField) {
+  core_.set_stats(sample_stats());
+  grpc::ClientContext context;
+  v1::GetStatsResponse r;
+  ASSERT_TRUE(stub_->GetStats(&context, v1::GetStatsRequest(), &r).ok());
+  EXPECT_EQ(*core_.last_stats_service(), "");
+  EXPECT_EQ(r.uptime_ms(), 60000u);
+  EXPECT_EQ(r.revision(), 4u);
+  EXPECT_EQ(r.dataplane(), "dpdk");
+  ASSERT_EQ(r.workers_size(), 2);
+  const v1::WorkerStats& w1 = r.workers(1);
+  EXPECT_EQ(w1.worker(), 1u);
+  EXPECT_EQ(w1.generation(), 4u);
+  EXPECT_EQ(w1.label(), "lcore 2");
+  EXPECT_EQ(w1.stats().counters(0).name(), "rx_packets");
+  EXPECT_EQ(w1.stats().counters(0).value(), 600u);
+  EXPECT_EQ(w1.stats().drops(1).name(), "fragment");
+  EXPECT_EQ(w1.stats().drops(1).value(), 7u);
+  EXPECT_EQ(w1.stats().circuits().opened(), 1u);
+  EXPECT_EQ(w1.stats().circuits().failures(), 3u);
+  EXPECT_EQ(w1.stats().circuits().tracked(), 1u);
+  EXPECT_EQ(w1.stats().circuits().capacity(), 64u);
+  EXPECT_EQ(w1.stats().dataplane(0).name(), "rx_bursts");
+  EXPECT_EQ(r.total().counters(1).value(), 1000u);
+  EXPECT_EQ(r.total().circuits().capacity(), 128u);
+  ASSERT_EQ(r.services_size(), 2);
+  const v1::ServiceStats& web = r.services(0);
+  EXPECT_EQ(web.name(), "web");
+  EXPECT_EQ(web.traffic().packets(), 900u);
+  EXPECT_EQ(web.traffic().bytes(), 90000u);
+  ASSERT_EQ(web.pools_size(), 2);
+  EXPECT_EQ(web.pools(1).name(), "canary");
+  EXPECT_EQ(web.pools(1).weight(), 10u);
+  const v1::BackendStats& canary = web.pools(1).backends(0);
+  EXPECT_EQ(canary.address(), "10.77.0.31");
+  EXPECT_EQ(canary.state(), v1::BACKEND_STATE_DRAINING);
+  EXPECT_EQ(canary.weight(), 1u);
+  EXPECT_EQ(canary.traffic().packets(), 300u);
+  EXPECT_THAT(canary.circuits(), ElementsAre(v1::CIRCUIT_STATE_CLOSED, v1::CIRCUIT_STATE_OPEN));
+  EXPECT_EQ(r.services(1).pools(0).backends(0).address(), "2001:db8:1::1");
+}
+
+// A service filter reaches the core; an unknown service is NOT_FOUND.
+TEST_F(ControlServiceTest, GetStatsOfOneService) {
+  core_.set_stats(sample_stats());
+  v1::GetStatsRequest request;
+  request.set_service("dns");
+  grpc::ClientContext context;
+  v1::GetStatsResponse r;
+  ASSERT_TRUE(stub_->GetStats(&context, request, &r).ok());
+  EXPECT_EQ(*core_.last_stats_service(), "dns");
+  ASSERT_EQ(r.services_size(), 1);
+  EXPECT_EQ(r.services(0).name(), "dns");
+  EXPECT_EQ(r.workers_size(), 2);
+  request.set_service("mail");
+  grpc::ClientContext again;
+  const grpc::Status status = stub_->GetStats(&again, request, &r);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no service named \"mail\"");
+}
+
+// A filter that cannot be a service name is INVALID_ARGUMENT naming the
+// field, without asking the core.
+TEST_F(ControlServiceTest, GetStatsBadServiceName) {
+  for (const std::string& bad : {std::string("we b"), std::string("web/stable"),
+                                  std::string(64, 'a'), std::string("caf\xc3\xa9")}) {
+    v1::GetStatsRequest request;
+    request.set_service(bad);
+    grpc::ClientContext context;
+    v1::GetStatsResponse r;
+    const grpc::Status status = stub_->GetStats(&context, request, &r);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(status.error_message(),
+              "service: \"" + bad +
+                  "\" is not a service name (1 to 63 letters, digits, '-', '_' and '.')");
+  }
+  EXPECT_FALSE(core_.last_stats_service());
+}
+
+// --- WatchEvents ---
+
+// Opens the stream and waits until it is subscribed (its initial metadata).
+struct Watch {
+  Watch(v1::Control::Stub& stub, std::optional<uint64_t> start) {
+    v1::WatchEventsRequest request;
+    if (start) request.set_start_sequence(*start);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    reader = stub.WatchEvents(&context, request);
+    reader->WaitForInitialMetadata();
+  }
+  std::string next_sequence() const {
+    const auto& m = context.GetServerInitialMetadata();
+    const auto it = m.find(kNextSequenceMetadataKey);
+    return it == m.end() ? "" : std::string(it->second.data(), it->second.size());
+  }
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
+};
+
+// Every kind of event is mapped, in order, with its sequence and time.
+TEST_F(ControlServiceTest, WatchEventsMapsEveryKind) {
+  Watch watch(*stub_, std::nullopt);
+  EXPECT_EQ(watch.next_sequence(), "1");
+  const auto before = std::chrono::system_clock::now();
+  core_.events().publish(ConfigChangedEvent{5, "SetWeights", "web", "weights a -> b", "unix:x"});
+  core_.events().publish(WorkerAppliedEvent{1, 5});
+  core_.events().publish(RevisionAppliedEvent{5, 2});
+  core_.events().publish(CircuitChangedEvent{"web", "canary", "10.77.0.31", 1,
+                                             engine::CircuitState::kClosed,
+                                             engine::CircuitState::kOpen});
+  std::vector<v1::Event> got(4);
+  for (v1::Event& e : got) ASSERT_TRUE(watch.reader->Read(&e));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].sequence(), i + 1);
+  EXPECT_GE(google::protobuf::util::TimeUtil::TimestampToNanoseconds(got[0].time()),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(before.time_since_epoch()).count());
+  ASSERT_TRUE(got[0].has_config_changed());
+  EXPECT_EQ(got[0].config_changed().revision(), 5u);
+  EXPECT_EQ(got[0].config_changed().method(), "SetWeights");
+  EXPECT_EQ(got[0].config_changed().service(), "web");
+  EXPECT_EQ(got[0].config_changed().summary(), "weights a -> b");
+  EXPECT_EQ(got[0].config_changed().peer(), "unix:x");
+  ASSERT_TRUE(got[1].has_worker_applied());
+  EXPECT_EQ(got[1].worker_applied().worker(), 1u);
+  EXPECT_EQ(got[1].worker_applied().generation(), 5u);
+  ASSERT_TRUE(got[2].has_revision_applied());
+  EXPECT_EQ(got[2].revision_applied().workers(), 2u);
+  ASSERT_TRUE(got[3].has_circuit_changed());
+  const v1::CircuitChanged& c = got[3].circuit_changed();
+  EXPECT_EQ(c.service(), "web");
+  EXPECT_EQ(c.pool(), "canary");
+  EXPECT_EQ(c.backend(), "10.77.0.31");
+  EXPECT_EQ(c.worker(), 1u);
+  EXPECT_EQ(c.from(), v1::CIRCUIT_STATE_CLOSED);
+  EXPECT_EQ(c.to(), v1::CIRCUIT_STATE_OPEN);
+  watch.context.TryCancel();
+}
+
+// A start sequence replays held events; events the hub no longer holds
+// come as an EventsLost notice first.
+TEST_F(ControlServiceTest, WatchEventsFromASequence) {
+  for (uint64_t r = 1; r <= 3; ++r) core_.events().publish(WorkerAppliedEvent{0, r});
+  Watch watch(*stub_, 2);
+  EXPECT_EQ(watch.next_sequence(), "4");
+  v1::Event e;
+  ASSERT_TRUE(watch.reader->Read(&e));
+  EXPECT_EQ(e.sequence(), 2u);
+  ASSERT_TRUE(watch.reader->Read(&e));
+  EXPECT_EQ(e.sequence(), 3u);
+  watch.context.TryCancel();
+}
+
+// The notice of lost events maps its range and reason.
+TEST(EventMessagesTest, EventsLost) {
+  const v1::Event e = event_to_proto(
+      ControlEvent{0, std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)),
+                   EventsLostNotice{4, 9, EventsLostNotice::Reason::kTooSlow}});
+  EXPECT_EQ(e.sequence(), 0u);
+  EXPECT_EQ(e.time().seconds(), 1700000000);
+  ASSERT_TRUE(e.has_events_lost());
+  EXPECT_EQ(e.events_lost().first_sequence(), 4u);
+  EXPECT_EQ(e.events_lost().last_sequence(), 9u);
+  EXPECT_EQ(e.events_lost().reason(), v1::EventsLost::REASON_TOO_SLOW);
+  const v1::Event history = event_to_proto(
+      ControlEvent{0, {}, EventsLostNotice{1, 2, EventsLostNotice::Reason::kHistory}});
+  EXPECT_EQ(history.events_lost().reason(), v1::EventsLost::REASON_HISTORY);
+}
+
+// A start beyond the next sequence number is INVALID_ARGUMENT naming the field.
+TEST_F(ControlServiceTest, WatchEventsStartBeyondNext) {
+  core_.events().publish(WorkerAppliedEvent{0, 1});
+  v1::WatchEventsRequest request;
+  request.set_start_sequence(5);
+  grpc::ClientContext context;
+  auto reader = stub_->WatchEvents(&context, request);
+  v1::Event e;
+  EXPECT_FALSE(reader->Read(&e));
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("start_sequence: 5 is beyond"));
+}
+
+// Closing the hub (sluiced shutting down) ends the stream with OK after
+// the events already queued.
+TEST_F(ControlServiceTest, WatchEventsEndsWhenTheHubCloses) {
+  Watch watch(*stub_, std::nullopt);
+  core_.events().publish(WorkerAppliedEvent{0, 1});
+  core_.events().close();
+  v1::Event e;
+  ASSERT_TRUE(watch.reader->Read(&e));
+  EXPECT_EQ(e.sequence(), 1u);
+  EXPECT_FALSE(watch.reader->Read(&e));
+  EXPECT_TRUE(watch.reader->Finish().ok());
+}
+
+// A client that cancels its stream leaves the hub: its handler notices
+// within a short while, so no server thread is held by a gone client.
+TEST_F(ControlServiceTest, WatchEventsCancelledByTheClient) {
+  {
+    Watch watch(*stub_, std::nullopt);
+    EXPECT_EQ(core_.events().subscriber_count(), 1u);
+    watch.context.TryCancel();
+    v1::Event e;
+    EXPECT_FALSE(watch.reader->Read(&e));
+    EXPECT_EQ(watch.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  const auto deadline = steady_clock::now() + std::chrono::seconds(5);
+  while (core_.events().subscriber_count() != 0 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(core_.events().subscriber_count(), 0u);
+}
+
 // --- Refused here, by field path; nothing reaches the core ---
 
 struct BadService {
@@ -342,6 +564,13 @@ TEST_P(ApplyBadServiceTest, RefusedWithFieldPath) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), GetParam().message);
   EXPECT_THAT(core_.calls(), IsEmpty());
+  // ... but the refusal is audited, with the whole message.
+  const auto refusals = core_.refusals();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].method, "ApplyService");
+  EXPECT_EQ(refusals[0].reason, GetParam().message);
+  EXPECT_EQ(refusals[0].caller.peer, "in-process");
+  EXPECT_FALSE(refusals[0].dry_run);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -456,6 +685,41 @@ TEST_F(ControlServiceTest, SetWeightsBadRequestRefused) {
             "service: must be set; weights[\"\"]: a pool name must not be empty; "
             "weights[\"stable\"]: 1000001 is out of range 0..1000000");
   EXPECT_THAT(core_.calls(), IsEmpty());
+  ASSERT_EQ(core_.refusals().size(), 1u);
+  EXPECT_EQ(core_.refusals()[0].method, "SetWeights");
+  EXPECT_EQ(core_.refusals()[0].reason, status.error_message());
+}
+
+// A dry run refused here is audited as a dry run, with its service.
+TEST_F(ControlServiceTest, RefusedDryRunAudited) {
+  v1::SetWeightsRequest request;
+  request.set_service("web");
+  request.set_dry_run(true);
+  (*request.mutable_weights())["canary"] = 2000000;
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  EXPECT_EQ(stub_->SetWeights(&context, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const auto refusals = core_.refusals();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].service, "web");
+  EXPECT_TRUE(refusals[0].dry_run);
+  EXPECT_EQ(refusals[0].reason, "weights[\"canary\"]: 2000000 is out of range 0..1000000");
+}
+
+// Reads and accepted changes are not refusals.
+TEST_F(ControlServiceTest, NoRefusalAuditedForGoodCalls) {
+  add_both();
+  v1::SetWeightsRequest request;
+  request.set_service("web");
+  (*request.mutable_weights())["canary"] = 20;
+  grpc::ClientContext context;
+  v1::MutationResponse response;
+  ASSERT_TRUE(stub_->SetWeights(&context, request, &response).ok());
+  grpc::ClientContext get_context;
+  v1::GetServiceResponse got;
+  EXPECT_FALSE(stub_->GetService(&get_context, v1::GetServiceRequest(), &got).ok());
+  EXPECT_THAT(core_.refusals(), IsEmpty());
 }
 
 // SetWeights with no weights at all is refused.
@@ -493,6 +757,9 @@ TEST_P(SetBackendStateBadTest, RefusedWithField) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), GetParam().message);
   EXPECT_THAT(core_.calls(), IsEmpty());
+  ASSERT_EQ(core_.refusals().size(), 1u);
+  EXPECT_EQ(core_.refusals()[0].method, "SetBackendState");
+  EXPECT_EQ(core_.refusals()[0].service, GetParam().service);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -525,6 +792,7 @@ std::string code_name(ErrorCode code) {
     case ErrorCode::kDeadlineExceeded: return "DeadlineExceeded";
     case ErrorCode::kPermissionDenied: return "PermissionDenied";
     case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kUnavailable: return "Unavailable";
   }
   return "Unknown";
 }
@@ -586,7 +854,8 @@ INSTANTIATE_TEST_SUITE_P(
         CodeCase{ErrorCode::kNotFound, grpc::StatusCode::NOT_FOUND},
         CodeCase{ErrorCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
         CodeCase{ErrorCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
-        CodeCase{ErrorCode::kInternal, grpc::StatusCode::INTERNAL}),
+        CodeCase{ErrorCode::kInternal, grpc::StatusCode::INTERNAL},
+        CodeCase{ErrorCode::kUnavailable, grpc::StatusCode::UNAVAILABLE}),
     [](const auto& info) { return code_name(info.param.code); });
 
 // A stale expected_revision comes back as FAILED_PRECONDITION from the core.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/control/api/hold_grpc.h"
 #include "tests/mocks/control/fake_control_core.h"
 
 namespace sluice::control::api {

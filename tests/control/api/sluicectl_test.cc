@@ -11,14 +11,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 #include "control/api/server.h"
 #include "control/config/service_mapping.h"
+#include "tests/control/api/hold_grpc.h"
 #include "tests/control/api/test_certificates.h"
 #include "tests/control/api/test_services.h"
+#include "tests/control/api/test_stats.h"
 #include "tests/mocks/control/fake_control_core.h"
 
 extern char** environ;
@@ -29,6 +36,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Pair;
 using ::testing::StartsWith;
 
@@ -77,9 +85,17 @@ class SluicectlTest : public ::testing::Test {
     return path;
   }
 
-  // sluicectl --socket SOCKET ARGS... (no --socket with `with_socket` false),
-  // with SLUICECTL_SOCKET removed from the environment unless given in `env`.
-  RunResult run(const std::vector<std::string>& args, bool with_socket = true,
+  // A sluicectl started and not yet waited for.
+  struct Running {
+    pid_t pid = -1;
+    std::string out_path;
+    std::string err_path;
+  };
+
+  // Starts sluicectl --socket SOCKET ARGS... (no --socket with `with_socket`
+  // false), with SLUICECTL_SOCKET removed from the environment unless given
+  // in `env`.
+  Running start(const std::vector<std::string>& args, bool with_socket = true,
                 const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv_strings = {SLUICECTL_PATH};
     if (with_socket) argv_strings.insert(argv_strings.end(), {"--socket", socket_});
@@ -96,27 +112,49 @@ class SluicectlTest : public ::testing::Test {
     for (std::string& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
 
-    const std::string out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
+    Running running;
+    const std::string n = std::to_string(++runs_);
+    running.out_path = dir_ + "/stdout." + n;
+    running.err_path = dir_ + "/stderr." + n;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, stdin_path_.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+    posix_spawn_file_actions_addopen(&actions, 1, running.out_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+    posix_spawn_file_actions_addopen(&actions, 2, running.err_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    RunResult result;
-    const int rc = posix_spawn(&pid, SLUICECTL_PATH, &actions, nullptr, argv.data(), envp.data());
+    const int rc = posix_spawn(&running.pid, SLUICECTL_PATH, &actions, nullptr, argv.data(),
+                               envp.data());
     posix_spawn_file_actions_destroy(&actions);
     EXPECT_EQ(rc, 0) << std::strerror(rc);
-    if (rc != 0) return result;
+    if (rc != 0) running.pid = -1;
+    return running;
+  }
+
+  // Waits for it to exit; its status and output.
+  RunResult finish(const Running& running) {
+    RunResult result;
+    if (running.pid < 0) return result;
     int status = 0;
-    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(::waitpid(running.pid, &status, 0), running.pid);
+    EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = read_all(out_path);
-    result.err = read_all(err_path);
+    result.out = read_all(running.out_path);
+    result.err = read_all(running.err_path);
     return result;
+  }
+
+  RunResult run(const std::vector<std::string>& args, bool with_socket = true,
+                const std::vector<std::string>& env = {}) {
+    return finish(start(args, with_socket, env));
+  }
+
+  // Waits (10 s at most) until it has written something to stdout.
+  static void wait_for_output(const Running& running) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (read_all(running.out_path).empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   template <typename Message>
@@ -133,6 +171,7 @@ class SluicectlTest : public ::testing::Test {
   std::string dir_;
   std::string socket_;
   std::string stdin_path_ = "/dev/null";  // sluicectl's standard input
+  int runs_ = 0;
 };
 
 constexpr const char* kWebJson = R"({
@@ -150,6 +189,293 @@ constexpr const char* kTwoServicesJson = R"({"services": [
   {"name": "dns", "vip": "2001:db8::53", "port": 53, "protocol": "PROTOCOL_UDP",
    "pools": [{"name": "blue", "weight": 1, "backends": [{"address": "2001:db8:1::1"}]}]}
 ]})";
+
+// --- stats ---
+
+// stats: the header, the traffic tree with circuits, then the counters
+// that are not zero, in total and per worker.
+TEST_F(SluicectlTest, StatsTable) {
+  core_.set_stats(sample_stats());
+  const RunResult r = run({"stats"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "revision:   4\n"
+            "dataplane:  dpdk\n"
+            "workers:    2, all at revision 4\n"
+            "uptime:     1m0s\n"
+            "\n"
+            "SERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES    CIRCUIT\n"
+            "web                                     900      87.9KiB\n"
+            "  stable                        90      600      58.6KiB\n"
+            "    10.77.0.21        ACTIVE    1       300      29.3KiB  closed\n"
+            "    10.77.0.22        ACTIVE    1       300      29.3KiB  closed\n"
+            "  canary                        10      300      29.3KiB\n"
+            "    10.77.0.31        DRAINING  1       300      29.3KiB  open 1/2\n"
+            "dns                                     100      7.8KiB\n"
+            "  blue                          1       100      7.8KiB\n"
+            "    2001:db8:1::1     ACTIVE    1       100      7.8KiB   closed\n"
+            "\n"
+            "COUNTER            TOTAL  W0 (lcore 1)  W1 (lcore 2)\n"
+            "rx_packets         1200   600           600\n"
+            "forwarded          1000   500           500\n"
+            "dropped            7      0             7\n"
+            "new_flows          100    50            50\n"
+            "drops.fragment     7      0             7\n"
+            "circuits.opened    1      0             1\n"
+            "circuits.failures  3      0             3\n"
+            "circuits.tracked   1      0             1\n"
+            "dpdk.rx_bursts     80     40            40\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(*core_.last_stats_service(), "");
+}
+
+// --all lists the counters that are zero too.
+TEST_F(SluicectlTest, StatsAll) {
+  core_.set_stats(sample_stats());
+  const RunResult r = run({"stats", "--all"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\ncircuit_skips "));
+  EXPECT_THAT(r.out, HasSubstr("\ndrops.truncated-ip "));
+  EXPECT_THAT(r.out, HasSubstr("\ncircuits.untracked "));
+  EXPECT_THAT(r.out, HasSubstr("\ndpdk.tx_full_dropped "));
+}
+
+// --service asks sluiced for one service's traffic.
+TEST_F(SluicectlTest, StatsOfOneService) {
+  core_.set_stats(sample_stats());
+  const RunResult r = run({"stats", "--service", "dns"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(*core_.last_stats_service(), "dns");
+  EXPECT_THAT(r.out, HasSubstr("\ndns "));
+  EXPECT_THAT(r.out, Not(HasSubstr("web")));
+  const RunResult unknown = run({"stats", "--service", "mail"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.err, "sluicectl: NOT_FOUND: no service named \"mail\"\n");
+  const RunResult bad = run({"stats", "--service", "we b"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err,
+            "sluicectl: INVALID_ARGUMENT: service: \"we b\" is not a service name (1 to 63 "
+            "letters, digits, '-', '_' and '.')\n");
+}
+
+// stats -o json: the GetStatsResponse, proto field names.
+TEST_F(SluicectlTest, StatsJson) {
+  core_.set_stats(sample_stats());
+  const RunResult r = run({"stats", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"uptime_ms\": \"60000\""));
+  const auto stats = parse_json<v1::GetStatsResponse>(r.out);
+  EXPECT_EQ(stats.revision(), 4u);
+  ASSERT_EQ(stats.services_size(), 2);
+  EXPECT_EQ(stats.services(0).pools(1).backends(0).circuits(1), v1::CIRCUIT_STATE_OPEN);
+  EXPECT_EQ(stats.workers(1).label(), "lcore 2");
+}
+
+// --watch: samples until --count, each after the first with rates over the
+// interval between the two samples' uptimes.
+TEST_F(SluicectlTest, StatsWatchShowsRates) {
+  core_.set_stats({sample_stats(60000, 1), sample_stats(62000, 2), sample_stats(64000, 2)});
+  const RunResult r = run({"stats", "--watch", "--interval", "0.1", "--count", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Three samples: the first without rates.
+  std::vector<size_t> headers;
+  for (size_t at = r.out.find("revision:"); at != std::string::npos;
+       at = r.out.find("revision:", at + 1)) {
+    headers.push_back(at);
+  }
+  ASSERT_EQ(headers.size(), 3u) << r.out;
+  const std::string first = r.out.substr(0, headers[1]);
+  const std::string second = r.out.substr(headers[1], headers[2] - headers[1]);
+  const std::string third = r.out.substr(headers[2]);
+  EXPECT_THAT(first, Not(HasSubstr("rates over")));
+  EXPECT_THAT(first, Not(HasSubstr("PACKETS/S")));
+  EXPECT_THAT(second, HasSubstr("rates over:  2.0s\n"));
+  // web: 900 more packets and 90000 more bytes in 2 s.
+  EXPECT_THAT(second,
+              HasSubstr("SERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES     PACKETS/S  "
+                        "BITS/S       CIRCUIT\n"
+                        "web                                     1800     175.8KiB  450        "
+                        "360.0kbit/s\n"));
+  EXPECT_THAT(second, HasSubstr("    10.77.0.31        DRAINING  1       600      58.6KiB   150"
+                                "        120.0kbit/s  open 1/2\n"));
+  EXPECT_THAT(second, HasSubstr("COUNTER            TOTAL  W0 (lcore 1)  W1 (lcore 2)  PER SECOND\n"
+                                "rx_packets         2400   1200          1200          600\n"));
+  EXPECT_THAT(second, HasSubstr("\ndropped            7      0             7             0\n"));
+  // Nothing changed between the second and third samples.
+  EXPECT_THAT(third, HasSubstr("\nrx_packets         2400   1200          1200          0\n"));
+}
+
+// --watch -o json: one GetStatsResponse per line.
+TEST_F(SluicectlTest, StatsWatchJsonLines) {
+  core_.set_stats({sample_stats(60000, 1), sample_stats(62000, 2)});
+  const RunResult r = run({"stats", "-w", "--interval", "0.1", "--count", "2", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<uint64_t> uptimes;
+  while (std::getline(lines, line)) {
+    uptimes.push_back(parse_json<v1::GetStatsResponse>(line).uptime_ms());
+  }
+  EXPECT_THAT(uptimes, ElementsAre(60000u, 62000u));
+}
+
+// --watch until Ctrl-C: exit 0 after the samples so far.
+TEST_F(SluicectlTest, StatsWatchEndsOnInterrupt) {
+  core_.set_stats(sample_stats());
+  const Running running = start({"stats", "--watch", "--interval", "0.2"});
+  // Once a sample is out, Ctrl-C is sluicectl's to handle.
+  wait_for_output(running);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::kill(running.pid, SIGINT), 0);
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("revision:   4\n"));
+  EXPECT_EQ(r.err, "");
+}
+
+// Bad --interval and --count, or --count without --watch: exit 2, nothing asked.
+TEST_F(SluicectlTest, StatsUsageErrors) {
+  EXPECT_EQ(run({"stats", "--watch", "--interval", "0"}).exit_code, 2);
+  EXPECT_EQ(run({"stats", "--watch", "--interval", "nan"}).exit_code, 2);
+  EXPECT_EQ(run({"stats", "--watch", "--interval", "soon"}).exit_code, 2);
+  EXPECT_EQ(run({"stats", "--watch", "--count", "-1"}).exit_code, 2);
+  const RunResult r = run({"stats", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("sluicectl stats: --count goes with --watch\n"));
+  EXPECT_EQ(run({"stats", "extra"}).exit_code, 2);
+  EXPECT_FALSE(core_.last_stats_service());
+}
+
+// --- events ---
+
+// Times vary: "TIME" in their place.
+std::string without_times(const std::string& text) {
+  static const std::regex kTime(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  return std::regex_replace(text, kTime, "TIME");
+}
+
+class SluicectlEventsTest : public SluicectlTest {
+ protected:
+  // Starts `sluicectl events ARGS` and waits until its stream is subscribed.
+  Running follow(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"events"};
+    all.insert(all.end(), args.begin(), args.end());
+    const size_t before = core_.events().subscriber_count();
+    Running running = start(all);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (core_.events().subscriber_count() == before &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(core_.events().subscriber_count(), before + 1) << "sluicectl never subscribed";
+    return running;
+  }
+  void publish_one_of_each() {
+    core_.events().publish(ConfigChangedEvent{5, "SetWeights", "web",
+                                              "weights stable=90 canary=10 -> stable=50 canary=50",
+                                              "unix:/run/sluice/sluiced.sock"});
+    core_.events().publish(WorkerAppliedEvent{1, 5});
+    core_.events().publish(RevisionAppliedEvent{5, 2});
+    core_.events().publish(CircuitChangedEvent{"web", "canary", "10.77.0.31", 1,
+                                               engine::CircuitState::kClosed,
+                                               engine::CircuitState::kOpen});
+  }
+};
+
+// One line per event: sequence, time, kind, details; --count ends it.
+TEST_F(SluicectlEventsTest, Lines) {
+  const Running running = follow({"--count", "4"});
+  publish_one_of_each();
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out),
+            "1  TIME  config    revision 5 SetWeights web: weights stable=90 canary=10 -> "
+            "stable=50 canary=50 (by unix:/run/sluice/sluiced.sock)\n"
+            "2  TIME  worker    worker 1 forwards with revision 5\n"
+            "3  TIME  applied   revision 5 on every worker (2)\n"
+            "4  TIME  circuit   web/canary 10.77.0.31 on worker 1: closed -> open\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// -o json: each event as one line of protobuf JSON.
+TEST_F(SluicectlEventsTest, JsonLines) {
+  const Running running = follow({"--count", "4", "-o", "json"});
+  publish_one_of_each();
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<v1::Event> events;
+  while (std::getline(lines, line)) events.push_back(parse_json<v1::Event>(line));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].config_changed().revision(), 5u);
+  EXPECT_EQ(events[3].circuit_changed().to(), v1::CIRCUIT_STATE_OPEN);
+  EXPECT_EQ(events[3].sequence(), 4u);
+}
+
+// --since replays what sluiced holds from there; older events are
+// announced as lost.
+TEST_F(SluicectlEventsTest, Since) {
+  for (uint64_t g = 1; g <= 3; ++g) core_.events().publish(WorkerAppliedEvent{0, g});
+  RunResult r = run({"events", "--since", "2", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out),
+            "2  TIME  worker    worker 0 forwards with revision 2\n"
+            "3  TIME  worker    worker 0 forwards with revision 3\n");
+  // The fake's hub holds 4096 events: older ones are lost.
+  for (uint64_t g = 4; g <= 5000; ++g) core_.events().publish(WorkerAppliedEvent{0, g});
+  r = run({"events", "--since", "0", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out),
+            "-  TIME  lost      events 1..904 (sluiced no longer holds them)\n"
+            "905  TIME  worker    worker 0 forwards with revision 905\n");
+}
+
+// --since beyond the next event: sluiced's INVALID_ARGUMENT, exit 1.
+TEST_F(SluicectlEventsTest, SinceBeyondTheNextEvent) {
+  core_.events().publish(WorkerAppliedEvent{0, 1});
+  const RunResult r = run({"events", "--since", "9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "sluicectl: INVALID_ARGUMENT: start_sequence: 9 is beyond the next event's sequence "
+            "number 2 (sequence numbers start again at 1 when sluiced restarts)\n");
+}
+
+// Ctrl-C ends the command cleanly (exit 0) with what it printed.
+TEST_F(SluicectlEventsTest, EndsOnInterrupt) {
+  const Running running = follow({});
+  core_.events().publish(WorkerAppliedEvent{0, 1});
+  // Printed (and flushed) before the signal.
+  wait_for_output(running);
+  ASSERT_EQ(::kill(running.pid, SIGINT), 0);
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out), "1  TIME  worker    worker 0 forwards with revision 1\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// sluiced shutting down ends the stream: exit 0, saying so.
+TEST_F(SluicectlEventsTest, EndsWithTheStream) {
+  const Running running = follow({});
+  core_.events().publish(WorkerAppliedEvent{0, 1});
+  core_.events().close();
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out), "1  TIME  worker    worker 0 forwards with revision 1\n");
+  EXPECT_EQ(r.err, "sluicectl: sluiced ended the stream (it is shutting down)\n");
+}
+
+// Bad --since or --count: exit 2; no sluiced: exit 1.
+TEST_F(SluicectlEventsTest, Errors) {
+  EXPECT_EQ(run({"events", "--since", "-1"}).exit_code, 2);
+  EXPECT_EQ(run({"events", "--since", "x"}).exit_code, 2);
+  EXPECT_EQ(run({"events", "--count", "-2"}).exit_code, 2);
+  EXPECT_EQ(run({"events", "extra"}).exit_code, 2);
+  EXPECT_EQ(core_.events().subscriber_count(), 0u);
+  const RunResult r = run({"--socket", dir_ + "/absent.sock", "events"}, false);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, StartsWith("sluicectl: cannot reach sluiced at " + dir_ + "/absent.sock: "));
+}
 
 // --- Reading ---
 
@@ -597,7 +923,8 @@ TEST_F(SluicectlTest, NoCommand) {
 // Every command has its --help, exit 0, naming its usage.
 TEST_F(SluicectlTest, EveryCommandHasHelp) {
   for (const char* command :
-       {"status", "get", "describe", "apply", "delete", "set-weights", "backend"}) {
+       {"status", "get", "describe", "apply", "delete", "set-weights", "backend", "explain",
+        "stats", "events"}) {
     const RunResult r = run({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_THAT(r.out, StartsWith(std::string("Usage: sluicectl ") + command)) << command;

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "control/api/server.h"
+#include "tests/control/api/hold_grpc.h"
 #include "tests/control/api/test_certificates.h"
 #include "tests/control/api/test_services.h"
 #include "control/config/service_mapping.h"
@@ -65,6 +66,14 @@ class RoleCheckingCore final : public ControlCore {
   ControlStatus status() const override { return fake_.status(); }
   FlowAnswer explain_flow(const FlowQuery& q, uint64_t* revision) const override {
     return fake_.explain_flow(q, revision);
+  }
+  StatsResult stats(const std::string& service) const override { return fake_.stats(service); }
+  SubscribeResult watch_events(std::optional<uint64_t> start) override {
+    return fake_.watch_events(start);
+  }
+  void audit_refusal(const Caller& c, const std::string& method, const std::string& service,
+                     bool dry_run, const std::string& reason) override {
+    fake_.audit_refusal(c, method, service, dry_run, reason);
   }
 
  private:

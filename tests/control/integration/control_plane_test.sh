@@ -13,8 +13,14 @@
 #     accepted); invalid input refused with exit 1 naming the field, the
 #     state unchanged; dry runs change nothing; the socket is mode 0660; the
 #     audit log holds one JSON line per mutation sluiced decided on.
+#     stats: frames sent into the port show up as traffic of web by pool
+#     and backend (table, -o json, --service, --watch rates, errors);
+#     events: a follower started first (--since 0, -o json) saw every
+#     change in order, each acknowledged by the worker; the table form,
+#     --since, a start beyond the next event refused.
 #  2. SIGTERM and a restart on the same state directory: same revision,
-#     same services, and revisions go on from there.
+#     same services, and revisions go on from there; the events follower
+#     ends cleanly with the stream.
 #  3. A second sluiced on the same state directory is refused while the
 #     first runs.
 #  4. A corrupt state.json (garbage, empty, no revision, a bad address)
@@ -133,6 +139,10 @@ if ! ci_wait_ready 30; then
   ci_finish
 fi
 echo "ok: sluiced listens on a fresh state directory"
+
+# Follows every event from the first on, through the whole of section 1.
+ci_background "$TMP/events.jsonl" "$TMP/events.err" "$SLUICECTL" -o json events --since 0
+EVENTS_PID=$CI_BG_PID
 
 expect_json "fresh state: revision 0, no services" "d['revision'], d['services']" "('0', [])" get services
 
@@ -295,13 +305,12 @@ fi
 [ -e "$TMP/second.sock" ] && fail "second sluiced: created its socket"
 [ "$(revision)" = 4 ] || fail "second sluiced: the first no longer answers at revision 4"
 
-# --- The audit log: one JSON line per mutation sluiced decided on ---
+# --- The audit log: one JSON line per mutation that reached sluiced ---
 #
-# Refusals sluiced decides (compare-and-set, unknown pool or service, a
-# configuration that does not validate) are audited. Requests refused
-# before that are not: files sluicectl refuses never reach sluiced, and a
-# request the API layer cannot map (weight out of range) is answered
-# without reaching the core.
+# Refusals are audited wherever sluiced decides them: in the core
+# (compare-and-set, unknown pool or service, a configuration that does not
+# validate) and in the API layer (a request it cannot map: a weight out of
+# range). Files sluicectl refuses itself never reach sluiced.
 if "$PY" - "$AUDIT" <<'EOF'; then
 import json, re, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -319,6 +328,7 @@ want = [
     ("SetWeights", "web", 2, 3, True, False),
     ("SetWeights", "web", 3, 3, False, False),   # stale --expect-revision
     ("SetWeights", "web", 3, 4, True, False),    # current --expect-revision
+    ("SetWeights", "web", 4, 4, False, False),   # weight out of range (API layer)
     ("SetWeights", "web", 4, 4, False, False),   # unknown pool
     ("SetWeights", "web", 4, 4, False, False),   # every weight 0
     ("SetWeights", "nosuch", 4, 4, False, False),
@@ -340,8 +350,9 @@ summaries = [r["summary"] for r in records]
 assert summaries[0] == "created service web: 2 pools (stable=90 canary=10), 4 backends", summaries[0]
 assert summaries[2] == "weights stable=90 canary=10 -> stable=50 canary=50", summaries[2]
 assert summaries[3] == "expected revision 2 but the current revision is 3", summaries[3]
-assert summaries[5] == 'weights["blue"]: service web has no pool named "blue"', summaries[5]
-assert summaries[10] == "weights stable=40 canary=60 -> stable=10 canary=90", summaries[10]
+assert summaries[5] == 'weights["stable"]: 1000001 is out of range 0..1000000', summaries[5]
+assert summaries[6] == 'weights["blue"]: service web has no pool named "blue"', summaries[6]
+assert summaries[11] == "weights stable=40 canary=60 -> stable=10 canary=90", summaries[11]
 EOF
   echo "ok: audit log: one line per mutation, methods, revisions, outcomes"
 else
@@ -354,6 +365,102 @@ else
   fail "audit log mode $(stat -c '%a' "$AUDIT" 2>&1), wanted 640"
 fi
 
+# --- Stats: traffic from the port, named by service, pool and backend ---
+
+# send_syns COUNT: COUNT TCP SYNs from 10.78.0.99 (one port each) to web's
+# VIP, sent into sluiced's port from the other end of the veth pair.
+send_syns() {
+  local mac
+  mac=$(ip -n "$NS" -br link show "$P-a" | awk '{print $3}')
+  ip netns exec "$NS" "$PY" - "$P-b" "$mac" "$1" <<'EOF'
+import socket, struct, sys
+iface, mac, count = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), int(sys.argv[3])
+def checksum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for i in range(count):
+    tcp = struct.pack("!HHIIBBHHH", 40000 + i, 80, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0,
+                     socket.inet_aton("10.78.0.99"), socket.inet_aton("10.78.100.10"))
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    s.send(mac + bytes.fromhex("020000000099") + b"\x08\x00" + ip + tcp)
+EOF
+}
+
+if send_syns 40; then
+  # The worker counts them a moment later.
+  deadline=$((SECONDS + 10))
+  until [ "$(json "svc('web')['traffic']['packets']" stats)" = "'40'" ] ||
+    [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+  expect_json "stats -o json: web's 40 new flows" \
+    "svc('web')['traffic']['packets'], sum(int(p['traffic']['packets']) for p in svc('web')['pools']), sum(int(b['traffic']['packets']) for p in svc('web')['pools'] for b in p['backends'])" \
+    "('40', 40, 40)" stats
+  expect_json "stats -o json: revision, worker, counters by name" \
+    "d['revision'], d['dataplane'], [(w['worker'], w['generation'], w['label']) for w in d['workers']], int(next(c['value'] for c in d['total']['counters'] if c['name'] == 'new_flows')) >= 40, 'rx_bursts' in [c['name'] for c in d['total']['dataplane']]" \
+    "('4', 'dpdk', [(0, '4', 'lcore 1')], True, True)" stats
+  expect_json "stats -o json: circuits closed on the worker" \
+    "sorted(set(c for p in svc('web')['pools'] for b in p['backends'] for c in b['circuits']))" \
+    "['CIRCUIT_STATE_CLOSED']" stats
+else
+  fail "cannot send frames into $P-b"
+fi
+if ctl "stats (table)" 0 "SERVICE/POOL/BACKEND" stats; then
+  for line in "  stable " "    10.78.0.21 " "COUNTER " "dpdk.rx_packets " "W0 (lcore 1)"; do
+    grep -qF -- "$line" "$TMP/out" || fail "stats: no \"$line\" in: $(cat "$TMP/out")"
+  done
+  # The PACKETS column of the row of service web.
+  [ "$(awk '$1 == "web" { print $2 }' "$TMP/out")" = 40 ] ||
+    fail "stats: web's row does not count 40 packets: $(cat "$TMP/out")"
+fi
+ctl "stats --service api" 0 "api " stats --service api
+grep -qF "web " "$TMP/out" && fail "stats --service api: web listed: $(cat "$TMP/out")"
+ctl "stats --watch: rates" 0 "rates over:" stats --watch --interval 0.3 --count 2
+ctl "stats of an unknown service" 1 'NOT_FOUND: no service named "nosuch"' stats --service nosuch
+ctl "stats of a bad name" 1 'INVALID_ARGUMENT: service: "a/b" is not a service name' \
+  stats --service a/b
+
+# --- Events: every change in order, each applied by the worker ---
+
+ctl "events --since 1 (table)" 0 \
+  "config    revision 1 ApplyService web: created service web: 2 pools (stable=90 canary=10), 4 backends (by unix:" \
+  events --since 1 --count 1
+ctl "events --since beyond the next event" 1 "INVALID_ARGUMENT: start_sequence: 100000 is beyond" \
+  events --since 100000
+# The follower has seen revision 4 applied once its line is there.
+deadline=$((SECONDS + 10))
+until grep -qF '"revision_applied":{"generation":"4"' "$TMP/events.jsonl" 2>/dev/null ||
+  [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+if "$PY" - "$TMP/events.jsonl" <<'EOF'; then
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+sequences = [int(e["sequence"]) for e in events]
+assert sequences == list(range(1, len(events) + 1)), sequences
+changes = [(int(e["config_changed"]["revision"]), e["config_changed"]["method"],
+            e["config_changed"]["service"]) for e in events if "config_changed" in e]
+assert changes == [(1, "ApplyService", "web"), (2, "ApplyService", "api"),
+                   (3, "SetWeights", "web"), (4, "SetWeights", "web")], changes
+# Each change is followed by the worker's acknowledgement of it (or of a
+# later one: two quick changes can be acknowledged together).
+for i, e in enumerate(events):
+    if "config_changed" not in e:
+        continue
+    revision = int(e["config_changed"]["revision"])
+    later = events[i + 1:]
+    assert any("worker_applied" in x and int(x["worker_applied"]["generation"]) >= revision
+               for x in later), ("no worker_applied after", e)
+    assert any("revision_applied" in x and int(x["revision_applied"]["generation"]) >= revision
+               and x["revision_applied"]["workers"] == 1 for x in later), ("not applied", e)
+EOF
+  echo "ok: events: every change in order, each applied by the worker"
+else
+  fail "events followed from the start ($TMP/events.jsonl):"
+  sed 's/^/    /' "$TMP/events.jsonl" "$TMP/events.err"
+fi
+
 # --- 2. Restart on the same state directory ---
 
 before=$(services_json)
@@ -363,6 +470,20 @@ if [ "$CI_EXIT" = 0 ] && grep -qF "stopped:" "$CI_LOG"; then
   echo "ok: SIGTERM -> exit 0"
 else
   daemon_failed "SIGTERM: exit $CI_EXIT (wanted 0 and a 'stopped:' line)"
+fi
+# sluiced's shutdown ends the events stream: the follower exits 0, saying so.
+deadline=$((SECONDS + 10))
+while kill -0 "$EVENTS_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+if kill -0 "$EVENTS_PID" 2>/dev/null; then
+  fail "events follower still running 10 s after sluiced stopped"
+else
+  wait "$EVENTS_PID"
+  events_exit=$?
+  if [ "$events_exit" = 0 ] && grep -qF "sluiced ended the stream" "$TMP/events.err"; then
+    echo "ok: events follower ends with sluiced's stream (exit 0)"
+  else
+    fail "events follower: exit $events_exit, stderr: $(cat "$TMP/events.err")"
+  fi
 fi
 
 ci_start_sluiced "$TMP/daemon2.log"

@@ -13,6 +13,7 @@
 #   ci_stop_sluiced                 SIGTERM and wait: CI_EXIT
 #   ci_sluiced_command PREFIX SOCKET  CI_COMMAND, for a sluiced run by hand
 #   ci_run COMMAND...               a client, interruptible
+#   ci_background OUT ERR COMMAND...  a client left running: CI_BG_PID
 #
 # Everything created is named after the prefix and removed on every exit
 # path; the only processes signalled are the sluiced and the clients this
@@ -25,6 +26,7 @@ failures=0
 NS=""
 SLUICED_PID=""
 CI_CHILD_PID=""
+CI_BACKGROUND_PIDS=()
 CI_EXIT=""
 # EAL file prefixes used, removed from /var/run/dpdk at the end (a sluiced
 # killed with SIGKILL leaves its runtime directory behind).
@@ -48,7 +50,7 @@ ci_init() {
 
 ci_cleanup() {
   local pid
-  for pid in "$CI_CHILD_PID" "$SLUICED_PID"; do
+  for pid in "$CI_CHILD_PID" "${CI_BACKGROUND_PIDS[@]}" "$SLUICED_PID"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -KILL "$pid" 2>/dev/null
       wait "$pid" 2>/dev/null
@@ -164,6 +166,17 @@ ci_run() {
   local rc=$?
   CI_CHILD_PID=""
   return "$rc"
+}
+
+# ci_background OUT ERR COMMAND...: starts COMMAND (a client that follows
+# sluiced, e.g. `sluicectl events`) in the background, its output in OUT
+# and ERR; CI_BG_PID is its PID. The cleanup kills it if it is still there.
+ci_background() {
+  local out=$1 err=$2
+  shift 2
+  "$@" </dev/null >"$out" 2>"$err" &
+  CI_BG_PID=$!
+  CI_BACKGROUND_PIDS+=("$CI_BG_PID")
 }
 
 # SIGTERM, then waits up to 10 s: CI_EXIT is sluiced's exit status, or

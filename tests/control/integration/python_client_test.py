@@ -10,11 +10,15 @@ service, defaults written out; SetWeights (waited for, by timeout_ms and
 by the call's deadline) changes only the pools it names; compare-and-set
 by expected_revision, an explicit 0 included (proto3 `optional` presence);
 dry runs; INVALID_ARGUMENT naming every field in error by its path;
-NOT_FOUND; DeleteService. Exit 0 when every check passed, 1 otherwise.
+NOT_FOUND; DeleteService; GetStats (the revision, the worker, counters by
+name, traffic named by service, pool and backend, errors); WatchEvents (the
+history from sequence 1, a live SetWeights announced and applied, a start
+beyond the next event refused). Exit 0 when every check passed, 1 otherwise.
 """
 
 import shutil
 import sys
+import time
 
 import grpc
 
@@ -76,8 +80,8 @@ def run_checks(socket_path, protos):
     def methods():
         assert stub.methods == ["ApplyService", "DeleteService", "GetService", "ListServices",
                                 "SetWeights", "SetBackendState", "GetStatus",
-                                "ExplainFlow"], stub.methods
-    checks.run("the stub has the .proto's eight methods", methods)
+                                "ExplainFlow", "GetStats", "WatchEvents"], stub.methods
+    checks.run("the stub has the .proto's ten methods", methods)
 
     def status_fresh():
         st = stub.GetStatus(c.GetStatusRequest(), timeout=CALL_TIMEOUT_S)
@@ -274,12 +278,114 @@ def run_checks(socket_path, protos):
                      'client_address: "nope" is not an IPv4 or IPv6 address')
     checks.run("ExplainFlow: service, pool and reason; errors name the field", explain)
 
+    def get_stats():
+        # Revision 6 (SetBackendState) was not waited for: give the worker a moment.
+        deadline = time.monotonic() + CALL_TIMEOUT_S
+        while True:
+            st = stub.GetStats(c.GetStatsRequest(), timeout=CALL_TIMEOUT_S)
+            if st.workers[0].generation == st.revision or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert (st.revision, st.dataplane) == (6, "dpdk"), st
+        assert st.uptime_ms > 0, st.uptime_ms
+        assert [(w.worker, w.generation, w.label) for w in st.workers] == [(0, 6, "lcore 1")], \
+            list(st.workers)
+        names = [x.name for x in st.total.counters]
+        assert names[:3] == ["rx_packets", "forwarded", "replied"], names
+        assert "fragment" in [x.name for x in st.total.drops], list(st.total.drops)
+        assert "rx_bursts" in [x.name for x in st.total.dataplane], list(st.total.dataplane)
+        assert st.total.circuits.capacity > 0, st.total.circuits
+        tree = [(x.name, [(p.name, p.weight, [(b.address, b.state, len(b.circuits))
+                                              for b in p.backends]) for p in x.pools])
+                for x in st.services]
+        assert tree == [("shop", [
+            ("stable", 12, [("10.79.0.21", s.BACKEND_STATE_DISABLED, 1),
+                            ("10.79.0.22", s.BACKEND_STATE_DRAINING, 1)]),
+            ("canary", 50, [("10.79.0.31", s.BACKEND_STATE_ACTIVE, 1)]),
+            ("dark", 1, [("10.79.0.41", s.BACKEND_STATE_ACTIVE, 1)])])], tree
+        assert st.services[0].pools[1].backends[0].circuits[0] == c.CIRCUIT_STATE_CLOSED
+        one = stub.GetStats(c.GetStatsRequest(service="shop"), timeout=CALL_TIMEOUT_S)
+        assert [x.name for x in one.services] == ["shop"], one.services
+        expect_error(stub.GetStats, c.GetStatsRequest(service="nosuch"),
+                     grpc.StatusCode.NOT_FOUND, 'no service named "nosuch"')
+        expect_error(stub.GetStats, c.GetStatsRequest(service="sh op"),
+                     grpc.StatusCode.INVALID_ARGUMENT,
+                     'service: "sh op" is not a service name (1 to 63 letters, digits, \'-\', '
+                     '\'_\' and \'.\')')
+    checks.run("GetStats: revision, worker, counters by name, services by name; errors",
+               get_stats)
+
+    def watch_history():
+        events = stub.WatchEvents(c.WatchEventsRequest(start_sequence=1), timeout=CALL_TIMEOUT_S)
+        try:
+            first = next(events)
+            assert first.sequence == 1 and first.WhichOneof("kind") == "config_changed", first
+            changed = first.config_changed
+            assert (changed.revision, changed.method, changed.service) == \
+                (1, "ApplyService", "shop"), changed
+            assert changed.summary.startswith("created service shop: 3 pools"), changed.summary
+            assert changed.peer.startswith("unix:"), changed.peer
+            assert first.time.seconds > 0, first.time
+        finally:
+            events.cancel()
+    checks.run("WatchEvents from sequence 1: the first change, ApplyService", watch_history)
+
+    def watch_live():
+        events = stub.WatchEvents(c.WatchEventsRequest(), timeout=CALL_TIMEOUT_S)
+        try:
+            # Subscribed once the initial metadata is there: nothing after is missed.
+            metadata = dict(events.initial_metadata())
+            assert "sluice-next-sequence" in metadata, metadata
+            request = c.SetWeightsRequest(service="shop", weights={"canary": 40})
+            request.wait.enabled = True
+            r = stub.SetWeights(request, timeout=CALL_TIMEOUT_S)
+            assert r.revision == 7 and r.applied, r
+            # Acknowledgements of earlier revisions may come first; from the
+            # change on, every event is about it, in sequence.
+            kinds = []
+            for e in events:
+                kind = e.WhichOneof("kind")
+                if not kinds and kind != "config_changed":
+                    continue
+                kinds.append((e.sequence, kind))
+                if kind == "config_changed":
+                    assert (e.config_changed.revision, e.config_changed.method,
+                            e.config_changed.summary) == \
+                        (7, "SetWeights", "weights stable=12 canary=50 dark=1 -> "
+                                          "stable=12 canary=40 dark=1"), e
+                    assert e.sequence >= int(metadata["sluice-next-sequence"]), e
+                if kind == "worker_applied":
+                    assert (e.worker_applied.worker, e.worker_applied.generation) == (0, 7), e
+                if kind == "revision_applied":
+                    assert (e.revision_applied.generation, e.revision_applied.workers) == \
+                        (7, 1), e
+                    break
+            assert [k for _, k in kinds] == \
+                ["config_changed", "worker_applied", "revision_applied"], kinds
+            sequences = [n for n, _ in kinds]
+            assert sequences == list(range(sequences[0], sequences[0] + 3)), kinds
+        finally:
+            events.cancel()
+    checks.run("WatchEvents live: SetWeights announced, then applied by the worker", watch_live)
+
+    def watch_beyond():
+        events = stub.WatchEvents(c.WatchEventsRequest(start_sequence=100000),
+                                  timeout=CALL_TIMEOUT_S)
+        try:
+            next(events)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code()
+            assert e.details().startswith("start_sequence: 100000 is beyond"), e.details()
+            return
+        raise AssertionError("an event came, wanted INVALID_ARGUMENT")
+    checks.run("WatchEvents: a start beyond the next event is INVALID_ARGUMENT", watch_beyond)
+
     def delete():
-        r = stub.DeleteService(c.DeleteServiceRequest(name="shop", expected_revision=6),
+        r = stub.DeleteService(c.DeleteServiceRequest(name="shop", expected_revision=7),
                                timeout=CALL_TIMEOUT_S)
-        assert r.revision == 7, r
+        assert r.revision == 8, r
         expect_error(stub.GetService, c.GetServiceRequest(name="shop"),
-                     grpc.StatusCode.NOT_FOUND, 'no service named "shop" (revision 7)')
+                     grpc.StatusCode.NOT_FOUND, 'no service named "shop" (revision 8)')
     checks.run("DeleteService with expected_revision", delete)
 
     channel.close()

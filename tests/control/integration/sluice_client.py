@@ -76,7 +76,8 @@ class ControlStub:
     """One callable attribute per rpc of sluice.v1.Control, named as in the
     .proto: stub.SetWeights(request, timeout=..., metadata=...) returns the
     response or raises grpc.RpcError; .with_call(...) also returns the call
-    (for trailing metadata)."""
+    (for trailing metadata). A server-streaming rpc (WatchEvents) returns
+    the call, an iterator of responses that can be cancel()ed."""
 
     def __init__(self, channel, protos):
         service = protos.control_pb2.DESCRIPTOR.services_by_name["Control"]
@@ -85,7 +86,10 @@ class ControlStub:
         for method in service.methods:
             request = self._message_class(protos, method.input_type)
             response = self._message_class(protos, method.output_type)
-            callable_ = channel.unary_unary(
+            if method.client_streaming:
+                raise RuntimeError("client-streaming rpc %s: not supported here" % method.name)
+            make = channel.unary_stream if method.server_streaming else channel.unary_unary
+            callable_ = make(
                 "/%s/%s" % (SERVICE, method.name),
                 request_serializer=request.SerializeToString,
                 response_deserializer=response.FromString)

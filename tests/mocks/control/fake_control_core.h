@@ -4,7 +4,10 @@
 // dry_run and expected_revision, and records every call, so a test can check
 // what reached the core, and that nothing did. It does not validate: the
 // layer under test must refuse bad input itself. fail_next makes the next
-// mutation fail with a chosen error.
+// mutation fail with a chosen error. GetStats answers what set_stats gave
+// it; WatchEvents reads a real EventHub (control/core/event_hub.h) that the
+// test publishes into through events(). Refusals the layer above audits
+// are recorded in refusals().
 #pragma once
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "control/api/control_core.h"
+#include "control/core/event_hub.h"
 
 namespace sluice::control::fakes {
 
@@ -30,6 +34,14 @@ class FakeControlCore final : public ControlCore {
     engine::IpAddress backend;                    // set_backend_state
     engine::BackendState state = engine::BackendState::kActive;
     std::optional<engine::ServiceConfig> config;  // apply_service
+  };
+  // What audit_refusal received.
+  struct Refusal {
+    Caller caller;
+    std::string method;
+    std::string service;
+    bool dry_run = false;
+    std::string reason;
   };
 
   // Test setup and inspection (thread-safe: the server calls from its own
@@ -59,6 +71,24 @@ class FakeControlCore final : public ControlCore {
   uint64_t revision() const {
     std::lock_guard lock(mutex_);
     return revision_;
+  }
+  // What stats() answers (filtered by service name when asked).
+  void set_stats(const ControlStats& stats) { set_stats(std::vector<ControlStats>{stats}); }
+  // Successive stats() calls answer these in turn, then the last again.
+  void set_stats(std::vector<ControlStats> samples) {
+    std::lock_guard lock(mutex_);
+    stats_ = std::move(samples);
+    stats_calls_ = 0;
+  }
+  // The service the last stats() call asked for.
+  std::optional<std::string> last_stats_service() const {
+    std::lock_guard lock(mutex_);
+    return last_stats_service_;
+  }
+  EventHub& events() { return events_; }
+  std::vector<Refusal> refusals() const {
+    std::lock_guard lock(mutex_);
+    return refusals_;
   }
 
   // ControlCore
@@ -160,6 +190,28 @@ class FakeControlCore final : public ControlCore {
   FlowAnswer explanation;
   mutable FlowQuery last_query;
 
+  StatsResult stats(const std::string& service) const override {
+    std::lock_guard lock(mutex_);
+    last_stats_service_ = service;
+    StatsResult result;
+    if (!stats_.empty()) result.stats = stats_[std::min(stats_calls_++, stats_.size() - 1)];
+    if (service.empty()) return result;
+    auto& services = result.stats.services;
+    services.erase(std::remove_if(services.begin(), services.end(),
+                                  [&](const ServiceStats& s) { return s.name != service; }),
+                   services.end());
+    if (services.empty()) result.error = no_service(service);
+    return result;
+  }
+  SubscribeResult watch_events(std::optional<uint64_t> start) override {
+    return events_.subscribe(start);
+  }
+  void audit_refusal(const Caller& caller, const std::string& method, const std::string& service,
+                     bool dry_run, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    refusals_.push_back({caller, method, service, dry_run, reason});
+  }
+
  private:
   static Call make_call(const char* method, const Caller& caller, const MutationOptions& options,
                         const std::string& service) {
@@ -228,6 +280,11 @@ class FakeControlCore final : public ControlCore {
   std::optional<CallError> fail_next_;
   bool applies_ = true;
   std::vector<Call> calls_;
+  std::vector<ControlStats> stats_;
+  mutable size_t stats_calls_ = 0;
+  mutable std::optional<std::string> last_stats_service_;
+  std::vector<Refusal> refusals_;
+  EventHub events_;
 };
 
 }  // namespace sluice::control::fakes

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/core/dataplane_watcher.h"
+
+#include <algorithm>
+
+namespace sluice::control {
+
+DataplaneWatcher::DataplaneWatcher(const DataplaneSink& dataplane, EventHub& events,
+                                   SnapshotSource snapshot)
+    : dataplane_(dataplane), events_(events), snapshot_(std::move(snapshot)) {}
+
+DataplaneWatcher::~DataplaneWatcher() { stop(); }
+
+void DataplaneWatcher::poll() {
+  std::lock_guard lock(poll_mutex_);
+  poll_generations();
+  poll_circuits();
+  baseline_ = true;
+}
+
+void DataplaneWatcher::poll_generations() {
+  const std::vector<uint64_t> now = dataplane_.worker_generations();
+  if (now.empty()) return;
+  const uint64_t lowest = *std::min_element(now.begin(), now.end());
+  if (baseline_ && now.size() == generations_.size()) {
+    for (uint32_t w = 0; w < now.size(); ++w) {
+      if (now[w] > generations_[w]) events_.publish(WorkerAppliedEvent{w, now[w]});
+    }
+    if (lowest > applied_) {
+      events_.publish(RevisionAppliedEvent{lowest, static_cast<uint32_t>(now.size())});
+    }
+  }
+  generations_ = now;
+  applied_ = lowest;
+}
+
+const std::multimap<uint64_t, DataplaneWatcher::BackendName>& DataplaneWatcher::names_of(
+    const std::shared_ptr<const engine::Snapshot>& snapshot) {
+  if (named_ != snapshot) {
+    named_ = snapshot;
+    names_.clear();
+    for (const engine::CompiledService& s : snapshot->services()) {
+      for (const engine::CompiledBackend& b : s.backends) {
+        names_.emplace(b.fingerprint,
+                       BackendName{s.config.name, s.pools[b.pool].name, b.address.to_string()});
+      }
+    }
+  }
+  return names_;
+}
+
+void DataplaneWatcher::poll_circuits() {
+  const std::shared_ptr<const engine::Snapshot> snapshot = snapshot_();
+  if (!snapshot) return;
+  const std::vector<std::vector<CircuitSample>> samples = dataplane_.circuit_states(*snapshot);
+  std::vector<States> now(samples.size());
+  for (size_t w = 0; w < samples.size(); ++w) {
+    for (const CircuitSample& c : samples[w]) now[w][c.fingerprint] = c.state;
+  }
+  if (baseline_ && now.size() == circuits_.size()) {
+    const auto& names = names_of(snapshot);
+    auto state_in = [](const States& states, uint64_t fp) {
+      auto it = states.find(fp);
+      return it == states.end() ? engine::CircuitState::kClosed : it->second;
+    };
+    for (uint32_t w = 0; w < now.size(); ++w) {
+      // Fingerprints not closed before or now: the only ones that can differ.
+      States changed = circuits_[w];
+      changed.insert(now[w].begin(), now[w].end());
+      for (const auto& [fp, ignored] : changed) {
+        const engine::CircuitState from = state_in(circuits_[w], fp);
+        const engine::CircuitState to = state_in(now[w], fp);
+        if (from == to) continue;
+        auto [first, last] = names.equal_range(fp);
+        for (auto it = first; it != last; ++it) {
+          const BackendName& n = it->second;
+          events_.publish(CircuitChangedEvent{n.service, n.pool, n.address, w, from, to});
+        }
+      }
+    }
+  }
+  circuits_ = std::move(now);
+}
+
+void DataplaneWatcher::start(std::chrono::milliseconds interval) {
+  std::lock_guard lock(thread_mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this, interval] {
+    std::unique_lock lock(thread_mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      poll();
+      lock.lock();
+      wake_.wait_for(lock, interval, [&] { return stopping_; });
+    }
+  });
+}
+
+void DataplaneWatcher::stop() {
+  std::thread thread;
+  {
+    std::lock_guard lock(thread_mutex_);
+    stopping_ = true;
+    thread = std::move(thread_);
+  }
+  wake_.notify_all();
+  if (thread.joinable()) thread.join();
+}
+
+}  // namespace sluice::control

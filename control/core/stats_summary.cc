@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/core/stats_summary.h"
+
+#include <map>
+
+namespace sluice::control {
+namespace {
+
+EngineStats engine_stats(const engine::WorkerCounters& c, const engine::CircuitStats& circuits,
+                         uint32_t tracked, uint32_t capacity,
+                         const std::vector<std::pair<std::string, uint64_t>>& dataplane) {
+  EngineStats s;
+#define SLUICE_X(name, help) s.counters.push_back({#name, c.name});
+  SLUICE_WORKER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+  // Reason 0 is "not dropped".
+  for (int r = 1; r < engine::kDropReasonCount; ++r) {
+    s.drops.push_back(
+        {std::string(engine::drop_reason_name(static_cast<engine::DropReason>(r))), c.drops[r]});
+  }
+  s.circuits = circuits;
+  s.circuits_tracked = tracked;
+  s.circuits_capacity = capacity;
+  for (const auto& [name, value] : dataplane) s.dataplane.push_back({name, value});
+  return s;
+}
+
+void add_circuits(engine::CircuitStats& to, const engine::CircuitStats& from) {
+  to.opened += from.opened;
+  to.closed += from.closed;
+  to.half_opened += from.half_opened;
+  to.failures += from.failures;
+  to.successes += from.successes;
+  to.refused_by_max_ejected += from.refused_by_max_ejected;
+  to.untracked += from.untracked;
+}
+
+// Dataplane counters summed by name, in the order names first appear.
+std::vector<std::pair<std::string, uint64_t>> sum_dataplane(const DataplaneStats& sample) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  std::map<std::string, size_t> index;
+  for (const WorkerSample& w : sample.workers) {
+    for (const auto& [name, value] : w.dataplane_counters) {
+      auto [it, added] = index.emplace(name, out.size());
+      if (added) out.push_back({name, 0});
+      out[it->second].second += value;
+    }
+  }
+  return out;
+}
+
+engine::TrafficCounter traffic(const std::vector<engine::TrafficCounter>& counters, uint32_t slot) {
+  return slot < counters.size() ? counters[slot] : engine::TrafficCounter{};
+}
+
+}  // namespace
+
+StatsResult summarize_stats(const DataplaneStats& sample, const engine::Snapshot* snapshot,
+                            const std::string& service) {
+  StatsResult result;
+  ControlStats& out = result.stats;
+  out.revision = snapshot ? snapshot->generation() : 0;
+
+  engine::WorkerCounters sum;
+  engine::CircuitStats circuits;
+  uint32_t tracked = 0, capacity = 0;
+  // Per worker: fingerprint -> state of the circuits that are not closed.
+  std::vector<std::map<uint64_t, engine::CircuitState>> not_closed(sample.workers.size());
+  for (uint32_t i = 0; i < sample.workers.size(); ++i) {
+    const WorkerSample& w = sample.workers[i];
+    out.workers.push_back({i, w.generation, w.label,
+                           engine_stats(w.counters, w.circuits, w.circuits_tracked,
+                                        w.circuits_capacity, w.dataplane_counters)});
+    sum.add(w.counters);
+    add_circuits(circuits, w.circuits);
+    tracked += w.circuits_tracked;
+    capacity += w.circuits_capacity;
+    for (const CircuitSample& c : w.circuits_not_closed) not_closed[i][c.fingerprint] = c.state;
+  }
+  out.total = engine_stats(sum, circuits, tracked, capacity, sum_dataplane(sample));
+
+  if (!snapshot) {
+    if (!service.empty()) {
+      result.error = CallError{ErrorCode::kNotFound, "no service named \"" + service + "\""};
+    }
+    return result;
+  }
+  for (const engine::CompiledService& s : snapshot->services()) {
+    if (!service.empty() && s.config.name != service) continue;
+    ServiceStats ss{s.config.name, traffic(sum.services, s.counter_slot), {}};
+    for (const engine::CompiledPool& p : s.pools) {
+      PoolStats ps{p.name, p.weight, traffic(sum.pools, p.counter_slot), {}};
+      for (uint32_t b = p.first_backend; b < p.first_backend + p.backend_count; ++b) {
+        const engine::CompiledBackend& be = s.backends[b];
+        BackendStats bs{be.address, be.state, be.weight, traffic(sum.backends, be.counter_slot), {}};
+        for (const auto& states : not_closed) {
+          auto it = states.find(be.fingerprint);
+          bs.circuits.push_back(it == states.end() ? engine::CircuitState::kClosed : it->second);
+        }
+        ps.backends.push_back(std::move(bs));
+      }
+      ss.pools.push_back(std::move(ps));
+    }
+    out.services.push_back(std::move(ss));
+  }
+  if (!service.empty() && out.services.empty()) {
+    result.error = CallError{ErrorCode::kNotFound, "no service named \"" + service + "\""};
+  }
+  return result;
+}
+
+}  // namespace sluice::control
