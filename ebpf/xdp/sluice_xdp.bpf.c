@@ -4,7 +4,8 @@
  * one XDP program, so that a host without DPDK sends every flow to the same
  * backend, with the same bytes, as a DPDK appliance would.
  *
- *   parse -> VIP? -> service -> flow table -> (new flow: rule | split ->
+ *   parse -> flow entry (names its service while its generation is
+ *   current) or service -> flow table -> (new flow: rule | split ->
  *   Maglev + circuit state) -> encapsulate -> XDP_TX / redirect
  *
  * Verdicts: forward is XDP_TX (or a redirect to globals.tx_ifindex when it
@@ -35,6 +36,7 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 				     const struct sluice_xdp_globals *g)
 {
 	const uint8_t proto = p->key.proto;
+	struct sluice_xdp_flow *e = NULL;
 	int64_t service = -1;
 
 	if (p->status == SLUICE_PARSE_MALFORMED) {
@@ -44,11 +46,24 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 	sluice_decide_host(d);
 	if (p->status == SLUICE_PARSE_NOT_IP)
 		return;
-	if (!p->is_fragment && (proto == SLUICE_IPPROTO_TCP || proto == SLUICE_IPPROTO_UDP))
-		service = sluice_find_service(env->slot, &p->key);
+	if (!p->is_fragment && (proto == SLUICE_IPPROTO_TCP || proto == SLUICE_IPPROTO_UDP)) {
+		/* The flow entry first: one written or revalidated under the
+		 * current generation names the service the lookup below would
+		 * find, so an established packet skips that lookup. TCP/UDP for
+		 * the host pays a missed flow lookup for it. (The key is in the
+		 * scratch map value, which any verifier takes as a key; the entry
+		 * goes to sluice_handle_flow only when not NULL.) */
+		e = bpf_map_lookup_elem(&flows, &p->key);
+		if (e && e->state != SLUICE_XDP_FLOW_EMPTY &&
+		    e->generation == (uint32_t)env->generation)
+			service = e->service;
+		else
+			service = sluice_find_service(env->slot, &p->key);
+	}
 	if (service >= 0) {
+		env->service = (uint32_t)service;
 		env->flow_hash = sluice_flow_hash(&p->key, &g->seed);
-		if (sluice_handle_flow(ctx, p, d, env, (uint32_t)service))
+		if (!e || sluice_handle_flow(ctx, p, d, env, e))
 			sluice_new_flow(ctx, p, d, env, (uint32_t)service);
 		return;
 	}
@@ -125,6 +140,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		pkt->env.slot = sluice_xdp_root_slot(word);
 		pkt->env.now_ms = sluice_now_ms();
 		pkt->env.flow_hash = 0;
+		pkt->env.service = 0;
 		sluice_adopt(cnt, pkt->env.generation);
 		g = sluice_globals(pkt->env.slot);
 		if (g)

@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define SLUICE_XDP_LAYOUT_VERSION 1u
+#define SLUICE_XDP_LAYOUT_VERSION 2u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -172,15 +172,21 @@ struct sluice_xdp_rule_key {
 };
 
 /* map "flows", LRU_PERCPU_HASH: sluice_flow_key -> this CPU's entry (an
- * engine FlowEntry without the key). state 0 (empty) on this CPU = absent. */
+ * engine FlowEntry without the key, plus the service it was scheduled by).
+ * state 0 (empty) on this CPU = absent. */
 struct sluice_xdp_flow {
 	uint64_t backend_fingerprint;
 	uint32_t last_seen_ms;
 	uint32_t state_since_ms;
-	uint32_t generation;     /* low 32 bits of the generation backend_index is valid for */
+	uint32_t generation;     /* low 32 bits of the generation backend_index and service are valid for */
 	uint16_t backend_index;
 	uint8_t pool;
 	uint8_t state;           /* engine::FlowState */
+	/* The key's service index under `generation`: while that generation is
+	 * current, the service lookup would return it again, and an established
+	 * packet skips that lookup. */
+	uint32_t service;
+	uint32_t pad;
 };
 
 /* engine::FlowState, the values of sluice_xdp_flow.state. */

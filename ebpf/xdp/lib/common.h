@@ -71,6 +71,8 @@ struct sluice_xdp_env {
 	uint64_t flow_hash; /* of the packet's flow key under the seed (service packets) */
 	uint32_t slot;      /* 0 or 1 */
 	uint32_t now_ms;    /* wrapping milliseconds, as the engine's now_ms */
+	uint32_t service;   /* the packet's service index (service packets) */
+	uint32_t pad;
 };
 
 /* A packet's verdict, and what its traffic is counted against. */

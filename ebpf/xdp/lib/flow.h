@@ -38,6 +38,17 @@ SLUICE_XDP_INLINE uint32_t sluice_flow_timeout_ms(uint8_t state, const struct sl
 	return 0;
 }
 
+/* The entry if it is live: not empty, not expired. */
+SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_live(struct sluice_xdp_flow *e, uint32_t now_ms,
+							   const struct sluice_xdp_service *svc)
+{
+	if (!e || e->state == SLUICE_XDP_FLOW_EMPTY)
+		return NULL;
+	if (now_ms - e->last_seen_ms >= sluice_flow_timeout_ms(e->state, svc))
+		return NULL;
+	return e;
+}
+
 /* This CPU's live entry for the key, or NULL (absent, empty or expired).
  * The key is copied to the stack first: older verifiers take map keys only
  * from the stack, a packet or a map value, and a global function's pointer
@@ -47,13 +58,8 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice
 							     const struct sluice_xdp_service *svc)
 {
 	const struct sluice_flow_key k = *key;
-	struct sluice_xdp_flow *e = bpf_map_lookup_elem(&flows, &k);
 
-	if (!e || e->state == SLUICE_XDP_FLOW_EMPTY)
-		return NULL;
-	if (now_ms - e->last_seen_ms >= sluice_flow_timeout_ms(e->state, svc))
-		return NULL;
-	return e;
+	return sluice_flow_live(bpf_map_lookup_elem(&flows, &k), now_ms, svc);
 }
 
 /*
@@ -119,29 +125,30 @@ SLUICE_XDP_INLINE bool sluice_is_syn(const struct sluice_xdp_parsed *p)
 }
 
 /*
- * A packet of a TCP/UDP flow to service `service`, when this CPU's flow
- * table has a usable entry for it: the entry decides (engine handle_flow up
- * to its forward). Returns 1, deciding nothing, when there is no such
- * entry (none, expired, its backend removed or disabled, or a SYN starting
- * a new connection on the tuple of a finished one): the caller then
- * schedules the flow with sluice_new_flow.
+ * A packet of a TCP/UDP flow to service env->service, with this CPU's entry
+ * `entry` for its key (the caller looked it up): when the entry is usable it
+ * decides (engine handle_flow up to its forward). Returns 1, deciding
+ * nothing, when it is not (empty, expired, its backend removed or disabled,
+ * or a SYN starting a new connection on the tuple of a finished one): the
+ * caller then schedules the flow with sluice_new_flow.
  */
 SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
 				     struct sluice_xdp_decision *d,
-				     const struct sluice_xdp_env *env, uint32_t service)
+				     const struct sluice_xdp_env *env, struct sluice_xdp_flow *entry)
 {
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	const struct sluice_xdp_service *svc;
 	const struct sluice_xdp_backend *b;
 	struct sluice_xdp_target t = {};
 	struct sluice_xdp_flow *e;
-	uint32_t now_ms, gen32, slot;
+	uint32_t now_ms, gen32, slot, service;
 	bool tcp, syn;
 
 	if (!p || !d || !env || !cnt)
 		return 0;
 	sluice_decide_drop(d, SLUICE_DROP_NO_SERVICE);
 	slot = env->slot & 1;
+	service = env->service;
 	now_ms = env->now_ms;
 	gen32 = (uint32_t)env->generation;
 	svc = sluice_service(slot, service);
@@ -150,7 +157,7 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	tcp = p->key.proto == SLUICE_IPPROTO_TCP;
 	syn = sluice_is_syn(p);
 
-	e = sluice_flow_lookup(&p->key, now_ms, svc);
+	e = sluice_flow_live(entry, now_ms, svc);
 	if (!e)
 		return 1;
 	cnt->flow_hits++;
@@ -167,6 +174,7 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 		}
 		e->backend_index = (uint16_t)index;
 		e->pool = b->pool;
+		e->service = service;
 		e->generation = gen32;
 	}
 	if (syn && e->state != SLUICE_XDP_FLOW_SYN_SENT)
@@ -249,6 +257,7 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	fresh.backend_index = s.backend;
 	fresh.pool = s.pool;
 	fresh.generation = (uint32_t)env->generation;
+	fresh.service = service;
 	fresh.last_seen_ms = s.now_ms;
 	fresh.state_since_ms = s.now_ms;
 	if (!tcp)

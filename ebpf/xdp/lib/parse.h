@@ -32,8 +32,9 @@ enum sluice_parse_status {
 
 #define SLUICE_MAX_IPV6_EXTENSION_HEADERS 4 /* engine kMaxIpv6ExtensionHeaders */
 
-/* engine::ParsedPacket. */
-struct sluice_xdp_parsed {
+/* engine::ParsedPacket. Eight-byte aligned (its members alone would make it
+ * two): clearing it then takes 14 word stores instead of 53 halfword ones. */
+struct __attribute__((aligned(8))) sluice_xdp_parsed {
 	struct sluice_flow_key key;   /* addresses, ports (network order), proto, family */
 	struct sluice_flow_key inner; /* ICMP errors: the quoted flow, client -> VIP */
 	uint16_t ethertype;
