@@ -31,6 +31,7 @@ enum class ErrorCode {
   kPermissionDenied,    // read-only caller
   kInternal,            // the state could not be saved: nothing changed
   kUnavailable,         // sluiced is shutting down
+  kResourceExhausted,   // valid, but the dataplane has no room for it (XDP map sizes)
 };
 
 struct CallError {

@@ -12,6 +12,7 @@ grpc::StatusCode grpc_code(ErrorCode code) {
     case ErrorCode::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
     case ErrorCode::kInternal: return grpc::StatusCode::INTERNAL;
     case ErrorCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
+    case ErrorCode::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
   }
   // A code added to ErrorCode but not here: still an error, never OK.
   return grpc::StatusCode::UNKNOWN;

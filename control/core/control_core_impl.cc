@@ -83,6 +83,12 @@ bool ControlCoreImpl::start(std::string* error_text) {
                   " does not compile: " + join_errors(compiled.errors, SIZE_MAX, "");
     return false;
   }
+  if (std::vector<std::string> misfits = dataplane_.check(*compiled.snapshot); !misfits.empty()) {
+    *error_text = "the saved state at revision " + std::to_string(loaded->revision) +
+                  " does not fit the " + dataplane_.kind() + " dataplane: " + misfits.front() +
+                  (misfits.size() > 1 ? " (and " + std::to_string(misfits.size() - 1) + " more)" : "");
+    return false;
+  }
   state_ = std::move(*loaded);
   snapshot_ = compiled.snapshot;
   dataplane_.publish(snapshot_);
@@ -139,6 +145,13 @@ MutationResult ControlCoreImpl::mutate(const Caller& caller, const char* method,
       }
       const std::string prefix = std::string(method) == "ApplyService" ? "service" : "";
       return refuse(error(ErrorCode::kInvalidArgument, join_errors(compiled.errors, index, prefix)));
+    }
+    // Valid, but can the dataplane hold it? Asked before saving, so that a
+    // saved revision is always one the dataplane can publish.
+    if (std::vector<std::string> misfits = dataplane_.check(*compiled.snapshot); !misfits.empty()) {
+      std::string message = "the dataplane (" + dataplane_.kind() + ") has no room for it: ";
+      for (size_t i = 0; i < misfits.size(); ++i) message += (i ? "; " : "") + misfits[i];
+      return refuse(error(ErrorCode::kResourceExhausted, message));
     }
     if (options.dry_run) {
       audit(caller, method, service, before, before, true, true, summary);

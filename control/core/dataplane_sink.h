@@ -60,6 +60,13 @@ class DataplaneSink {
  public:
   virtual ~DataplaneSink() = default;
   virtual std::string kind() const = 0;  // "dpdk", ...
+  // Why `snapshot` cannot be published on this dataplane although it is a
+  // valid configuration (an XDP map too small for it, say); empty when it
+  // can. Called before a change is saved, so that nothing is accepted that
+  // the dataplane would refuse.
+  virtual std::vector<std::string> check(const engine::Snapshot& /*snapshot*/) const {
+    return {};
+  }
   // Makes `snapshot` the one every worker moves to.
   virtual void publish(std::shared_ptr<const engine::Snapshot> snapshot) = 0;
   // True once every worker forwards with `generation` or later; false when

@@ -13,16 +13,22 @@ namespace sluice::control {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: sluiced --profile FILE --hash-seed HEX [options]\n"
+    "Usage: sluiced --profile FILE --hash-seed HEX [options]            (DPDK)\n"
+    "       sluiced --dataplane xdp --xdp-interface IF --hash-seed HEX [options]\n"
+    "       sluiced --dataplane xdp --xdp-interface IF --xdp-detach\n"
     "\n"
-    "sluiced runs the sluice L4 load balancer: DPDK poll-mode workers split new\n"
-    "flows between version pools (canary, blue-green, A/B) and forward them to\n"
-    "backends by IPIP/GUE encapsulation (direct server return).\n"
+    "sluiced runs the sluice L4 load balancer: it splits new flows between version\n"
+    "pools (canary, blue-green, A/B) and forwards them to backends by IPIP/GUE\n"
+    "encapsulation (direct server return), either with DPDK poll-mode workers or\n"
+    "with an XDP program attached to an interface. Both make the same decisions:\n"
+    "a flow gets the same backend whichever dataplane an appliance runs.\n"
     "\n"
-    "Services come from a JSON file (--services, see control/config/README.md);\n"
-    "send SIGHUP to reload it: a file with any error is refused, with a message\n"
-    "naming the field, and the running configuration stays. SIGTERM or SIGINT\n"
-    "stop the daemon cleanly.\n";
+    "Services come from the gRPC API (--state-dir; sluicectl apply) or from a JSON\n"
+    "file (--services, see control/config/README.md); send SIGHUP to reload the\n"
+    "file: a file with any error is refused, with a message naming the field, and\n"
+    "the running configuration stays. SIGTERM or SIGINT stop the daemon cleanly;\n"
+    "with --dataplane xdp the program stays attached and pinned and forwards on,\n"
+    "and the next sluiced adopts it (--xdp-detach removes it).\n";
 
 // 0..15, or -1 when `c` is not a hex digit.
 int hex_digit(char c) {
@@ -171,7 +177,7 @@ std::string check_listener(DaemonOptions& o, const std::vector<std::string>& ope
 
 ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   ParsedOptions result;
-  std::string config_path, seed_hex, seed_file, source_v4, source_v6, next_hop;
+  std::string config_path, seed_hex, seed_file, source_v4, source_v6, next_hop, xdp_mode;
   std::vector<std::string> operator_texts, read_only_texts;
   DaemonOptions o;
   uint32_t max_frame = o.forwarding.max_frame_size;
@@ -185,15 +191,28 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   po::options_description dataplane("Dataplane");
   dataplane.add_options()
       ("dataplane", po::value(&o.dataplane)->default_value("dpdk"),
-       "dataplane kind: dpdk (the XDP dataplane is not available yet)")
-      ("profile", po::value(&o.profile_path), "hardware profile (INI), see hardware-profiles/")
+       "dpdk: poll-mode workers on a NIC described by --profile; xdp: the XDP program "
+       "attached to --xdp-interface (hosts without DPDK; same decisions, same backends)")
+      ("profile", po::value(&o.profile_path),
+       "hardware profile (INI), see hardware-profiles/ (--dataplane dpdk)")
       ("profile-set", po::value(&o.profile_overrides)->composing(),
        "override one profile setting, as section.key=value (repeatable), "
        "e.g. --profile-set eal.file_prefix=lb1")
       ("flow-capacity", po::value(&o.flow_capacity)->default_value(o.flow_capacity),
        "flow-table entries per worker (64 bytes each)")
       ("circuit-capacity", po::value(&o.circuit_capacity)->default_value(o.circuit_capacity),
-       "backends with circuit state tracked per worker");
+       "backends with circuit state tracked per worker")
+      ("xdp-interface", po::value(&o.xdp_interface)->value_name("IFNAME"),
+       "--dataplane xdp: attach the program to this interface; forwarded frames leave "
+       "through it (XDP_TX), everything not for a VIP goes to the kernel (XDP_PASS)")
+      ("xdp-mode", po::value(&xdp_mode)->default_value("native"),
+       "native (driver) or generic (skb, slower; for drivers without XDP support)")
+      ("xdp-pin-dir", po::value(&o.xdp_pin_root)->default_value(o.xdp_pin_root)->value_name("DIR"),
+       "bpffs folder; the program and its maps are pinned in DIR/IFNAME/ so that forwarding "
+       "goes on when sluiced exits or crashes, and the next sluiced adopts them")
+      ("xdp-detach", po::bool_switch(&o.xdp_detach),
+       "detach the XDP program from --xdp-interface, remove its pins (flows, circuits and "
+       "configuration are lost) and exit; forwarding through it stops");
   po::options_description forwarding("Forwarding");
   forwarding.add_options()
       ("services", po::value(&o.services_path),
@@ -276,8 +295,31 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     result.output = "sluiced 0.1.0\n";
     return result;
   }
-  if (o.dataplane != "dpdk") return fail("--dataplane: \"" + o.dataplane + "\" is not available (dpdk)");
-  if (o.profile_path.empty()) return fail("--profile is required");
+  if (o.dataplane == "xdp") {
+    if (o.xdp_interface.empty()) return fail("--dataplane xdp needs --xdp-interface");
+    if (xdp_mode != "native" && xdp_mode != "generic") {
+      return fail("--xdp-mode: \"" + xdp_mode + "\" is neither native nor generic");
+    }
+    o.xdp_generic = xdp_mode == "generic";
+    if (o.xdp_pin_root.empty() || o.xdp_pin_root[0] != '/') {
+      return fail("--xdp-pin-dir: \"" + o.xdp_pin_root + "\" is not an absolute path");
+    }
+    if (!o.profile_path.empty() || !o.profile_overrides.empty()) {
+      return fail("--profile and --profile-set configure DPDK; --dataplane xdp takes --xdp-* options");
+    }
+    // The one-shot removal needs nothing else.
+    if (o.xdp_detach) {
+      result.options = std::move(o);
+      return result;
+    }
+  } else if (o.dataplane == "dpdk") {
+    if (o.xdp_detach || !o.xdp_interface.empty()) {
+      return fail("--xdp-interface and --xdp-detach need --dataplane xdp");
+    }
+    if (o.profile_path.empty()) return fail("--profile is required with --dataplane dpdk");
+  } else {
+    return fail("--dataplane: \"" + o.dataplane + "\" is neither dpdk nor xdp");
+  }
   if (!o.state_dir.empty() && !o.services_path.empty()) {
     return fail("--services and --state-dir exclude each other: with a state directory, "
                 "apply services through the API (sluicectl apply -f FILE)");

@@ -45,7 +45,14 @@ struct DaemonOptions {
   std::string log_level = "info";
   std::string stats_path;                    // empty: no stats file
   uint32_t stats_interval_ms = 1000;
-  std::string dataplane = "dpdk";
+  std::string dataplane = "dpdk";             // dpdk | xdp
+  // --dataplane xdp: the interface the XDP program is attached to, generic
+  // (skb) mode instead of native, the bpffs folder whose <interface>/
+  // subfolder holds the pins, and the one-shot "detach and remove" command.
+  std::string xdp_interface;
+  bool xdp_generic = false;
+  std::string xdp_pin_root = "/sys/fs/bpf/sluice";
+  bool xdp_detach = false;
 };
 
 struct ParsedOptions {

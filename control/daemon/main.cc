@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluiced: the sluice load-balancer daemon.
 //
-// Start-up checks everything before touching the NIC: options, the hardware
-// profile, the desired state (a services file, or the state directory), then
-// the whole engine configuration. Only then is DPDK initialised and the
-// workers launched. Afterwards the main thread frees retired snapshots and
-// writes the stats file, and configuration changes arrive either by SIGHUP
+// Start-up checks everything before touching the NIC: options, the
+// dataplane's own settings (the hardware profile for DPDK, the interface for
+// XDP), the desired state (a services file, or the state directory), then
+// the whole engine configuration. Only then is the dataplane brought up
+// (DPDK: EAL, port, workers; XDP: the program loaded, attached or adopted;
+// control/daemon/dataplane_host.h). Afterwards the main thread does the
+// dataplane's housekeeping and writes the stats file, and configuration changes arrive either by SIGHUP
 // (file mode: the services file is re-read) or through the gRPC API
 // (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
 // audits and publishes each change, and a DataplaneWatcher thread turns
 // the workers' generations and circuit states into WatchEvents events).
-// No thread but the workers touches packets.
+// No thread but the workers (or the XDP program) touches packets.
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -34,13 +36,11 @@
 #include "control/core/dataplane_watcher.h"
 #include "control/core/stats_summary.h"
 #include "control/daemon/daemon_options.h"
-#include "control/daemon/dpdk_dataplane_sink.h"
+#include "control/daemon/dataplane_host.h"
 #include "control/state/file_audit_log.h"
 #include "control/state/file_state_store.h"
 #include "control/daemon/logging.h"
 #include "control/daemon/stats_report.h"
-#include "dataplane/dpdk/hardware_profile.h"
-#include "dataplane/dpdk/runtime.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -69,14 +69,6 @@ void install_signal_handlers() {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
 }
 
-// Free 2 MB hugepages, for a clear message before EAL fails obscurely.
-long free_hugepages() {
-  std::ifstream in("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
-  long n = 0;
-  in >> n;
-  return n;
-}
-
 template <typename Errors>
 void log_errors(const std::string& what, const Errors& errors) {
   for (const auto& e : errors) spdlog::error("{}: {}", what, e.to_string());
@@ -87,8 +79,8 @@ class Daemon {
   explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
 
   int run() {
-    auto profile = load_profile();
-    if (!profile) return 2;
+    host_ = options_.dataplane == "xdp" ? make_xdp_host(options_) : make_dpdk_host(options_);
+    if (!host_->prepare()) return 2;
     std::vector<engine::ServiceConfig> services;
     const bool control_plane = !options_.state_dir.empty();
     if (control_plane) {
@@ -110,37 +102,17 @@ class Daemon {
       spdlog::error("--next-hop-mac is required to forward to backends");
       return 2;
     }
-    if (profile->hugepages_required() && free_hugepages() <= 0) {
-      spdlog::error("profile {} requires hugepages but none are free: reserve some "
-                    "(echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) "
-                    "or use a profile without hugepages",
-                    options_.profile_path);
-      return 2;
-    }
     // The whole configuration is checked once more as the engine sees it,
-    // before DPDK starts, with a placeholder MAC (the port's comes later).
+    // before the dataplane starts, with a placeholder MAC (the port's comes
+    // later).
     engine::EngineConfig config = engine_config(services, engine::MacAddress{});
     if (auto check = engine::validate_config(config); !check.empty()) {
       log_errors(control_plane ? options_.state_dir + "/state.json" : options_.services_path, check);
       return 2;
     }
-
-    std::unique_ptr<dpdk::DpdkRuntime> runtime;
-    try {
-      runtime = std::make_unique<dpdk::DpdkRuntime>(runtime_options(*profile));
-    } catch (const dpdk::RuntimeError& e) {
-      spdlog::error("{}", e.what());
-      return 1;
-    }
-    mac_ = runtime->port_mac();
-    for (const std::string& w : runtime->warnings()) spdlog::warn("{}", w);
-    spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
-                 profile->port.device, mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5],
-                 runtime->worker_count(),
-                 runtime->tap_name().empty() ? std::string()
-                                             : ", exception path " + runtime->tap_name());
-    // Counters are read through the sink in both modes (the stats file).
-    sink_ = std::make_unique<DpdkDataplaneSink>(*runtime);
+    if (!host_->open()) return 1;
+    mac_ = host_->local_mac();
+    DataplaneSink& sink = host_->sink();
     std::unique_ptr<AuditLog> audit;
     std::unique_ptr<ControlCoreImpl> core;
     if (control_plane) {
@@ -149,7 +121,7 @@ class Daemon {
       core_options.seed = options_.seed;
       core_options.forwarding = options_.forwarding;
       core_options.forwarding.local_mac = mac_;
-      core = std::make_unique<ControlCoreImpl>(core_options, *store_, *audit, *sink_);
+      core = std::make_unique<ControlCoreImpl>(core_options, *store_, *audit, sink);
       std::string error;
       if (!core->start(&error)) {
         spdlog::error("refusing to start: {}", error);
@@ -157,21 +129,16 @@ class Daemon {
       }
       core_ = core.get();
       generation_ = core->status().revision;
-    } else if (!publish(*runtime, services)) {
+    } else if (!publish(services)) {
       return 2;
     }
-    try {
-      runtime->start();
-    } catch (const dpdk::RuntimeError& e) {
-      spdlog::error("{}", e.what());
-      return 1;
-    }
-    wait_applied(*runtime);
+    if (!host_->start()) return 1;
+    wait_applied();
     std::unique_ptr<api::ControlServiceImpl> service;
     std::unique_ptr<grpc::Server> server;
     std::unique_ptr<DataplaneWatcher> watcher;
     if (control_plane) {
-      watcher = std::make_unique<DataplaneWatcher>(*sink_, core->events(),
+      watcher = std::make_unique<DataplaneWatcher>(sink, core->events(),
                                                    [c = core.get()] { return c->snapshot(); });
       watcher->start(kWatchInterval);
       api::AccessPolicy policy;
@@ -195,25 +162,22 @@ class Daemon {
       if (!server) {
         spdlog::error("control API: {}", error);
         watcher->stop();
-        runtime->stop();
+        host_->stop();
         return 1;
       }
       spdlog::info("control API listening on unix:{} (audit log {})", options_.socket_path,
                    options_.audit_log_path);
       log_tcp_listener();
     }
-    main_loop(*runtime);
+    main_loop();
     if (watcher) watcher->stop();
     // Closing the hub ends every WatchEvents stream, so that Shutdown does
     // not wait for them.
     if (core) core->events().close();
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     spdlog::info("stopping");
-    runtime->stop();
     write_stats();
-    const engine::WorkerCounters c = runtime->engine_counters();
-    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
-                 c.forwarded, c.to_host, c.dropped);
+    host_->stop();
     return 0;
   }
 
@@ -259,28 +223,6 @@ class Daemon {
     return true;
   }
 
-  std::optional<dpdk::HardwareProfile> load_profile() {
-    dpdk::ProfileLoadResult loaded = dpdk::load_hardware_profile(options_.profile_path);
-    if (!loaded.errors.empty()) {
-      for (const auto& e : loaded.errors) spdlog::error("{}", e);
-      return std::nullopt;
-    }
-    std::map<std::string, std::string> overrides;
-    for (const std::string& kv : options_.profile_overrides) {
-      const size_t eq = kv.find('=');
-      // Command-line values come first (Boost stores them before the
-      // --config file's), and the command line wins.
-      overrides.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-    }
-    std::vector<std::string> errors;
-    dpdk::apply_overrides(*loaded.profile, overrides, errors);
-    if (!errors.empty()) {
-      for (const auto& e : errors) spdlog::error("--profile-set: {}", e);
-      return std::nullopt;
-    }
-    return loaded.profile;
-  }
-
   bool load_services(std::vector<engine::ServiceConfig>* out) {
     if (options_.services_path.empty()) return true;
     config::ServicesLoadResult loaded = config::load_services_json_file(options_.services_path);
@@ -303,63 +245,47 @@ class Daemon {
     return c;
   }
 
-  dpdk::RuntimeOptions runtime_options(const dpdk::HardwareProfile& p) const {
-    dpdk::RuntimeOptions o;
-    o.eal_arguments = dpdk::eal_arguments(p, "sluiced");
-    o.port.device = p.port.device;
-    o.port.queues = p.port.rx_queues;
-    o.port.rx_descriptors = p.port.rx_descriptors;
-    o.port.tx_descriptors = p.port.tx_descriptors;
-    o.port.mtu = p.port.mtu;
-    o.port.rss = p.port.rss;
-    o.port.promiscuous = p.port.promiscuous;
-    o.mbufs = p.mempool.mbufs;
-    o.mbuf_cache = p.mempool.cache_size;
-    o.mbuf_data_room = p.mempool.data_room;
-    o.exception_path = p.exception.enabled;
-    o.tap_name = p.exception.interface;
-    o.burst_size = p.workers.burst_size;
-    o.worker.flow_capacity = options_.flow_capacity;
-    o.worker.circuit_capacity = options_.circuit_capacity;
-    return o;
-  }
-
   // Compiles and publishes the next generation; false if it was refused.
-  bool publish(dpdk::DpdkRuntime& runtime, const std::vector<engine::ServiceConfig>& services) {
+  bool publish(const std::vector<engine::ServiceConfig>& services) {
     engine::SnapshotCompiler::Result r =
         compiler_.compile(engine_config(services, mac_), generation_ + 1);
     if (!r.errors.empty()) {
       log_errors(options_.services_path, r.errors);
       return false;
     }
+    if (const auto misfits = host_->sink().check(*r.snapshot); !misfits.empty()) {
+      for (const std::string& m : misfits) spdlog::error("{}: {}", options_.services_path, m);
+      return false;
+    }
     ++generation_;
     snapshot_ = r.snapshot;
-    runtime.publisher().publish(r.snapshot);
+    host_->sink().publish(r.snapshot);
     spdlog::info("configuration generation {} published: {} service(s)", generation_,
                  services.size());
     return true;
   }
 
-  void wait_applied(dpdk::DpdkRuntime& runtime) {
-    if (runtime.publisher().wait_applied(generation_, std::chrono::seconds(5))) {
-      spdlog::info("generation {} applied on all {} worker(s)", generation_, runtime.worker_count());
+  void wait_applied() {
+    if (host_->sink().wait_applied(generation_,
+                                   std::chrono::steady_clock::now() + std::chrono::seconds(5))) {
+      spdlog::info("generation {} applied on all {} worker(s)", generation_, host_->worker_count());
     } else {
       spdlog::warn("generation {} not applied on every worker within 5 s", generation_);
     }
   }
 
-  void reload(dpdk::DpdkRuntime& runtime) {
+  void reload() {
     spdlog::info("SIGHUP: reloading {}", options_.services_path);
     std::vector<engine::ServiceConfig> services;
     if (!load_services(&services)) {
       spdlog::error("reload refused; generation {} stays in force", generation_);
       return;
     }
-    if (!publish(runtime, services)) {
+    if (!publish(services)) {
       spdlog::error("reload refused; generation {} stays in force", generation_);
       return;
     }
-    wait_applied(runtime);
+    wait_applied();
   }
 
   void write_stats() {
@@ -367,26 +293,26 @@ class Daemon {
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started_);
     const std::shared_ptr<const engine::Snapshot> snapshot = core_ ? core_->snapshot() : snapshot_;
-    StatsResult stats = summarize_stats(sink_->stats(snapshot.get()), snapshot.get());
+    StatsResult stats = summarize_stats(host_->sink().stats(snapshot.get()), snapshot.get());
     stats.stats.uptime_ms = static_cast<uint64_t>(uptime.count());
-    stats.stats.dataplane = sink_->kind();
+    stats.stats.dataplane = host_->sink().kind();
     std::string error;
     if (!write_file_atomically(options_.stats_path, stats_json(stats.stats), &error)) {
       spdlog::warn("stats file: {}", error);
     }
   }
 
-  void main_loop(dpdk::DpdkRuntime& runtime) {
+  void main_loop() {
     auto next_stats = std::chrono::steady_clock::now();
     while (!g_stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      runtime.publisher().reclaim();
+      host_->housekeeping();
       if (g_reload) {
         g_reload = 0;
         if (core_) {
           spdlog::info("SIGHUP ignored: with --state-dir, changes come through the API");
         } else {
-          reload(runtime);
+          reload();
         }
       }
       if (std::chrono::steady_clock::now() >= next_stats) {
@@ -403,7 +329,7 @@ class Daemon {
   engine::MacAddress mac_{};
   int state_dir_fd_ = -1;                 // holds the state directory's lock
   std::unique_ptr<StateStore> store_;     // control-plane mode only
-  std::unique_ptr<DpdkDataplaneSink> sink_;
+  std::unique_ptr<DataplaneHost> host_;
   ControlCoreImpl* core_ = nullptr;       // control-plane mode only
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
@@ -424,6 +350,7 @@ int main(int argc, char** argv) {
   // API server at shutdown runs gRPC's global shutdown, which (gRPC 1.51)
   // can wait up to 10 s for an internal executor thread and hold the exit.
   grpc_init();
+  if (parsed.options->xdp_detach) return detach_xdp(*parsed.options);
   Daemon daemon(std::move(*parsed.options));
   return daemon.run();
 }

@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define SLUICE_XDP_LAYOUT_VERSION 2u
+#define SLUICE_XDP_LAYOUT_VERSION 3u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the

@@ -213,7 +213,9 @@ inline EngineConfig scenario_config(uint32_t step) {
   c.services.push_back(quic6);
 
   // late: IPv4 to an IPv6 backend over IPIP (4in6); added at step 3, its
-  // only backend disabled at 6 (no backend), gone at 11.
+  // only backend disabled at 6 (no backend), gone at 11. Added in front, so
+  // that every other service's index shifts at step 3 and back at step 11
+  // while their flows live (flow entries cache their service's index).
   if (step >= 3 && step < 11) {
     ServiceConfig late;
     late.name = "late";
@@ -224,7 +226,7 @@ inline EngineConfig scenario_config(uint32_t step) {
     late.pools = {pool("only", 1, {backend(v6(0x1a, 0, 1), 1,
                                            step >= 6 ? BackendState::kDisabled
                                                      : BackendState::kActive)})};
-    c.services.push_back(late);
+    c.services.insert(c.services.begin(), late);
   }
   return c;
 }

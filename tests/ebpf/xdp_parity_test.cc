@@ -423,5 +423,72 @@ TEST_F(XdpParityTest, RedirectsForwardedFramesWhenTxIfindexIsSet) {
   EXPECT_EQ(run_xdp(cut, now_ns).action, XDP_DROP);
 }
 
+// Not parity (the engine's workers never share flows) but the XDP side of
+// the same promise: flow tables are per CPU, and a flow whose packets move to
+// another CPU (RSS rebalanced; on veth XDP runs on the sending CPU) keeps its
+// backend even after the weights changed. The program copies the entry from
+// the CPU that had it instead of scheduling the flow afresh.
+TEST_F(XdpParityTest, FlowMovedToAnotherCpuKeepsItsBackend) {
+  int other = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (c != cpu_ && CPU_ISSET(c, &saved_affinity_)) {
+      other = c;
+      break;
+    }
+  }
+  if (other < 0) GTEST_SKIP() << "needs a second CPU to move a flow to";
+  publish(0, 1);  // web: stable 90, canary 10
+  if (HasFatalFailure()) return;
+  const uint64_t now_ns = kStartNs;
+  // Outer IPv4 destination of a 4in4 frame: the backend.
+  auto backend_of = [](const XdpRun& r) {
+    return r.frame.size() >= 34 ? std::to_string(r.frame[30]) + "." + std::to_string(r.frame[31]) +
+                                      "." + std::to_string(r.frame[32]) + "." +
+                                      std::to_string(r.frame[33])
+                                : std::string("none");
+  };
+  auto segment = [](uint16_t port, uint8_t flags) {
+    return FrameBuilder().eth().ipv4("192.0.2.77", "10.100.0.10").tcp(port, 80, flags).build();
+  };
+  // A connection on this CPU that lands on a stable backend which stays
+  // usable for established flows in step 6 (10.1.0.2 drains, 10.1.0.3 stays).
+  uint16_t port = 0;
+  std::string backend;
+  for (uint16_t p = 41000; p < 41400 && port == 0; ++p) {
+    const XdpRun syn = run_xdp(segment(p, SLUICE_TCP_SYN), now_ns);
+    ASSERT_EQ(syn.action, XDP_TX);
+    const std::string b = backend_of(syn);
+    if (b == "10.1.0.2" || b == "10.1.0.3") {
+      port = p;
+      backend = b;
+    }
+  }
+  ASSERT_NE(port, 0) << "no flow of 400 went to 10.1.0.2 or 10.1.0.3";
+  ASSERT_EQ(run_xdp(segment(port, SLUICE_TCP_ACK), now_ns).action, XDP_TX);
+  publish(6, 2);  // stable 0, canary 100: a rescheduled flow would go to canary
+  if (HasFatalFailure()) return;
+
+  cpu_set_t there;
+  CPU_ZERO(&there);
+  CPU_SET(other, &there);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(there), &there), 0);
+  const XdpRun moved = run_xdp(segment(port, SLUICE_TCP_ACK), now_ns + 1000000);
+  // A flow no CPU has seen is scheduled with the new weights (canary).
+  const XdpRun fresh = run_xdp(segment(port + 1000, SLUICE_TCP_ACK), now_ns + 1000000);
+  std::vector<sluice_xdp_counters> per_cpu(static_cast<size_t>(cpus_));
+  const uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(maps_.counters, &zero, per_cpu.data()), 0);
+  cpu_set_t back;
+  CPU_ZERO(&back);
+  CPU_SET(cpu_, &back);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(back), &back), 0);
+
+  ASSERT_EQ(moved.action, XDP_TX);
+  EXPECT_EQ(backend_of(moved), backend) << "the moved flow was rescheduled";
+  EXPECT_EQ(backend_of(fresh).rfind("10.1.1.", 0), 0u) << backend_of(fresh);
+  EXPECT_EQ(per_cpu[static_cast<size_t>(other)].flows_moved_cpu, 1u);
+  EXPECT_EQ(per_cpu[static_cast<size_t>(cpu_)].flows_moved_cpu, 0u);
+}
+
 }  // namespace
 }  // namespace sluice::engine::test::parity

@@ -49,6 +49,40 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_live(struct sluice_xdp_flo
 	return e;
 }
 
+/*
+ * A flow another CPU has been handling. Flow tables are per CPU, which is
+ * right while the NIC's RSS keeps each flow on one CPU; but RSS tables get
+ * rebalanced, and on veth (and generic XDP) a flow's packets run on the
+ * sending CPU, which moves. Then the key exists (another CPU created it)
+ * while this CPU's value is empty: instead of rescheduling the flow, which
+ * breaks it if the weights changed since, copy the most recently used live
+ * copy from the other CPUs (bpf_map_lookup_percpu_elem, Linux 5.19). Only
+ * that case pays the scan: a key absent from the map is a new flow.
+ * Returns whether `e` now holds an entry.
+ */
+#define SLUICE_XDP_MAX_CPU_SCAN 256
+SLUICE_XDP_INLINE bool sluice_flow_from_other_cpu(struct sluice_xdp_flow *e,
+						  const struct sluice_flow_key *key)
+{
+	const struct sluice_xdp_flow *best = NULL;
+	uint32_t cpu;
+
+	for (cpu = 0; cpu < SLUICE_XDP_MAX_CPU_SCAN; cpu++) {
+		const struct sluice_xdp_flow *o = bpf_map_lookup_percpu_elem(&flows, key, cpu);
+
+		if (!o)
+			break; /* past the last possible CPU (or the key is gone) */
+		if (o->state == SLUICE_XDP_FLOW_EMPTY)
+			continue;
+		if (!best || (int32_t)(o->last_seen_ms - best->last_seen_ms) > 0)
+			best = o;
+	}
+	if (!best)
+		return false;
+	*e = *best;
+	return true;
+}
+
 /* This CPU's live entry for the key, or NULL (absent, empty or expired).
  * The key is copied to the stack first: older verifiers take map keys only
  * from the stack, a packet or a map value, and a global function's pointer

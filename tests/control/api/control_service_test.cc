@@ -793,6 +793,7 @@ std::string code_name(ErrorCode code) {
     case ErrorCode::kPermissionDenied: return "PermissionDenied";
     case ErrorCode::kInternal: return "Internal";
     case ErrorCode::kUnavailable: return "Unavailable";
+    case ErrorCode::kResourceExhausted: return "ResourceExhausted";
   }
   return "Unknown";
 }
@@ -855,7 +856,8 @@ INSTANTIATE_TEST_SUITE_P(
         CodeCase{ErrorCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
         CodeCase{ErrorCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
         CodeCase{ErrorCode::kInternal, grpc::StatusCode::INTERNAL},
-        CodeCase{ErrorCode::kUnavailable, grpc::StatusCode::UNAVAILABLE}),
+        CodeCase{ErrorCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
+        CodeCase{ErrorCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED}),
     [](const auto& info) { return code_name(info.param.code); });
 
 // A stale expected_revision comes back as FAILED_PRECONDITION from the core.

@@ -68,10 +68,12 @@ TEST_F(DaemonOptionsTest, HelpPrintsUsageAndExitsZero) {
     const ParsedOptions r = parse({flag});
     EXPECT_FALSE(r.options.has_value()) << flag;
     EXPECT_EQ(r.exit_code, 0) << flag;
-    EXPECT_THAT(r.output, StartsWith("Usage: sluiced --profile FILE --hash-seed HEX [options]\n"));
+    EXPECT_THAT(r.output, StartsWith("Usage: sluiced --profile FILE --hash-seed HEX [options]"));
+    EXPECT_THAT(r.output, HasSubstr("sluiced --dataplane xdp --xdp-interface IF --xdp-detach"));
     for (const char* option : {"--config", "--dataplane", "--profile-set", "--flow-capacity",
                                "--services", "--hash-seed-file", "--next-hop-mac",
-                               "--log-format", "--stats-file", "--stats-interval-ms"}) {
+                               "--log-format", "--stats-file", "--stats-interval-ms",
+                               "--xdp-interface", "--xdp-mode", "--xdp-pin-dir", "--xdp-detach"}) {
       EXPECT_THAT(r.output, HasSubstr(option)) << flag;
     }
   }
@@ -291,10 +293,46 @@ TEST_F(DaemonOptionsTest, RepeatedSingleOptionIsAnError) {
 }
 
 // Only the DPDK dataplane exists: --dataplane xdp (or anything else) is refused.
-TEST_F(DaemonOptionsTest, UnavailableDataplaneIsAnError) {
-  expect_error(parse_with_required({"--dataplane", "xdp"}),
-               "--dataplane: \"xdp\" is not available (dpdk)");
-  expect_error(parse_with_required({"--dataplane", "DPDK"}), "--dataplane: \"DPDK\"");
+TEST_F(DaemonOptionsTest, UnknownDataplaneIsAnError) {
+  expect_error(parse_with_required({"--dataplane", "DPDK"}),
+               "--dataplane: \"DPDK\" is neither dpdk nor xdp");
+}
+
+// --dataplane xdp takes the --xdp-* options instead of a hardware profile.
+TEST_F(DaemonOptionsTest, XdpDataplaneOptionsAreRead) {
+  const ParsedOptions r = parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--xdp-mode",
+                                 "generic", "--xdp-pin-dir", "/run/pins", "--hash-seed", kSeed});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->dataplane, "xdp");
+  EXPECT_EQ(r.options->xdp_interface, "eth1");
+  EXPECT_TRUE(r.options->xdp_generic);
+  EXPECT_EQ(r.options->xdp_pin_root, "/run/pins");
+  EXPECT_FALSE(r.options->xdp_detach);
+  // Running needs the hash seed as on DPDK; only the removal does not.
+  expect_error(parse({"--dataplane", "xdp", "--xdp-interface", "eth1"}), "--hash-seed");
+  const ParsedOptions detach =
+      parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--xdp-detach"});
+  ASSERT_TRUE(detach.options.has_value()) << "--xdp-detach needs nothing more: " << detach.output;
+  EXPECT_TRUE(detach.options->xdp_detach);
+  EXPECT_EQ(detach.options->xdp_pin_root, "/sys/fs/bpf/sluice");
+  EXPECT_FALSE(detach.options->xdp_generic);
+}
+
+TEST_F(DaemonOptionsTest, BadXdpOptionsAreErrors) {
+  expect_error(parse({"--dataplane", "xdp", "--hash-seed", kSeed}),
+               "--dataplane xdp needs --xdp-interface");
+  expect_error(parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--xdp-mode", "skb",
+                      "--hash-seed", kSeed}),
+               "--xdp-mode: \"skb\" is neither native nor generic");
+  expect_error(parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--xdp-pin-dir", "pins",
+                      "--hash-seed", kSeed}),
+               "--xdp-pin-dir: \"pins\" is not an absolute path");
+  expect_error(parse_with_required({"--dataplane", "xdp", "--xdp-interface", "eth1"}),
+               "--profile and --profile-set configure DPDK");
+  expect_error(parse_with_required({"--xdp-interface", "eth1"}),
+               "--xdp-interface and --xdp-detach need --dataplane xdp");
+  expect_error(parse_with_required({"--xdp-detach"}),
+               "--xdp-interface and --xdp-detach need --dataplane xdp");
 }
 
 // --config reads the same option names from an INI file.

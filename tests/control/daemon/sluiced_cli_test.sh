@@ -132,7 +132,7 @@ BASE=(--profile "$LAB" --hash-seed "$SEED")
 
 check "--help" 0 "Usage: sluiced --profile FILE --hash-seed HEX" "$SLUICED" --help
 check "--version" 0 "sluiced 0.1.0" "$SLUICED" --version
-refused "no arguments" "sluiced: --profile is required"
+refused "no arguments" "sluiced: --profile is required with --dataplane dpdk"
 refused "no hash seed" "--hash-seed (or --hash-seed-file) is required" --profile "$LAB"
 refused "short hash seed" '--hash-seed: expected 32 hex digits, got "1234"' --profile "$LAB" --hash-seed 1234
 refused "bad next-hop MAC" '--next-hop-mac: "02:00:00:00:01" is not a MAC address' \
@@ -140,7 +140,11 @@ refused "bad next-hop MAC" '--next-hop-mac: "02:00:00:00:01" is not a MAC addres
 refused "IPv6 outer source v4" '--outer-source-v4: "2001:db8::1" is not an IPv4 address' \
   "${BASE[@]}" --outer-source-v4 2001:db8::1
 refused "unknown option" "--frobnicate" "${BASE[@]}" --frobnicate
-refused "xdp dataplane" '--dataplane: "xdp" is not available' "${BASE[@]}" --dataplane xdp
+refused "unknown dataplane" '--dataplane: "vpp" is neither dpdk nor xdp' "${BASE[@]}" --dataplane vpp
+refused "xdp with a DPDK profile" '--profile and --profile-set configure DPDK' "${BASE[@]}" --dataplane xdp --xdp-interface lo
+refused "xdp without interface" '--dataplane xdp needs --xdp-interface' --dataplane xdp --hash-seed "$SEED"
+refused "xdp interface that does not exist" '--xdp-interface sxnosuch0: no such interface' \
+  --dataplane xdp --xdp-interface sxnosuch0 --hash-seed "$SEED"
 refused "unknown log level" '--log-level: "loud"' "${BASE[@]}" --log-level loud
 refused "missing --config" "--config: cannot read $TMP/absent.conf" --config "$TMP/absent.conf"
 refused "profile-set without =" '--profile-set: "port.mtu" is not section.key=value' \

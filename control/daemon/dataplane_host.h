@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// What sluiced's main needs from a dataplane it runs, beyond the control
+// core's DataplaneSink: bringing it up, starting and stopping forwarding,
+// and periodic housekeeping. One implementation per --dataplane kind
+// (dpdk_host.h, xdp_host.h), so that main.cc stays dataplane-neutral.
+//
+// Order of calls: prepare() (cheap checks of the options, before the state
+// is read), open() (DPDK EAL and port / XDP load, attach or adopt), then
+// snapshots are published through sink(), start() (forwarding begins with
+// the published generation), housekeeping() every few milliseconds, stop().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "control/core/dataplane_sink.h"
+#include "control/daemon/daemon_options.h"
+#include "dataplane/engine/config.h"
+
+namespace sluice::control {
+
+class DataplaneHost {
+ public:
+  virtual ~DataplaneHost() = default;
+  // Each returns false after logging why (the daemon then exits).
+  virtual bool prepare() = 0;
+  virtual bool open() = 0;
+  virtual bool start() = 0;
+  // Valid after open().
+  virtual engine::MacAddress local_mac() const = 0;
+  virtual DataplaneSink& sink() = 0;
+  virtual uint32_t worker_count() const = 0;
+  virtual void housekeeping() {}
+  // Ends forwarding by this process (an XDP program stays attached: see
+  // xdp_host.h) and logs the final counters.
+  virtual void stop() = 0;
+};
+
+std::unique_ptr<DataplaneHost> make_dpdk_host(const DaemonOptions& options);
+std::unique_ptr<DataplaneHost> make_xdp_host(const DaemonOptions& options);
+
+// sluiced --dataplane xdp --xdp-detach: detaches and removes, logs what it
+// did; the process exit code.
+int detach_xdp(const DaemonOptions& options);
+
+}  // namespace sluice::control

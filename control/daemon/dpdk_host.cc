@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// --dataplane dpdk: the hardware profile, the DPDK runtime (EAL, port, RSS
+// queues, one worker per queue, TAP exception path) and its sink.
+#include <fstream>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "control/daemon/dataplane_host.h"
+#include "control/daemon/dpdk_dataplane_sink.h"
+#include "dataplane/dpdk/hardware_profile.h"
+#include "dataplane/dpdk/runtime.h"
+
+namespace sluice::control {
+namespace {
+
+// Free 2 MB hugepages, for a clear message before EAL fails obscurely.
+long free_hugepages() {
+  std::ifstream in("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+  long n = 0;
+  in >> n;
+  return n;
+}
+
+class DpdkHost final : public DataplaneHost {
+ public:
+  explicit DpdkHost(const DaemonOptions& options) : options_(options) {}
+
+  bool prepare() override {
+    dpdk::ProfileLoadResult loaded = dpdk::load_hardware_profile(options_.profile_path);
+    if (!loaded.errors.empty()) {
+      for (const auto& e : loaded.errors) spdlog::error("{}", e);
+      return false;
+    }
+    std::map<std::string, std::string> overrides;
+    for (const std::string& kv : options_.profile_overrides) {
+      const size_t eq = kv.find('=');
+      // Command-line values come first (Boost stores them before the
+      // --config file's), and the command line wins.
+      overrides.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    std::vector<std::string> errors;
+    dpdk::apply_overrides(*loaded.profile, overrides, errors);
+    if (!errors.empty()) {
+      for (const auto& e : errors) spdlog::error("--profile-set: {}", e);
+      return false;
+    }
+    profile_ = std::move(loaded.profile);
+    if (profile_->hugepages_required() && free_hugepages() <= 0) {
+      spdlog::error("profile {} requires hugepages but none are free: reserve some "
+                    "(echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) "
+                    "or use a profile without hugepages",
+                    options_.profile_path);
+      return false;
+    }
+    return true;
+  }
+
+  bool open() override {
+    try {
+      runtime_ = std::make_unique<dpdk::DpdkRuntime>(runtime_options(*profile_));
+    } catch (const dpdk::RuntimeError& e) {
+      spdlog::error("{}", e.what());
+      return false;
+    }
+    for (const std::string& w : runtime_->warnings()) spdlog::warn("{}", w);
+    const engine::MacAddress m = runtime_->port_mac();
+    spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
+                 profile_->port.device, m[0], m[1], m[2], m[3], m[4], m[5],
+                 runtime_->worker_count(),
+                 runtime_->tap_name().empty() ? std::string()
+                                              : ", exception path " + runtime_->tap_name());
+    sink_ = std::make_unique<DpdkDataplaneSink>(*runtime_);
+    return true;
+  }
+
+  bool start() override {
+    try {
+      runtime_->start();
+    } catch (const dpdk::RuntimeError& e) {
+      spdlog::error("{}", e.what());
+      return false;
+    }
+    return true;
+  }
+
+  engine::MacAddress local_mac() const override { return runtime_->port_mac(); }
+  DataplaneSink& sink() override { return *sink_; }
+  uint32_t worker_count() const override { return runtime_->worker_count(); }
+  void housekeeping() override { runtime_->publisher().reclaim(); }
+
+  void stop() override {
+    if (!runtime_) return;
+    runtime_->stop();
+    const engine::WorkerCounters c = runtime_->engine_counters();
+    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
+                 c.forwarded, c.to_host, c.dropped);
+  }
+
+ private:
+  dpdk::RuntimeOptions runtime_options(const dpdk::HardwareProfile& p) const {
+    dpdk::RuntimeOptions o;
+    o.eal_arguments = dpdk::eal_arguments(p, "sluiced");
+    o.port.device = p.port.device;
+    o.port.queues = p.port.rx_queues;
+    o.port.rx_descriptors = p.port.rx_descriptors;
+    o.port.tx_descriptors = p.port.tx_descriptors;
+    o.port.mtu = p.port.mtu;
+    o.port.rss = p.port.rss;
+    o.port.promiscuous = p.port.promiscuous;
+    o.mbufs = p.mempool.mbufs;
+    o.mbuf_cache = p.mempool.cache_size;
+    o.mbuf_data_room = p.mempool.data_room;
+    o.exception_path = p.exception.enabled;
+    o.tap_name = p.exception.interface;
+    o.burst_size = p.workers.burst_size;
+    o.worker.flow_capacity = options_.flow_capacity;
+    o.worker.circuit_capacity = options_.circuit_capacity;
+    return o;
+  }
+
+  const DaemonOptions& options_;
+  std::optional<dpdk::HardwareProfile> profile_;
+  std::unique_ptr<dpdk::DpdkRuntime> runtime_;
+  std::unique_ptr<DpdkDataplaneSink> sink_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataplaneHost> make_dpdk_host(const DaemonOptions& options) {
+  return std::make_unique<DpdkHost>(options);
+}
+
+}  // namespace sluice::control

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// The XDP dataplane seen by the control core. A "worker" is the program on
+// one CPU: its flow table, circuits and counters are that CPU's values of
+// the per-CPU maps. Publication writes the inactive slot, switches the root
+// and waits for the grace period (dataplane/xdp/xdp_publisher.h), so once
+// publish() returns every CPU forwards with the new generation, idle CPUs
+// included: wait_applied answers truthfully.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "control/core/dataplane_sink.h"
+#include "dataplane/xdp/xdp_publisher.h"
+#include "dataplane/xdp/xdp_stats.h"
+
+namespace sluice::control {
+
+class XdpDataplaneSink final : public DataplaneSink {
+ public:
+  XdpDataplaneSink(xdp::XdpPublisher& publisher, const xdp::XdpMaps& maps)
+      : publisher_(publisher), reader_(maps) {}
+
+  // DataplaneSink
+  std::string kind() const override { return "xdp"; }
+  std::vector<std::string> check(const engine::Snapshot& snapshot) const override {
+    return publisher_.check(snapshot);
+  }
+  // check() ran first, so a failure here is the kernel refusing a map
+  // update (out of memory): the previous generation stays in force, and
+  // wait_applied reports the new one as not applied.
+  void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
+    const uint64_t generation = snapshot->generation();
+    try {
+      publisher_.publish(std::move(snapshot));
+    } catch (const xdp::XdpError& e) {
+      spdlog::error("XDP: generation {} not published: {}", generation, e.what());
+    }
+  }
+  bool wait_applied(uint64_t generation, std::chrono::steady_clock::time_point until) override {
+    return publisher_.wait_applied(generation, until);
+  }
+  std::vector<uint64_t> worker_generations() const override {
+    return publisher_.worker_generations();
+  }
+
+  DataplaneStats stats(const engine::Snapshot* snapshot) const override {
+    xdp::CounterSlots slots;
+    if (snapshot) slots = counter_slots(*snapshot);
+    const std::vector<engine::WorkerCounters> counters = reader_.read_counters(slots);
+    const std::vector<xdp::XdpCpuCircuits> circuits =
+        reader_.read_circuits(snapshot, xdp::XdpStatsReader::now_ms());
+    const std::vector<uint64_t> generations = publisher_.worker_generations();
+    DataplaneStats out;
+    for (size_t cpu = 0; cpu < counters.size(); ++cpu) {
+      WorkerSample w;
+      w.generation = cpu < generations.size() ? generations[cpu] : 0;
+      w.label = "cpu " + std::to_string(cpu);
+      w.counters = counters[cpu];
+      w.circuits_capacity = reader_.circuits_capacity();
+      if (cpu < circuits.size()) {
+        w.circuits_tracked = circuits[cpu].tracked;
+        for (const xdp::XdpCircuit& c : circuits[cpu].not_closed) {
+          w.circuits_not_closed.push_back({c.fingerprint, c.state});
+        }
+      }
+      out.workers.push_back(std::move(w));
+    }
+    return out;
+  }
+
+  std::vector<std::vector<CircuitSample>> circuit_states(
+      const engine::Snapshot& snapshot) const override {
+    const std::vector<xdp::XdpCpuCircuits> circuits =
+        reader_.read_circuits(&snapshot, xdp::XdpStatsReader::now_ms());
+    std::vector<std::vector<CircuitSample>> out(circuits.size());
+    for (size_t cpu = 0; cpu < circuits.size(); ++cpu) {
+      for (const xdp::XdpCircuit& c : circuits[cpu].not_closed) {
+        out[cpu].push_back({c.fingerprint, c.state});
+      }
+    }
+    return out;
+  }
+
+ private:
+  // Traffic vectors sized to the highest counter slot the snapshot uses.
+  static xdp::CounterSlots counter_slots(const engine::Snapshot& snapshot) {
+    xdp::CounterSlots slots;
+    for (const engine::CompiledService& s : snapshot.services()) {
+      slots.services = std::max(slots.services, s.counter_slot + 1);
+      for (const engine::CompiledPool& p : s.pools) {
+        slots.pools = std::max(slots.pools, p.counter_slot + 1);
+      }
+      for (const engine::CompiledBackend& b : s.backends) {
+        slots.backends = std::max(slots.backends, b.counter_slot + 1);
+      }
+    }
+    return slots;
+  }
+
+  xdp::XdpPublisher& publisher_;
+  xdp::XdpStatsReader reader_;
+};
+
+}  // namespace sluice::control

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// --dataplane xdp: the XDP program attached to one interface, loaded or
+// adopted from its bpffs pins (dataplane/xdp/xdp_loader.h), published to
+// through its double-buffered maps (xdp_publisher.h).
+//
+// The program forwards on its own: it is attached before the first
+// publication (with an adopted configuration it goes on forwarding as
+// before; a fresh one hands every frame to the kernel until the first
+// snapshot lands), and it stays attached and pinned when sluiced stops or
+// crashes, so a restart or an upgrade moves no flow and drops no packet.
+#include <cstring>
+
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "control/daemon/dataplane_host.h"
+#include "control/daemon/xdp_dataplane_sink.h"
+#include "dataplane/xdp/xdp_loader.h"
+#include "dataplane/xdp/xdp_publisher.h"
+
+namespace sluice::control {
+namespace {
+
+xdp::XdpLoaderOptions loader_options(const DaemonOptions& o) {
+  xdp::XdpLoaderOptions l;
+  l.interface = o.xdp_interface;
+  l.generic = o.xdp_generic;
+  l.pin_root = o.xdp_pin_root;
+  l.sizes.flows = o.flow_capacity;
+  l.sizes.circuits = o.circuit_capacity;
+  return l;
+}
+
+// The interface's Ethernet address (the source of forwarded frames).
+bool interface_mac(const std::string& name, engine::MacAddress* mac, std::string* error) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  ifreq req{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) {
+    *error = std::strerror(saved);
+    return false;
+  }
+  std::memcpy(mac->data(), req.ifr_hwaddr.sa_data, mac->size());
+  return true;
+}
+
+class XdpHost final : public DataplaneHost {
+ public:
+  explicit XdpHost(const DaemonOptions& options) : options_(options) {}
+
+  bool prepare() override {
+    if (::if_nametoindex(options_.xdp_interface.c_str()) == 0) {
+      spdlog::error("--xdp-interface {}: no such interface in this network namespace",
+                    options_.xdp_interface);
+      return false;
+    }
+    std::string error;
+    if (!interface_mac(options_.xdp_interface, &mac_, &error)) {
+      spdlog::error("--xdp-interface {}: cannot read its MAC address: {}", options_.xdp_interface,
+                    error);
+      return false;
+    }
+    return true;
+  }
+
+  bool open() override {
+    try {
+      loader_ = std::make_unique<xdp::XdpLoader>(loader_options(options_));
+      publisher_ = std::make_unique<xdp::XdpPublisher>(loader_->maps());
+      sink_ = std::make_unique<XdpDataplaneSink>(*publisher_, loader_->maps());
+    } catch (const xdp::XdpError& e) {
+      spdlog::error("{}", e.what());
+      return false;
+    }
+    const engine::MacAddress& m = mac_;
+    spdlog::info("XDP program {} on {} ({} mode, program id {}), MAC "
+                 "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, pins in {}",
+                 xdp::xdp_program_action_name(loader_->program_action()), options_.xdp_interface,
+                 options_.xdp_generic ? "generic" : "native", loader_->program_id(), m[0], m[1],
+                 m[2], m[3], m[4], m[5], loader_->pin_folder());
+    if (loader_->maps_adopted()) {
+      spdlog::info("adopted the pinned maps: flows, circuits and counters carry over; the "
+                   "program forwards with generation {} until the next publication",
+                   publisher_->published_generation());
+    }
+    return true;
+  }
+
+  bool start() override {
+    spdlog::info("{} CPU(s) run the XDP program", worker_count());
+    return true;
+  }
+
+  engine::MacAddress local_mac() const override { return mac_; }
+  DataplaneSink& sink() override { return *sink_; }
+  uint32_t worker_count() const override {
+    return static_cast<uint32_t>(publisher_->worker_generations().size());
+  }
+
+  void stop() override {
+    if (!sink_) return;
+    engine::WorkerCounters c;
+    for (const WorkerSample& w : sink_->stats(nullptr).workers) c.add(w.counters);
+    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
+                 c.forwarded, c.to_host, c.dropped);
+    spdlog::info("the XDP program stays attached to {} and forwards on (pins in {}); "
+                 "`sluiced --dataplane xdp --xdp-interface {} --xdp-detach` removes it",
+                 options_.xdp_interface, loader_->pin_folder(), options_.xdp_interface);
+  }
+
+ private:
+  const DaemonOptions& options_;
+  engine::MacAddress mac_{};
+  std::unique_ptr<xdp::XdpLoader> loader_;
+  std::unique_ptr<xdp::XdpPublisher> publisher_;
+  std::unique_ptr<XdpDataplaneSink> sink_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataplaneHost> make_xdp_host(const DaemonOptions& options) {
+  return std::make_unique<XdpHost>(options);
+}
+
+int detach_xdp(const DaemonOptions& options) {
+  try {
+    const xdp::XdpRemoval r = xdp::detach_and_remove(loader_options(options));
+    spdlog::info("--xdp-detach {}: {}; {} pin(s) removed from {}/{}", options.xdp_interface,
+                 r.detached ? "program detached" : "none of ours was attached", r.pins_removed,
+                 options.xdp_pin_root, options.xdp_interface);
+    if (r.foreign_program != 0) {
+      spdlog::warn("--xdp-detach {}: left program id {} attached: it is not sluice's",
+                   options.xdp_interface, r.foreign_program);
+    }
+    return 0;
+  } catch (const xdp::XdpError& e) {
+    spdlog::error("--xdp-detach: {}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace sluice::control
