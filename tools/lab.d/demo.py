@@ -107,7 +107,10 @@ def main():
                 lab("exec", node, "--", "ip", "addr", "add", a + "/24", "dev",
                     ENV["SLUICE_LAB_PREFIX"] + "-" + node)
         write_json(services_file, services(90, 10))
-        print("==> starting sluiced on the load balancer's veth (DPDK, net_af_xdp)")
+        if os.environ.get("SLUICE_LAB_DATAPLANE", "dpdk") == "xdp":
+            print("==> starting sluiced on the load balancer's veth (the XDP program, attached and pinned)")
+        else:
+            print("==> starting sluiced on the load balancer's veth (DPDK, net_af_xdp)")
         print("    " + lab("lb-start", services_file).strip())
         print("    sluicectl apply: service web 10.77.100.10:80/tcp, client-address affinity,")
         print("    pools stable [10.77.0.21, .22] and canary [10.77.0.31, .32]")
