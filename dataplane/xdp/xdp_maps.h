@@ -22,8 +22,8 @@ class XdpError : public std::runtime_error {
 };
 
 // X(name, required): every map of the program, by its name in the object
-// and in bpffs. "circuits" and "counters" are the program's own (not in
-// xdp_maps.bpf.h); an object without them still loads and publishes.
+// and in bpffs. "circuits" and "counters" are not needed to publish (the
+// writer and publisher work without them); the stats reader requires them.
 #define SLUICE_XDP_MAPS(X)  \
   X(root, true)             \
   X(layout, true)           \
