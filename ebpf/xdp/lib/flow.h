@@ -60,24 +60,48 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_live(struct sluice_xdp_flo
  * that case pays the scan: a key absent from the map is a new flow.
  * Returns whether `e` now holds an entry.
  */
-#define SLUICE_XDP_MAX_CPU_SCAN 256
+#define SLUICE_XDP_MAX_CPU_SCAN 4096
+
+/* bpf_loop state of the scan: the key (a stack copy, which every verifier
+ * takes as a map key) and which CPU holds the freshest live entry. A
+ * bpf_loop callback is verified once, whatever the CPU count; the entry
+ * itself is not kept here, to spare the 512-byte stack. */
+struct sluice_cpu_scan {
+	struct sluice_flow_key key;
+	uint32_t best_cpu;
+	uint32_t best_seen_ms;
+	uint32_t found;
+	uint32_t pad;
+};
+
+static long sluice_cpu_scan_step(uint32_t cpu, void *arg)
+{
+	struct sluice_cpu_scan *scan = arg;
+	const struct sluice_xdp_flow *o = bpf_map_lookup_percpu_elem(&flows, &scan->key, cpu);
+
+	if (!o)
+		return 1; /* past the last possible CPU (or the key is gone) */
+	if (o->state != SLUICE_XDP_FLOW_EMPTY &&
+	    (!scan->found || (int32_t)(o->last_seen_ms - scan->best_seen_ms) > 0)) {
+		scan->best_cpu = cpu;
+		scan->best_seen_ms = o->last_seen_ms;
+		scan->found = 1;
+	}
+	return 0;
+}
+
 SLUICE_XDP_INLINE bool sluice_flow_from_other_cpu(struct sluice_xdp_flow *e,
 						  const struct sluice_flow_key *key)
 {
-	const struct sluice_xdp_flow *best = NULL;
-	uint32_t cpu;
+	struct sluice_cpu_scan scan = {};
+	const struct sluice_xdp_flow *best;
 
-	for (cpu = 0; cpu < SLUICE_XDP_MAX_CPU_SCAN; cpu++) {
-		const struct sluice_xdp_flow *o = bpf_map_lookup_percpu_elem(&flows, key, cpu);
-
-		if (!o)
-			break; /* past the last possible CPU (or the key is gone) */
-		if (o->state == SLUICE_XDP_FLOW_EMPTY)
-			continue;
-		if (!best || (int32_t)(o->last_seen_ms - best->last_seen_ms) > 0)
-			best = o;
-	}
-	if (!best)
+	scan.key = *key;
+	bpf_loop(SLUICE_XDP_MAX_CPU_SCAN, sluice_cpu_scan_step, &scan, 0);
+	if (!scan.found)
+		return false;
+	best = bpf_map_lookup_percpu_elem(&flows, &scan.key, scan.best_cpu);
+	if (!best || best->state == SLUICE_XDP_FLOW_EMPTY)
 		return false;
 	*e = *best;
 	return true;
