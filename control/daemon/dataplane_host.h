@@ -33,7 +33,7 @@ class DataplaneHost {
   virtual uint32_t worker_count() const = 0;
   virtual void housekeeping() {}
   // Ends forwarding by this process (an XDP program stays attached: see
-  // xdp_host.h) and logs the final counters.
+  // xdp_host.cc). The sink still reads the final counters afterwards.
   virtual void stop() = 0;
 };
 

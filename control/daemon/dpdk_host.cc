@@ -92,9 +92,6 @@ class DpdkHost final : public DataplaneHost {
   void stop() override {
     if (!runtime_) return;
     runtime_->stop();
-    const engine::WorkerCounters c = runtime_->engine_counters();
-    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
-                 c.forwarded, c.to_host, c.dropped);
   }
 
  private:

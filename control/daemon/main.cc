@@ -178,6 +178,10 @@ class Daemon {
     spdlog::info("stopping");
     write_stats();
     host_->stop();
+    engine::WorkerCounters c;
+    for (const WorkerSample& w : host_->sink().stats(nullptr).workers) c.add(w.counters);
+    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
+                 c.forwarded, c.to_host, c.dropped);
     return 0;
   }
 

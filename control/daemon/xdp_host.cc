@@ -109,11 +109,7 @@ class XdpHost final : public DataplaneHost {
   }
 
   void stop() override {
-    if (!sink_) return;
-    engine::WorkerCounters c;
-    for (const WorkerSample& w : sink_->stats(nullptr).workers) c.add(w.counters);
-    spdlog::info("stopped: {} frames in, {} forwarded, {} to host, {} dropped", c.rx_packets,
-                 c.forwarded, c.to_host, c.dropped);
+    if (!loader_) return;
     spdlog::info("the XDP program stays attached to {} and forwards on (pins in {}); "
                  "`sluiced --dataplane xdp --xdp-interface {} --xdp-detach` removes it",
                  options_.xdp_interface, loader_->pin_folder(), options_.xdp_interface);
