@@ -7,6 +7,7 @@
 // is created once, by the first test; where it cannot start (no DPDK, no
 // null PMD, no permission) the tests are skipped.
 #include "control/daemon/dpdk_dataplane_sink.h"
+#include "tests/dataplane/dpdk/eal_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -30,18 +31,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// The CPUs this process may run on, as an EAL cpu set: "0,1".
-std::string allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::string list;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) list += (list.empty() ? "" : ",") + std::to_string(c);
-    }
-  }
-  return list.empty() ? "0" : list;
-}
 
 // The runtime of this process, created on first use; null if EAL failed.
 class RuntimeHolder {
@@ -64,7 +53,7 @@ class RuntimeHolder {
  private:
   RuntimeHolder() : prefix_("sluice-sink-test-" + std::to_string(getpid())) {
     dpdk::RuntimeOptions o;
-    const std::string cpus = "(" + allowed_cpus() + ")";
+    const std::string cpus = "(" + dpdk::test::allowed_cpu_list() + ")";
     o.eal_arguments = {"dpdk_dataplane_sink_test", "--no-huge",  "-m", "256", "--no-pci",
                        "--file-prefix=" + prefix_, "--lcores=0@" + cpus + ",1@" + cpus,
                        "--main-lcore", "0", "--vdev=net_null0", "--log-level=3"};

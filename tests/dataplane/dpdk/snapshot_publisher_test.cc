@@ -9,6 +9,7 @@
 // once (--no-huge, no devices) and exits 77, which meson reports as
 // skipped, where that fails (no DPDK, no permission).
 #include "dataplane/dpdk/snapshot_publisher.h"
+#include "tests/dataplane/dpdk/eal_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -379,18 +380,6 @@ TEST_F(SnapshotPublisherTest, WorkerGenerationsPerWorker) {
   EXPECT_THAT(publisher_->worker_generations(), ElementsAre(6u, 6u));
 }
 
-// The CPUs this process may use, as an EAL cpu set: "(0,1)".
-std::string allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::string list;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) list += (list.empty() ? "" : ",") + std::to_string(c);
-    }
-  }
-  return "(" + (list.empty() ? std::string("0") : list) + ")";
-}
 
 }  // namespace
 }  // namespace sluice::dpdk
@@ -400,7 +389,7 @@ int main(int argc, char** argv) {
   // Lcores 0 (main) to 2 float over the allowed CPUs: "-l 0-2" would need
   // three CPUs, and CI machines have two.
   const std::string prefix = "sluice-test-" + std::to_string(getpid());
-  const std::string cpus = sluice::dpdk::allowed_cpus();
+  const std::string cpus = "(" + sluice::dpdk::test::allowed_cpu_list() + ")";
   std::vector<std::string> args = {argv[0], "--no-huge", "-m", "256", "--no-pci",
                                    "--file-prefix", prefix,
                                    "--lcores", "0@" + cpus + ",1@" + cpus + ",2@" + cpus,
