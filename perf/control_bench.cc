@@ -155,6 +155,12 @@ class TimedSink final : public DataplaneSink {
       const engine::Snapshot& snapshot) const override {
     return inner_.circuit_states(snapshot);
   }
+  void set_backend_health(uint32_t slot, uint8_t health) override {
+    inner_.set_backend_health(slot, health);
+  }
+  control::FlowCensus flow_census(const engine::Snapshot& snapshot) const override {
+    return inner_.flow_census(snapshot);
+  }
 
  private:
   DataplaneSink& inner_;
@@ -213,6 +219,9 @@ class RoutedCore final : public ControlCore {
     return core_->explain_flow(q, r);
   }
   control::StatsResult stats(const std::string& s) const override { return core_->stats(s); }
+  control::DrainResult drain_status(const control::DrainQuery& q) const override {
+    return core_->drain_status(q);
+  }
   control::SubscribeResult watch_events(std::optional<uint64_t> start) override {
     return core_->watch_events(start);
   }

@@ -88,6 +88,30 @@ struct StatsResult {
   std::optional<CallError> error;  // kNotFound: no such service
 };
 
+// GetDrainStatus: has a service, pool or backend drained?
+struct DrainQuery {
+  std::string service;
+  std::string target;  // pool name, backend address, or "" for the service
+  uint32_t quiet_ms = 30000;
+  uint32_t max_census_age_ms = 1000;
+};
+
+struct DrainAnswer {
+  std::string target_kind;  // "service", "pool", "backend"
+  std::vector<std::string> backends;
+  ActiveFlows active;
+  bool safe_to_remove = false;
+  std::string reason;
+  uint64_t census_age_ms = 0;
+  uint64_t revision = 0;
+  std::vector<std::string> still_receiving;  // backends still given new flows
+};
+
+struct DrainResult {
+  DrainAnswer answer;
+  std::optional<CallError> error;  // kNotFound: no such service, pool or backend
+};
+
 struct SubscribeResult {
   std::unique_ptr<EventSubscription> subscription;  // null on error
   std::optional<CallError> error;  // kInvalidArgument: start beyond the next event
@@ -122,6 +146,9 @@ class ControlCore {
   // The dataplane's counters and circuit states, named by the current
   // revision; only `service`'s traffic when it is not "".
   virtual StatsResult stats(const std::string& service) const = 0;
+  // Live flows of a service, pool or backend, and whether it is safe to
+  // remove (control/core/drain_status.h states the rule).
+  virtual DrainResult drain_status(const DrainQuery& query) const = 0;
   // Events from sequence number `start` on (those still held; older ones
   // are announced as lost), or from now on when nullopt.
   virtual SubscribeResult watch_events(std::optional<uint64_t> start) = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <variant>
 
+#include "control/api/control_stats.h"
 #include "dataplane/engine/circuit.h"
 
 namespace sluice::control {
@@ -46,6 +47,16 @@ struct CircuitChangedEvent {
   engine::CircuitState to = engine::CircuitState::kClosed;
 };
 
+// A backend's active health checks changed its state.
+struct HealthChangedEvent {
+  std::string service;
+  std::string pool;
+  std::string backend;  // address
+  HealthState from = HealthState::kUnknown;
+  HealthState to = HealthState::kUnknown;
+  std::string reason;   // the deciding check's result
+};
+
 // Events first..last will not reach this subscriber: a notice to one
 // subscriber (sequence 0), not an event of its own.
 struct EventsLostNotice {
@@ -56,7 +67,7 @@ struct EventsLostNotice {
 };
 
 using EventDetail = std::variant<ConfigChangedEvent, WorkerAppliedEvent, RevisionAppliedEvent,
-                                 CircuitChangedEvent, EventsLostNotice>;
+                                 CircuitChangedEvent, EventsLostNotice, HealthChangedEvent>;
 
 struct ControlEvent {
   uint64_t sequence = 0;  // 1, 2, ...; 0 for EventsLostNotice

@@ -3,6 +3,7 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -360,6 +361,62 @@ grpc::Status ControlServiceImpl::GetStats(grpc::ServerContext* context,
   const StatsResult result = core_.stats(request->service());
   if (result.error) return to_grpc_status(*result.error);
   *response = stats_to_proto(result.stats);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::GetDrainStatus(grpc::ServerContext* context,
+                                                const v1::GetDrainStatusRequest* request,
+                                                v1::DrainStatus* response) {
+  Caller caller;
+  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (!is_name(request->service())) {
+    return invalid("service", quoted(request->service()) +
+                                  " is not a service name (1 to 63 letters, digits, '-', '_' "
+                                  "and '.')");
+  }
+  // A pool name or an address: both are short and printable.
+  constexpr size_t kMaxTarget = 64;
+  if (request->target().size() > kMaxTarget ||
+      !std::all_of(request->target().begin(), request->target().end(),
+                   [](char c) { return c > ' ' && c < 127; })) {
+    return invalid("target", "must be a pool name or a backend address (at most 64 printable "
+                             "characters), not " + quoted(request->target().substr(0, kMaxTarget)));
+  }
+  constexpr uint32_t kMaxQuietMs = 86400000;
+  DrainQuery query;
+  query.service = request->service();
+  query.target = request->target();
+  if (request->has_quiet_ms()) {
+    if (request->quiet_ms() > kMaxQuietMs) {
+      return invalid("quiet_ms", std::to_string(request->quiet_ms()) +
+                                     " is out of range 0..86400000");
+    }
+    query.quiet_ms = request->quiet_ms();
+  }
+  if (request->has_max_census_age_ms()) {
+    if (request->max_census_age_ms() > kMaxQuietMs) {
+      return invalid("max_census_age_ms", std::to_string(request->max_census_age_ms()) +
+                                              " is out of range 0..86400000");
+    }
+    query.max_census_age_ms = request->max_census_age_ms();
+  }
+  const DrainResult result = core_.drain_status(query);
+  if (result.error) return to_grpc_status(*result.error);
+  const DrainAnswer& a = result.answer;
+  response->set_service(query.service);
+  response->set_target(query.target);
+  response->set_target_kind(a.target_kind);
+  for (const std::string& b : a.backends) response->add_backends(b);
+  response->set_active_flows(a.active.flows);
+  for (uint64_t n : a.active.by_worker) response->add_by_worker(n);
+  response->set_oldest_age_ms(a.active.oldest_age_ms);
+  if (a.active.newest_idle_ms) response->set_idle_ms(*a.active.newest_idle_ms);
+  response->set_safe_to_remove(a.safe_to_remove);
+  response->set_reason(a.reason);
+  response->set_quiet_ms(query.quiet_ms);
+  response->set_census_age_ms(a.census_age_ms);
+  response->set_revision(a.revision);
+  for (const std::string& b : a.still_receiving) response->add_still_receiving(b);
   return grpc::Status::OK;
 }
 

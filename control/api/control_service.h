@@ -60,6 +60,9 @@ class ControlServiceImpl final : public v1::Control::Service {
                            v1::ExplainFlowResponse* response) override;
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
                         v1::GetStatsResponse* response) override;
+  grpc::Status GetDrainStatus(grpc::ServerContext* context,
+                              const v1::GetDrainStatusRequest* request,
+                              v1::DrainStatus* response) override;
   grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
                            grpc::ServerWriter<v1::Event>* writer) override;
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,18 +39,58 @@ struct WorkerStats {
   EngineStats stats;
 };
 
+// Live flows of a backend or pool, from the latest flow census
+// (DataplaneSink::flow_census: bounded-error, taken about once a second).
+struct ActiveFlows {
+  uint64_t flows = 0;
+  std::vector<uint64_t> by_worker;  // by worker index
+  uint32_t oldest_age_ms = 0;       // 0 when there is no flow
+  // Since the most recent packet of any live flow; nullopt without flows.
+  std::optional<uint32_t> newest_idle_ms;
+
+  void add(const ActiveFlows& other);
+};
+
+// A backend's active health checks, as sluiced's checker sees them.
+enum class HealthState : uint8_t { kUnknown, kHealthy, kUnhealthy };
+
+// "unknown", "healthy", "unhealthy".
+inline const char* health_state_name(HealthState s) {
+  switch (s) {
+    case HealthState::kUnknown: return "unknown";
+    case HealthState::kHealthy: return "healthy";
+    case HealthState::kUnhealthy: return "unhealthy";
+  }
+  return "unknown";
+}
+
+struct BackendHealth {
+  HealthState state = HealthState::kUnknown;
+  bool checked = false;         // the service (or pool) has an active check
+  std::string last_result;      // "ok", "connect refused", "status 503", ...
+  uint64_t transitions = 0;     // healthy <-> unhealthy changes since sluiced started
+  uint64_t checks = 0;          // checks finished
+  uint64_t failures = 0;        // of them, failed
+  uint64_t since_ms = 0;        // sluiced uptime when the state was entered
+};
+
 struct BackendStats {
   engine::IpAddress address;
   engine::BackendState state = engine::BackendState::kActive;
   uint32_t weight = 1;
-  engine::TrafficCounter traffic;
+  engine::TrafficCounter traffic;  // every golden signal (signal_list.h)
+  engine::HandshakeHistogram handshakes;
   std::vector<engine::CircuitState> circuits;  // by worker index
+  ActiveFlows active;
+  BackendHealth health;
 };
 
 struct PoolStats {
   std::string name;
   uint32_t weight = 0;
   engine::TrafficCounter traffic;
+  engine::HandshakeHistogram handshakes;
+  ActiveFlows active;  // the sum of its backends'
   std::vector<BackendStats> backends;
 };
 
@@ -63,10 +104,25 @@ struct ControlStats {
   uint64_t uptime_ms = 0;   // when sampled
   uint64_t revision = 0;    // of the snapshot whose names label the traffic
   std::string dataplane;    // "dpdk", "none", ...
+  uint64_t desired_revision = 0;   // the saved configuration's revision
+  uint64_t census_age_ms = 0;      // how old the active-flow figures are
+  uint64_t census_duration_us = 0; // how long that census took
   std::vector<WorkerStats> workers;
   EngineStats total;
   std::vector<ServiceStats> services;
 };
+
+inline void ActiveFlows::add(const ActiveFlows& other) {
+  flows += other.flows;
+  if (by_worker.size() < other.by_worker.size()) by_worker.resize(other.by_worker.size());
+  for (size_t i = 0; i < other.by_worker.size(); ++i) by_worker[i] += other.by_worker[i];
+  if (other.flows > 0) {
+    if (other.oldest_age_ms > oldest_age_ms) oldest_age_ms = other.oldest_age_ms;
+    if (other.newest_idle_ms && (!newest_idle_ms || *other.newest_idle_ms < *newest_idle_ms)) {
+      newest_idle_ms = other.newest_idle_ms;
+    }
+  }
+}
 
 // "closed", "open", "half-open".
 inline const char* circuit_state_name(engine::CircuitState state) {

@@ -39,6 +39,15 @@ struct DetailToProto {
     p->set_from(circuit_state_to_proto(e.from));
     p->set_to(circuit_state_to_proto(e.to));
   }
+  void operator()(const HealthChangedEvent& e) const {
+    v1::HealthChanged* p = event.mutable_health_changed();
+    p->set_service(e.service);
+    p->set_pool(e.pool);
+    p->set_backend(e.backend);
+    p->set_from(health_state_to_proto(e.from));
+    p->set_to(health_state_to_proto(e.to));
+    p->set_reason(e.reason);
+  }
   void operator()(const EventsLostNotice& e) const {
     v1::EventsLost* p = event.mutable_events_lost();
     p->set_first_sequence(e.first_sequence);

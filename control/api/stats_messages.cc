@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/api/stats_messages.h"
 
+#include "control/api/histogram_quantile.h"
 #include "control/config/service_mapping.h"
 
 namespace sluice::control::api {
@@ -32,8 +33,35 @@ void engine_stats_to_proto(const EngineStats& s, v1::EngineStats* p) {
 }
 
 void traffic_to_proto(const engine::TrafficCounter& t, v1::Traffic* p) {
-  p->set_packets(t.packets);
-  p->set_bytes(t.bytes);
+#define SLUICE_X(name, help) p->set_##name(t.name);
+  SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+}
+
+void histogram_to_proto(const engine::HandshakeHistogram& h, v1::HandshakeHistogram* p) {
+  for (uint32_t bound : engine::kHandshakeBoundsMs) p->add_bounds_ms(bound);
+  for (unsigned long long c : h.buckets) p->add_counts(c);
+  p->set_sum_ms(h.sum_ms);
+  p->set_count(h.count());
+  if (auto p50 = histogram_quantile_ms(h, 0.5)) p->set_p50_ms(*p50);
+  if (auto p99 = histogram_quantile_ms(h, 0.99)) p->set_p99_ms(*p99);
+}
+
+void active_to_proto(const ActiveFlows& a, v1::ActiveFlows* p) {
+  p->set_flows(a.flows);
+  for (uint64_t n : a.by_worker) p->add_by_worker(n);
+  p->set_oldest_age_ms(a.oldest_age_ms);
+  if (a.newest_idle_ms) p->set_newest_idle_ms(*a.newest_idle_ms);
+}
+
+void health_to_proto(const BackendHealth& h, v1::BackendHealth* p) {
+  p->set_state(health_state_to_proto(h.state));
+  p->set_checked(h.checked);
+  p->set_last_result(h.last_result);
+  p->set_transitions(h.transitions);
+  p->set_checks(h.checks);
+  p->set_failures(h.failures);
+  p->set_since_uptime_ms(h.since_ms);
 }
 
 }  // namespace
@@ -45,6 +73,15 @@ v1::CircuitState circuit_state_to_proto(engine::CircuitState state) {
     case engine::CircuitState::kHalfOpen: return v1::CIRCUIT_STATE_HALF_OPEN;
   }
   return v1::CIRCUIT_STATE_UNSPECIFIED;
+}
+
+v1::HealthState health_state_to_proto(HealthState state) {
+  switch (state) {
+    case HealthState::kUnknown: return v1::HEALTH_STATE_UNKNOWN;
+    case HealthState::kHealthy: return v1::HEALTH_STATE_HEALTHY;
+    case HealthState::kUnhealthy: return v1::HEALTH_STATE_UNHEALTHY;
+  }
+  return v1::HEALTH_STATE_UNSPECIFIED;
 }
 
 v1::GetStatsResponse stats_to_proto(const ControlStats& stats) {
@@ -69,6 +106,8 @@ v1::GetStatsResponse stats_to_proto(const ControlStats& stats) {
       pp->set_name(pool.name);
       pp->set_weight(pool.weight);
       traffic_to_proto(pool.traffic, pp->mutable_traffic());
+      histogram_to_proto(pool.handshakes, pp->mutable_handshakes());
+      active_to_proto(pool.active, pp->mutable_active());
       for (const BackendStats& b : pool.backends) {
         v1::BackendStats* bp = pp->add_backends();
         bp->set_address(b.address.to_string());
@@ -76,9 +115,14 @@ v1::GetStatsResponse stats_to_proto(const ControlStats& stats) {
         bp->set_weight(b.weight);
         traffic_to_proto(b.traffic, bp->mutable_traffic());
         for (engine::CircuitState c : b.circuits) bp->add_circuits(circuit_state_to_proto(c));
+        histogram_to_proto(b.handshakes, bp->mutable_handshakes());
+        active_to_proto(b.active, bp->mutable_active());
+        health_to_proto(b.health, bp->mutable_health());
       }
     }
   }
+  r.set_census_age_ms(stats.census_age_ms);
+  r.set_census_duration_us(stats.census_duration_us);
   return r;
 }
 

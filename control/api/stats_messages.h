@@ -9,5 +9,6 @@ namespace sluice::control::api {
 
 v1::GetStatsResponse stats_to_proto(const ControlStats& stats);
 v1::CircuitState circuit_state_to_proto(engine::CircuitState state);
+v1::HealthState health_state_to_proto(HealthState state);
 
 }  // namespace sluice::control::api

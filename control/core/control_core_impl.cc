@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "control/core/drain_status.h"
 #include "control/core/stats_summary.h"
 #include "dataplane/engine/config_validate.h"
 #include "dataplane/engine/explain.h"
@@ -62,7 +63,18 @@ CallError no_such_service(const std::string& name) {
 ControlCoreImpl::ControlCoreImpl(const ControlCoreOptions& options, StateStore& store,
                                  AuditLog& audit, DataplaneSink& dataplane)
     : options_(options), store_(store), audit_(audit), dataplane_(dataplane),
-      events_(options.events) {}
+      events_(options.events), census_(dataplane, [this] { return snapshot(); }) {}
+
+void ControlCoreImpl::publish_locked() {
+  dataplane_.publish(snapshot_);
+  if (health_) health_->targets_changed(*snapshot_);
+}
+
+void ControlCoreImpl::set_health_tracker(HealthTracker* tracker) {
+  std::lock_guard lock(mutex_);
+  health_ = tracker;
+  if (health_ && snapshot_) health_->targets_changed(*snapshot_);
+}
 
 engine::EngineConfig ControlCoreImpl::engine_config(
     const std::vector<engine::ServiceConfig>& services) const {
@@ -91,7 +103,7 @@ bool ControlCoreImpl::start(std::string* error_text) {
   }
   state_ = std::move(*loaded);
   snapshot_ = compiled.snapshot;
-  dataplane_.publish(snapshot_);
+  publish_locked();
   return true;
 }
 
@@ -168,7 +180,7 @@ MutationResult ControlCoreImpl::mutate(const Caller& caller, const char* method,
     // Announced before the workers can acknowledge it, so that a watcher
     // sees the change ahead of its WorkerApplied events.
     events_.publish(ConfigChangedEvent{state_.revision, method, service, summary, caller.peer});
-    dataplane_.publish(snapshot_);
+    publish_locked();
     revision = state_.revision;
     result.revision = revision;
   }
@@ -306,11 +318,46 @@ uint64_t ControlCoreImpl::uptime_ms() const {
 }
 
 StatsResult ControlCoreImpl::stats(const std::string& service) const {
-  const std::shared_ptr<const engine::Snapshot> snap = snapshot();
-  StatsResult result = summarize_stats(dataplane_.stats(snap.get()), snap.get(), service);
+  std::shared_ptr<const engine::Snapshot> snap;
+  HealthByBackend health;
+  uint64_t desired = 0;
+  {
+    std::lock_guard lock(mutex_);
+    snap = snapshot_;
+    desired = state_.revision;
+    if (health_) health = health_->states();
+  }
+  const FlowCensusCache::Entry census = census_.latest();
+  StatsResult result = summarize_stats(dataplane_.stats(snap.get()), snap.get(), service,
+                                       census.census.get(), &health);
   result.stats.uptime_ms = uptime_ms();
   result.stats.dataplane = dataplane_.kind();
+  result.stats.desired_revision = desired;
+  if (census.census) {
+    result.stats.census_age_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              census.census->taken_at)
+            .count());
+    result.stats.census_duration_us = static_cast<uint64_t>(census.census->duration.count());
+  }
   return result;
+}
+
+DrainResult ControlCoreImpl::drain_status(const DrainQuery& query) const {
+  HealthByBackend health;
+  {
+    std::lock_guard lock(mutex_);
+    if (health_) health = health_->states();
+  }
+  const FlowCensusCache::Entry e = census_.fresh(std::chrono::milliseconds(query.max_census_age_ms));
+  if (!e.census || !e.snapshot) {
+    DrainResult r;
+    r.error = CallError{ErrorCode::kNotFound, "no service named \"" + query.service + "\""};
+    return r;
+  }
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - e.census->taken_at);
+  return evaluate_drain(*e.snapshot, *e.census, query, static_cast<uint64_t>(age.count()), &health);
 }
 
 SubscribeResult ControlCoreImpl::watch_events(std::optional<uint64_t> start) {

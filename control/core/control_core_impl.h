@@ -30,6 +30,8 @@
 #include "control/api/control_core.h"
 #include "control/core/dataplane_sink.h"
 #include "control/core/event_hub.h"
+#include "control/core/flow_census_cache.h"
+#include "control/core/health_tracker.h"
 #include "control/state/state_store.h"
 #include "dataplane/engine/snapshot.h"
 
@@ -69,6 +71,7 @@ class ControlCoreImpl final : public ControlCore {
   ControlStatus status() const override;
   FlowAnswer explain_flow(const FlowQuery& query, uint64_t* revision) const override;
   StatsResult stats(const std::string& service) const override;
+  DrainResult drain_status(const DrainQuery& query) const override;
   SubscribeResult watch_events(std::optional<uint64_t> start) override;
   void audit_refusal(const Caller& caller, const std::string& method, const std::string& service,
                      bool dry_run, const std::string& reason) override;
@@ -79,6 +82,12 @@ class ControlCoreImpl final : public ControlCore {
   // the dataplane's by a DataplaneWatcher); close() it at shutdown to end
   // every WatchEvents stream.
   EventHub& events() { return events_; }
+  // The live-flow census behind stats and drain status; the daemon starts
+  // its thread (tests may call fresh() instead).
+  FlowCensusCache& census() { return census_; }
+  // Active health checking, told of every publication from now on (and of
+  // the current snapshot at once). Not owned; null detaches.
+  void set_health_tracker(HealthTracker* tracker);
 
  private:
   // Changes `services` in place, or returns the error that refuses the call.
@@ -88,6 +97,8 @@ class ControlCoreImpl final : public ControlCore {
                         const MutationOptions& options, const Change& change);
   engine::EngineConfig engine_config(const std::vector<engine::ServiceConfig>& services) const;
   uint64_t uptime_ms() const;
+  // Publishes snapshot_ and tells the health tracker (mutex_ held).
+  void publish_locked();
   void audit(const Caller& caller, const std::string& method, const std::string& service,
              uint64_t before, uint64_t after, bool accepted, bool dry_run,
              const std::string& summary);
@@ -100,9 +111,14 @@ class ControlCoreImpl final : public ControlCore {
   EventHub events_;
 
   mutable std::mutex mutex_;  // guards everything below
+  HealthTracker* health_ = nullptr;
   DesiredState state_;
   engine::SnapshotCompiler compiler_;
   std::shared_ptr<const engine::Snapshot> snapshot_;
+
+  // Last: its thread reads snapshot_ through snapshot(), so it must stop
+  // (be destroyed) before the members above are.
+  mutable FlowCensusCache census_;
 };
 
 }  // namespace sluice::control

@@ -23,6 +23,7 @@
 
 #include "dataplane/engine/circuit.h"
 #include "dataplane/engine/counters.h"
+#include "dataplane/engine/flow_census.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -56,6 +57,15 @@ struct DataplaneStats {
   std::vector<WorkerSample> workers;  // by worker index
 };
 
+// The live flows of every worker, per backend counter slot
+// (engine/flow_census.h), taken off the workers.
+struct FlowCensus {
+  std::chrono::steady_clock::time_point taken_at{};
+  std::chrono::microseconds duration{0};       // how long the scan took
+  std::vector<std::vector<engine::SlotFlows>> workers;  // by worker index, each by slot
+  std::vector<std::string> labels;             // by worker index, as WorkerSample::label
+};
+
 class DataplaneSink {
  public:
   virtual ~DataplaneSink() = default;
@@ -84,6 +94,19 @@ class DataplaneSink {
   // closing, since the forwarding path emits no events itself).
   virtual std::vector<std::vector<CircuitSample>> circuit_states(
       const engine::Snapshot& snapshot) const = 0;
+
+  // Marks a backend, by backend counter slot, SLUICE_HEALTH_UNKNOWN,
+  // _HEALTHY or _UNHEALTHY (signal_list.h) for every worker. Takes effect on
+  // the next new flow, publishes nothing, changes no generation. Slots
+  // beyond the dataplane's capacity are ignored. A dataplane starts with
+  // every slot UNKNOWN (also when it adopts pinned XDP maps).
+  virtual void set_backend_health(uint32_t backend_slot, uint8_t health) = 0;
+
+  // Counts every worker's live flows per backend of `snapshot`. Reads the
+  // flow tables while workers forward (bounded-error, see flow_census.h);
+  // costs time in proportion to the tables' size: for a cache refreshed
+  // about once a second, not for every request.
+  virtual FlowCensus flow_census(const engine::Snapshot& snapshot) const = 0;
 };
 
 }  // namespace sluice::control

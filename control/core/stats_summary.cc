@@ -49,14 +49,35 @@ std::vector<std::pair<std::string, uint64_t>> sum_dataplane(const DataplaneStats
   return out;
 }
 
-engine::TrafficCounter traffic(const std::vector<engine::TrafficCounter>& counters, uint32_t slot) {
-  return slot < counters.size() ? counters[slot] : engine::TrafficCounter{};
+// counters[slot], or zeros for a slot beyond what the workers count.
+template <typename T>
+T at_slot(const std::vector<T>& counters, uint32_t slot) {
+  return slot < counters.size() ? counters[slot] : T{};
+}
+
+// The census as backend slot -> live flows, with a count per worker.
+std::map<uint32_t, ActiveFlows> active_by_slot(const FlowCensus& census) {
+  std::map<uint32_t, ActiveFlows> out;
+  const size_t workers = census.workers.size();
+  for (size_t w = 0; w < workers; ++w) {
+    for (const engine::SlotFlows& f : census.workers[w]) {
+      ActiveFlows one;
+      one.flows = f.flows;
+      one.by_worker.assign(workers, 0);
+      one.by_worker[w] = f.flows;
+      one.oldest_age_ms = f.oldest_age_ms;
+      if (f.flows > 0) one.newest_idle_ms = f.newest_idle_ms;
+      out[f.backend_slot].add(one);
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 StatsResult summarize_stats(const DataplaneStats& sample, const engine::Snapshot* snapshot,
-                            const std::string& service) {
+                            const std::string& service, const FlowCensus* census,
+                            const HealthByBackend* health) {
   StatsResult result;
   ControlStats& out = result.stats;
   out.revision = snapshot ? snapshot->generation() : 0;
@@ -85,17 +106,38 @@ StatsResult summarize_stats(const DataplaneStats& sample, const engine::Snapshot
     }
     return result;
   }
+  const std::map<uint32_t, ActiveFlows> active =
+      census ? active_by_slot(*census) : std::map<uint32_t, ActiveFlows>{};
+  const size_t workers = sample.workers.size();
   for (const engine::CompiledService& s : snapshot->services()) {
     if (!service.empty() && s.config.name != service) continue;
-    ServiceStats ss{s.config.name, traffic(sum.services, s.counter_slot), {}};
+    ServiceStats ss{s.config.name, at_slot(sum.services, s.counter_slot), {}};
     for (const engine::CompiledPool& p : s.pools) {
-      PoolStats ps{p.name, p.weight, traffic(sum.pools, p.counter_slot), {}};
+      PoolStats ps;
+      ps.name = p.name;
+      ps.weight = p.weight;
+      ps.traffic = at_slot(sum.pools, p.counter_slot);
+      ps.handshakes = at_slot(sum.pool_handshakes, p.counter_slot);
+      ps.active.by_worker.assign(workers, 0);
       for (uint32_t b = p.first_backend; b < p.first_backend + p.backend_count; ++b) {
         const engine::CompiledBackend& be = s.backends[b];
-        BackendStats bs{be.address, be.state, be.weight, traffic(sum.backends, be.counter_slot), {}};
+        BackendStats bs;
+        bs.address = be.address;
+        bs.state = be.state;
+        bs.weight = be.weight;
+        bs.traffic = at_slot(sum.backends, be.counter_slot);
+        bs.handshakes = at_slot(sum.backend_handshakes, be.counter_slot);
         for (const auto& states : not_closed) {
           auto it = states.find(be.fingerprint);
           bs.circuits.push_back(it == states.end() ? engine::CircuitState::kClosed : it->second);
+        }
+        bs.active.by_worker.assign(workers, 0);
+        if (auto it = active.find(be.counter_slot); it != active.end()) bs.active.add(it->second);
+        ps.active.add(bs.active);
+        if (health) {
+          if (auto it = health->find({s.config.name, be.address}); it != health->end()) {
+            bs.health = it->second;
+          }
         }
         ps.backends.push_back(std::move(bs));
       }

@@ -5,7 +5,9 @@
 // GetStats (ControlCoreImpl) and sluiced's stats file (control/daemon).
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
 
 #include "control/api/control_core.h"
 #include "control/core/dataplane_sink.h"
@@ -19,7 +21,15 @@ namespace sluice::control {
 // snapshot has none of that name). Counter slots beyond what a worker
 // counts read as 0. Sets revision (the snapshot's generation) and leaves
 // uptime_ms and dataplane to the caller.
+// Health by (service name, backend address); backends missing from it are
+// reported kUnknown and unchecked.
+using HealthByBackend = std::map<std::pair<std::string, engine::IpAddress>, BackendHealth>;
+
+// With `census`, each backend's and pool's live flows (ActiveFlows) from it
+// (census_age_ms and census_duration_us are the caller's to set); with
+// `health`, each backend's health.
 StatsResult summarize_stats(const DataplaneStats& sample, const engine::Snapshot* snapshot,
-                            const std::string& service = {});
+                            const std::string& service = {}, const FlowCensus* census = nullptr,
+                            const HealthByBackend* health = nullptr);
 
 }  // namespace sluice::control

@@ -79,10 +79,51 @@ struct BackendConfig {
   BackendState state = BackendState::kActive;
 };
 
+// Active health checking of a service's backends, run by sluiced (control/
+// health/), never by the workers. Field names and meanings follow Envoy's
+// HealthCheck where it has them (interval, timeout, thresholds, jitter,
+// expected statuses); times are milliseconds. Health is the daemon's state,
+// not the configuration's: results mark backends in the dataplane's health
+// table (signal_list.h) and never change a revision.
+enum class HealthCheckType : uint8_t {
+  kNone,   // no active checking: every backend is served (health "unknown")
+  kTcp,    // a TCP connect to the backend's address and the check port
+  kHttp,   // HTTP/1.1 GET of `http_path`; the status must be in the range
+  kHttps,  // the same over TLS (the certificate is not verified: a probe
+           // judges the backend's health, not its identity)
+};
+
+// What happens to the established flows of a backend that turns unhealthy.
+enum class UnhealthyFlows : uint8_t {
+  kKeep,        // they stay, as on a draining backend (the default)
+  kReschedule,  // they move on their next packet, as on a disabled backend
+};
+
+struct HealthCheckConfig {
+  HealthCheckType type = HealthCheckType::kNone;
+  uint32_t interval_ms = 2000;           // between the starts of two checks of a backend
+  uint32_t timeout_ms = 1000;            // a check not finished by then fails
+  uint32_t interval_jitter_ms = 0;       // + uniform random 0..jitter to each interval
+  uint32_t interval_jitter_percent = 0;  // + uniform random 0..interval*percent/100
+  uint32_t unhealthy_threshold = 3;      // consecutive failures that mark unhealthy
+  uint32_t healthy_threshold = 2;        // consecutive successes that mark healthy again
+  uint16_t port = 0;                     // 0: the service's port
+  std::string http_path = "/";           // HTTP(S): the request target
+  std::string http_host;                 // HTTP(S): Host header; empty: the backend address
+  // HTTP(S): accepted status codes, [start, end) as Envoy's expected_statuses.
+  uint32_t expected_status_start = 200;
+  uint32_t expected_status_end = 400;
+  UnhealthyFlows unhealthy_flows = UnhealthyFlows::kKeep;
+
+  auto operator<=>(const HealthCheckConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;     // unique in its service; its hash is the pool's identity
   uint32_t weight = 0;  // relative share of new flows, 0..SLUICE_MAX_POOL_WEIGHT
   std::vector<BackendConfig> backends;
+  // Overrides the service's health check for this pool's backends.
+  std::optional<HealthCheckConfig> health_check = std::nullopt;
 };
 
 // Clients whose source address falls in `source` go to `pool`, ahead of the
@@ -128,6 +169,7 @@ struct ServiceConfig {
   std::string fallback_pool;  // empty: the first pool
   CircuitPolicy circuit;
   FlowTimeouts timeouts;
+  HealthCheckConfig health_check{};  // type kNone: no active checks
 };
 
 // How encapsulated packets leave the appliance.

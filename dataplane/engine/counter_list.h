@@ -24,6 +24,8 @@
   X(connect_failures, "retransmitted SYNs counted as connect failures")              \
   X(syn_retry_steered, "retransmitted SYNs steered to another backend")              \
   X(circuit_skips, "new flows moved off a backend whose circuit is open")            \
+  X(health_skips, "new flows moved off a backend failing its health checks")         \
+  X(unhealthy_rescheduled, "flows moved off an unhealthy backend (unhealthy_flows)") \
   X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
   X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
   X(flows_moved_cpu, "XDP: flows found in another CPU's table (RSS moved them)")     \

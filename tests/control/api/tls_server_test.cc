@@ -68,6 +68,9 @@ class RoleCheckingCore final : public ControlCore {
     return fake_.explain_flow(q, revision);
   }
   StatsResult stats(const std::string& service) const override { return fake_.stats(service); }
+  DrainResult drain_status(const DrainQuery& query) const override {
+    return fake_.drain_status(query);
+  }
   SubscribeResult watch_events(std::optional<uint64_t> start) override {
     return fake_.watch_events(start);
   }

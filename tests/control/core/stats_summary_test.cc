@@ -5,6 +5,8 @@
 // circuit states per worker, the service filter, and no snapshot.
 #include "control/core/stats_summary.h"
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -234,6 +236,84 @@ TEST_F(StatsSummaryTest, NoSnapshot) {
   EXPECT_TRUE(empty.stats.workers.empty());
   EXPECT_EQ(value(empty.stats.total.counters, "rx_packets"), 0u);
   EXPECT_TRUE(empty.stats.services[0].pools[0].backends[0].circuits.empty());
+}
+
+}  // namespace
+}  // namespace sluice::control
+
+namespace sluice::control {
+namespace {
+
+// Every golden signal and the handshake histograms are summed over workers
+// and named by slot; the census gives each backend its live flows per
+// worker, and each pool the sum of its backends'; health is attached by
+// (service, address), and backends without an entry stay unknown.
+TEST_F(StatsSummaryTest, SignalsHistogramsActiveFlowsAndHealth) {
+  DataplaneStats sample;
+  sample.workers = {worker(9), worker(9)};
+  for (auto& w : sample.workers) {
+    w.counters.pool_handshakes.resize(compiler_.pool_slots());
+    w.counters.backend_handshakes.resize(compiler_.backend_slots());
+  }
+  const engine::CompiledBackend& b1 = backend("web", "10.1.0.1");
+  const engine::CompiledBackend& b2 = backend("web", "10.1.0.2");
+  const uint32_t stable = service("web").pools[0].counter_slot;
+  sample.workers[0].counters.backends[b1.counter_slot].client_resets = 2;
+  sample.workers[1].counters.backends[b1.counter_slot].client_resets = 3;
+  sample.workers[1].counters.backends[b1.counter_slot].handshakes_expired = 4;
+  sample.workers[0].counters.pools[stable].connect_failures = 6;
+  sample.workers[0].counters.backend_handshakes[b1.counter_slot].record(3);
+  sample.workers[1].counters.backend_handshakes[b1.counter_slot].record(700);
+  sample.workers[1].counters.pool_handshakes[stable].record(3);
+
+  FlowCensus census;
+  census.workers = {{engine::SlotFlows{b1.counter_slot, 5, 9000, 40}},
+                    {engine::SlotFlows{b1.counter_slot, 1, 100, 10},
+                     engine::SlotFlows{b2.counter_slot, 2, 20000, 500}}};
+  std::sort(census.workers[1].begin(), census.workers[1].end(),
+            [](const auto& a, const auto& b) { return a.backend_slot < b.backend_slot; });
+  HealthByBackend health;
+  health[{"web", ip("10.1.0.2")}] = BackendHealth{HealthState::kUnhealthy, true, "status 503", 1, 7, 3, 42};
+  health[{"api", ip("10.1.0.1")}] = BackendHealth{HealthState::kHealthy, true, "ok", 0, 1, 0, 1};
+
+  const StatsResult r = summarize_stats(sample, snapshot_.get(), "web", &census, &health);
+  ASSERT_FALSE(r.error);
+  const PoolStats& pool = r.stats.services[0].pools[0];
+  ASSERT_EQ(pool.name, "stable");
+  EXPECT_EQ(pool.traffic.connect_failures, 6u);
+  EXPECT_EQ(pool.handshakes.count(), 1u);
+  const BackendStats* first = nullptr;
+  const BackendStats* second = nullptr;
+  for (const BackendStats& b : pool.backends) (b.address == ip("10.1.0.1") ? first : second) = &b;
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->traffic.client_resets, 5u);
+  EXPECT_EQ(first->traffic.handshakes_expired, 4u);
+  EXPECT_EQ(first->handshakes.count(), 2u);
+  EXPECT_EQ(first->handshakes.sum_ms, 703u);
+  EXPECT_EQ(first->handshakes.buckets[sluice_handshake_bucket(3)], 1u);
+  EXPECT_EQ(first->handshakes.buckets[sluice_handshake_bucket(700)], 1u);
+
+  EXPECT_EQ(first->active.flows, 6u);
+  EXPECT_THAT(first->active.by_worker, ElementsAre(5u, 1u));
+  EXPECT_EQ(first->active.oldest_age_ms, 9000u);
+  EXPECT_EQ(first->active.newest_idle_ms, 10u);
+  EXPECT_EQ(second->active.flows, 2u);
+  EXPECT_THAT(second->active.by_worker, ElementsAre(0u, 2u));
+  EXPECT_EQ(pool.active.flows, 8u);
+  EXPECT_THAT(pool.active.by_worker, ElementsAre(5u, 3u));
+  EXPECT_EQ(pool.active.oldest_age_ms, 20000u);
+  EXPECT_EQ(pool.active.newest_idle_ms, 10u);
+  // The canary's backend has no flows: zeros, no idle time.
+  const PoolStats& canary = r.stats.services[0].pools[1];
+  EXPECT_EQ(canary.active.flows, 0u);
+  EXPECT_FALSE(canary.active.newest_idle_ms);
+  EXPECT_THAT(canary.backends[0].active.by_worker, ElementsAre(0u, 0u));
+
+  // Health by (service, address): the "api" entry does not leak into "web".
+  EXPECT_EQ(second->health.state, HealthState::kUnhealthy);
+  EXPECT_EQ(second->health.last_result, "status 503");
+  EXPECT_EQ(first->health.state, HealthState::kUnknown);
+  EXPECT_FALSE(first->health.checked);
 }
 
 }  // namespace
