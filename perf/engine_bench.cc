@@ -12,6 +12,9 @@
 //   established_unfitted  like established, but the flows are not chosen to
 //                 fit the table: the few percent whose bucket overflows miss
 //                 and are re-inserted (evicting others) on every pass
+//   census_1M     not a packet benchmark: one flow census (flow_census.h) of
+//                 the established table, 1,048,576 live flows in 2M entries,
+//                 as sluiced takes it off the worker about once a second
 //
 // Each has a `copy_only` twin that runs the same frame copy into the receive
 // ring without the engine: the engine's own cost is the difference.
@@ -19,8 +22,10 @@
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "dataplane/engine/engine.h"
+#include "dataplane/engine/flow_census.h"
 #include "dataplane/engine/flow_table.h"
 #include "perf/bench_traffic.h"
 
@@ -253,6 +258,30 @@ void BM_established_unfitted(benchmark::State& state) {
              [&](engine::Packet* p) { fill_established(s.ring, unfitted_flows(), s.cursor, p); });
 }
 
+// One census of the established table. `ns_per_flow` is also the number
+// of milliseconds per million live flows.
+void BM_census_1M(benchmark::State& state) {
+  Scenario& s = established_scenario();
+  const auto now_ms = static_cast<uint32_t>(s.now_ns / 1000000);
+  uint64_t flows = 0;
+  for (auto _ : state) {
+    const std::vector<engine::SlotFlows> census =
+        engine::census_flows(s.worker.flows(), *s.snapshot, now_ms);
+    flows = 0;
+    for (const engine::SlotFlows& f : census) flows += f.flows;
+    benchmark::DoNotOptimize(flows);
+  }
+  if (flows != s.worker.flows().occupied()) {
+    state.SkipWithError("the census missed live flows");
+    return;
+  }
+  state.counters["flows"] = static_cast<double>(flows);
+  state.counters["entries"] = static_cast<double>(s.worker.flows().capacity());
+  state.counters["ns_per_flow"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(flows),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 BENCHMARK(BM_established);
 BENCHMARK(BM_established_copy_only);
 BENCHMARK(BM_new_flows);
@@ -262,6 +291,7 @@ BENCHMARK(BM_mix_90_10_copy_only);
 BENCHMARK(BM_established_hot);
 BENCHMARK(BM_established_hot_copy_only);
 BENCHMARK(BM_established_unfitted);
+BENCHMARK(BM_census_1M)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace sluice::perf

@@ -24,7 +24,10 @@
 //
 // Also printed: the program's size as the kernel holds it (xlated
 // instructions, JIT bytes, instructions the verifier processed), what
-// `bpftool prog show id N` reports.
+// `bpftool prog show id N` reports; and, at the end, the flow census
+// (dataplane/xdp/flow_census.h) of the full flow map: how long sluiced's
+// walk of it takes, twice (the first also deletes the handshakes that
+// expired during the run, if it ran past the SYN timeout).
 //
 //   xdp_bench [--flows N] [--table N] [--new N] [--passes N] [--pass-repeat N]
 // Runs as root, pinned to the CPU it starts on (use taskset -c).
@@ -32,6 +35,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "dataplane/engine/wire.h"
+#include "dataplane/xdp/flow_census.h"
 #include "dataplane/xdp/xdp_maps.h"
 #include "dataplane/xdp/xdp_publisher.h"
 #include "ebpf/xdp/sluice_xdp.skel.h"
@@ -221,6 +226,31 @@ int run(const Options& o) {
               repeated.duration);
   std::printf("(fill before new_flows: %llu SYNs, %llu forwarded)\n",
               static_cast<unsigned long long>(fill.packets), static_cast<unsigned long long>(fill.tx));
+
+  for (int i = 0; i < 2; ++i) {
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    const auto start = std::chrono::steady_clock::now();
+    const xdp::XdpFlowCensus census =
+        xdp::census_xdp_flows(xdp::maps_of(skel->obj), *snap, xdp::xdp_now_ms());
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                start)
+                          .count();
+    getrusage(RUSAGE_SELF, &after);
+    auto cpu_ms = [](const timeval& a, const timeval& b) {
+      return double(b.tv_sec - a.tv_sec) * 1e3 + double(b.tv_usec - a.tv_usec) / 1e3;
+    };
+    uint64_t live = 0;
+    for (const auto& cpu : census.cpus) {
+      for (const engine::SlotFlows& f : cpu) live += f.flows;
+    }
+    std::printf("flow census: %llu keys read (%s), %llu live flows, %zu expired handshakes "
+                "deleted: %.1f ms (user %.1f ms, kernel %.1f ms)\n",
+                static_cast<unsigned long long>(census.keys),
+                census.batched ? "batched" : "key by key", static_cast<unsigned long long>(live),
+                census.expired.size(), ms, cpu_ms(before.ru_utime, after.ru_utime),
+                cpu_ms(before.ru_stime, after.ru_stime));
+  }
 
   bpf_object__close(pass_obj);
   sluice_xdp__destroy(skel);

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DPDK runtime seen by the control core: publication and generation
-// acknowledgements go through the runtime's RCU SnapshotPublisher; counters
-// and circuit states are read from each worker's engine while it forwards
-// (plain reads of counters only that worker writes: a moment stale at
-// worst, which is what a reader of statistics accepts).
+// acknowledgements go through the runtime's RCU SnapshotPublisher; counters,
+// circuit states and flow censuses are read from each worker's engine while
+// it forwards (plain reads of what only that worker writes: a moment stale
+// at worst, which is what a reader of statistics accepts); backend health
+// goes into the runtime's one BackendHealthTable.
 #pragma once
 
 #include <rte_cycles.h>
 
+#include <chrono>
+#include <string>
+
 #include "control/core/dataplane_sink.h"
 #include "dataplane/dpdk/runtime.h"
+#include "dataplane/engine/flow_census.h"
 
 namespace sluice::control {
 
@@ -41,7 +46,7 @@ class DpdkDataplaneSink final : public DataplaneSink {
       const engine::Worker& engine = runtime_.worker_engine(i);
       WorkerSample w;
       w.generation = i < generations.size() ? generations[i] : 0;
-      w.label = "lcore " + std::to_string(runtime_.worker_lcore(i));
+      w.label = worker_label(i);
       w.counters = engine.counters();
       w.circuits = engine.circuits().stats();
       w.circuits_tracked = engine.circuits().tracked();
@@ -53,6 +58,27 @@ class DpdkDataplaneSink final : public DataplaneSink {
       if (i < circuits.size()) w.circuits_not_closed = std::move(circuits[i]);
       out.workers.push_back(std::move(w));
     }
+    return out;
+  }
+
+  // One health table for all workers (DpdkRuntime::health): a relaxed byte
+  // store they see on their next new flow.
+  void set_backend_health(uint32_t backend_slot, uint8_t health) override {
+    runtime_.health().set(backend_slot, health);
+  }
+
+  // Each worker's flow table, read while it forwards (engine/flow_census.h),
+  // at the workers' clock.
+  FlowCensus flow_census(const engine::Snapshot& snapshot) const override {
+    FlowCensus out;
+    out.taken_at = std::chrono::steady_clock::now();
+    const uint32_t now = worker_now_ms();
+    for (uint32_t i = 0; i < runtime_.worker_count(); ++i) {
+      out.workers.push_back(engine::census_flows(runtime_.worker_engine(i).flows(), snapshot, now));
+      out.labels.push_back(worker_label(i));
+    }
+    out.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - out.taken_at);
     return out;
   }
 
@@ -75,6 +101,10 @@ class DpdkDataplaneSink final : public DataplaneSink {
   }
 
  private:
+  std::string worker_label(uint32_t i) const {
+    return "lcore " + std::to_string(runtime_.worker_lcore(i));
+  }
+
   // The workers' millisecond clock (worker_loop.cc: the TSC in ns, then
   // ms wrapping at 32 bits as the engine's uint32 now_ms does).
   static uint32_t worker_now_ms() {

@@ -4,10 +4,14 @@
 // the per-CPU maps. Publication writes the inactive slot, switches the root
 // and waits for the grace period (dataplane/xdp/xdp_publisher.h), so once
 // publish() returns every CPU forwards with the new generation, idle CPUs
-// included: wait_applied answers truthfully.
+// included: wait_applied answers truthfully. Backend health is the program's
+// "backend_health" map, written in place; the flow census walks its "flows"
+// map from here (dataplane/xdp/flow_census.h) and removes the handshakes
+// that expired unseen, which stats() then adds to the program's counts.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -16,6 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include "control/core/dataplane_sink.h"
+#include "dataplane/xdp/backend_health.h"
+#include "dataplane/xdp/flow_census.h"
 #include "dataplane/xdp/xdp_publisher.h"
 #include "dataplane/xdp/xdp_stats.h"
 
@@ -24,7 +30,7 @@ namespace sluice::control {
 class XdpDataplaneSink final : public DataplaneSink {
  public:
   XdpDataplaneSink(xdp::XdpPublisher& publisher, const xdp::XdpMaps& maps)
-      : publisher_(publisher), reader_(maps) {}
+      : publisher_(publisher), maps_(maps), reader_(maps) {}
 
   // DataplaneSink
   std::string kind() const override { return "xdp"; }
@@ -52,7 +58,8 @@ class XdpDataplaneSink final : public DataplaneSink {
   DataplaneStats stats(const engine::Snapshot* snapshot) const override {
     xdp::CounterSlots slots;
     if (snapshot) slots = counter_slots(*snapshot);
-    const std::vector<engine::WorkerCounters> counters = reader_.read_counters(slots);
+    std::vector<engine::WorkerCounters> counters = reader_.read_counters(slots);
+    expired_.add_to(counters);
     const std::vector<xdp::XdpCpuCircuits> circuits =
         reader_.read_circuits(snapshot, xdp::XdpStatsReader::now_ms());
     const std::vector<uint64_t> generations = publisher_.worker_generations();
@@ -70,6 +77,33 @@ class XdpDataplaneSink final : public DataplaneSink {
         }
       }
       out.workers.push_back(std::move(w));
+    }
+    return out;
+  }
+
+  void set_backend_health(uint32_t backend_slot, uint8_t health) override {
+    try {
+      xdp::set_backend_health(maps_, backend_slot, health);
+    } catch (const xdp::XdpError& e) {
+      spdlog::error("XDP: health of backend slot {} not set: {}", backend_slot, e.what());
+    }
+  }
+
+  FlowCensus flow_census(const engine::Snapshot& snapshot) const override {
+    FlowCensus out;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      xdp::XdpFlowCensus census = xdp::census_xdp_flows(maps_, snapshot, xdp::xdp_now_ms());
+      expired_.add(census.expired);
+      out.workers = std::move(census.cpus);
+    } catch (const xdp::XdpError& e) {
+      spdlog::error("XDP: flow census failed: {}", e.what());
+    }
+    out.taken_at = std::chrono::steady_clock::now();
+    out.duration = std::chrono::duration_cast<std::chrono::microseconds>(out.taken_at - start);
+    out.workers.resize(static_cast<size_t>(reader_.possible_cpus()));
+    for (size_t cpu = 0; cpu < out.workers.size(); ++cpu) {
+      out.labels.push_back("cpu " + std::to_string(cpu));
     }
     return out;
   }
@@ -104,7 +138,11 @@ class XdpDataplaneSink final : public DataplaneSink {
   }
 
   xdp::XdpPublisher& publisher_;
+  xdp::XdpMaps maps_;
   xdp::XdpStatsReader reader_;
+  // Handshakes the censuses found expired (the program counts only those a
+  // packet finds): added to every stats() reading.
+  mutable xdp::ExpiredHandshakeCounts expired_;
 };
 
 }  // namespace sluice::control

@@ -94,6 +94,8 @@ class XdpHost final : public DataplaneHost {
                    "program forwards with generation {} until the next publication",
                    publisher_->published_generation());
     }
+    spdlog::info("XDP health table cleared: every backend is unknown (served) until its "
+                 "checks say otherwise");
     return true;
   }
 

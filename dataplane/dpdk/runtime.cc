@@ -42,8 +42,10 @@ DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
   if (o.exception_path) create_tap(o);
 
   publisher_ = std::make_unique<SnapshotPublisher>(o.port.queues);
+  health_ = std::make_unique<engine::BackendHealthTable>(o.worker.backend_counter_slots);
   for (uint16_t q = 0; q < o.port.queues; ++q) {
     engines_.push_back(std::make_unique<engine::Worker>(o.worker));
+    engines_.back()->set_health_table(health_.get());
     auto ctx = std::make_unique<WorkerContext>();
     ctx->id = q;
     ctx->nic_port = nic_port_;

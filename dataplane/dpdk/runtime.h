@@ -17,6 +17,7 @@
 
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/dpdk/worker_loop.h"
+#include "dataplane/engine/backend_health.h"
 #include "dataplane/engine/config.h"
 #include "dataplane/engine/counters.h"
 #include "dataplane/engine/engine.h"
@@ -79,6 +80,10 @@ class DpdkRuntime {
   // A worker's engine, for read-only inspection (circuit states) by the
   // control thread; values may be a moment stale.
   const engine::Worker& worker_engine(uint32_t worker) const { return *engines_[worker]; }
+  // The backends' health, one table read by every worker (sized like the
+  // backend counter slots); the control thread writes it at any time.
+  engine::BackendHealthTable& health() { return *health_; }
+  const engine::BackendHealthTable& health() const { return *health_; }
 
  private:
   void init_eal(const std::vector<std::string>& args);
@@ -98,6 +103,7 @@ class DpdkRuntime {
   std::atomic<bool> stop_{false};
   bool started_ = false;
   std::unique_ptr<SnapshotPublisher> publisher_;
+  std::unique_ptr<engine::BackendHealthTable> health_;  // before engines_: they read it
   std::vector<std::unique_ptr<engine::Worker>> engines_;
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   uint16_t burst_size_ = 32;

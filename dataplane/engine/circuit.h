@@ -4,8 +4,10 @@
 // A direct-server-return balancer sees only client-to-server packets, so the
 // engine reports what it can observe: a *success* when a tracked flow's
 // handshake completes (the client's first non-SYN packet) and a *failure*
-// when a SYN is retransmitted at least syn_retry_min_ms after the first one
-// for a flow still waiting for its handshake (CircuitPolicy, config.h).
+// when a SYN is retransmitted at least syn_retry_min_ms after the flow's
+// previous packet, for a flow still waiting for its handshake
+// (CircuitPolicy, config.h): the flow stayed silent that long, however
+// long ago its first SYN was (signal_list.h, connect_failures).
 //
 // States of one backend:
 //   closed    -- consecutive_failures failures in a row -->  open

@@ -216,6 +216,132 @@ void validate_policies(const ServiceConfig& s, const std::string& path, Errors& 
   }
 }
 
+bool is_http(HealthCheckType t) {
+  return t == HealthCheckType::kHttp || t == HealthCheckType::kHttps;
+}
+
+const char* health_type_name(HealthCheckType t) {
+  switch (t) {
+    case HealthCheckType::kNone: return "NONE";
+    case HealthCheckType::kTcp: return "TCP";
+    case HealthCheckType::kHttp: return "HTTP";
+    case HealthCheckType::kHttps: return "HTTPS";
+  }
+  return "unknown";
+}
+
+// Why `path` cannot be an HTTP request target, or "" when it can. It goes
+// verbatim into the request line, so no byte may end or split that line.
+std::string http_path_problem(const std::string& path) {
+  constexpr size_t kMaxPath = 1024;
+  if (path.empty() || path[0] != '/') return "must start with '/'";
+  if (path.size() > kMaxPath) {
+    return std::to_string(path.size()) + " bytes exceed the limit of " + std::to_string(kMaxPath);
+  }
+  for (unsigned char c : path) {
+    if (c <= 0x20 || c >= 0x7f) return "may contain only printable ASCII without spaces";
+  }
+  return "";
+}
+
+// The Host header: a name or address, optionally with ":port".
+std::string http_host_problem(const std::string& host) {
+  constexpr size_t kMaxHost = 255;
+  if (host.size() > kMaxHost) {
+    return std::to_string(host.size()) + " bytes exceed the limit of " + std::to_string(kMaxHost);
+  }
+  for (unsigned char c : host) {
+    if (c <= 0x20 || c >= 0x7f) return "may contain only printable ASCII without spaces";
+  }
+  return "";
+}
+
+// One health check at `path`. `service` is null for the service's own check;
+// for a pool's override it is the service's check, and an error about
+// values the pool inherited unchanged is left out (reported once, at the
+// service).
+void validate_health_check(const HealthCheckConfig& h, const HealthCheckConfig* service,
+                           const std::string& path, Errors& errors) {
+  // True when every named field equals the service's (so it was inherited).
+  auto inherited = [&](auto... fields) {
+    return service && ((h.*fields == service->*fields) && ...);
+  };
+  // Returns whether the field is in range (reported or not).
+  auto check_range = [&](const char* name, uint32_t HealthCheckConfig::*field, uint32_t lo,
+                         uint32_t hi) {
+    if (h.*field >= lo && h.*field <= hi) return true;
+    if (!inherited(field)) errors.add(path + "." + name, range_message(h.*field, lo, hi));
+    return false;
+  };
+  using H = HealthCheckConfig;
+  if (h.type != HealthCheckType::kNone && h.type != HealthCheckType::kTcp && !is_http(h.type)) {
+    errors.add(path + ".type", "unknown health check type");
+  }
+  constexpr uint32_t kMinInterval = 100, kMaxInterval = 3600000;
+  check_range("interval_ms", &H::interval_ms, kMinInterval, kMaxInterval);
+  // A check must end before the next one of the same backend starts.
+  if ((h.timeout_ms < 1 || h.timeout_ms > h.interval_ms) &&
+      !inherited(&H::timeout_ms, &H::interval_ms)) {
+    errors.add(path + ".timeout_ms", std::to_string(h.timeout_ms) +
+                                         " is out of range 1..interval_ms (" +
+                                         std::to_string(h.interval_ms) + ")");
+  }
+  check_range("interval_jitter_ms", &H::interval_jitter_ms, 0, kMaxInterval);
+  check_range("interval_jitter_percent", &H::interval_jitter_percent, 0, 100);
+  check_range("unhealthy_threshold", &H::unhealthy_threshold, 1, 1000);
+  check_range("healthy_threshold", &H::healthy_threshold, 1, 1000);
+
+  if (is_http(h.type)) {
+    // Envoy's expected_statuses range: start inclusive, end exclusive.
+    const bool start_in_range = check_range("expected_status_start", &H::expected_status_start,
+                                            100, 599);
+    const bool end_in_range = check_range("expected_status_end", &H::expected_status_end, 101, 600);
+    if (start_in_range && end_in_range && h.expected_status_start >= h.expected_status_end &&
+        !inherited(&H::expected_status_start, &H::expected_status_end)) {
+      errors.add(path + ".expected_status_end",
+                 std::to_string(h.expected_status_end) + " must be above expected_status_start (" +
+                     std::to_string(h.expected_status_start) + ")");
+    }
+    if (const std::string problem = http_path_problem(h.http_path);
+        !problem.empty() && !inherited(&H::http_path)) {
+      errors.add(path + ".http_path", problem);
+    }
+    if (const std::string problem = http_host_problem(h.http_host);
+        !problem.empty() && !inherited(&H::http_host)) {
+      errors.add(path + ".http_host", problem);
+    }
+  } else {
+    // The HTTP fields mean nothing to another check: refuse them rather
+    // than let an operator believe a TCP check asks for /healthz. Only
+    // values other than the defaults count, since a dump writes every field.
+    const HealthCheckConfig d;
+    const std::string why = std::string("only HTTP and HTTPS checks use it (type is ") +
+                            health_type_name(h.type) + ")";
+    if (h.http_path != d.http_path) errors.add(path + ".http_path", why);
+    if (h.http_host != d.http_host) errors.add(path + ".http_host", why);
+    if (h.expected_status_start != d.expected_status_start) {
+      errors.add(path + ".expected_status_start", why);
+    }
+    if (h.expected_status_end != d.expected_status_end) {
+      errors.add(path + ".expected_status_end", why);
+    }
+  }
+  // The dataplane applies the service's choice to every backend.
+  if (service && h.unhealthy_flows != service->unhealthy_flows) {
+    errors.add(path + ".unhealthy_flows",
+               "is set per service: leave it out here or set it on the service's health_check");
+  }
+}
+
+void validate_health_checks(const ServiceConfig& s, const std::string& path, Errors& errors) {
+  validate_health_check(s.health_check, nullptr, path + ".health_check", errors);
+  for (size_t i = 0; i < s.pools.size(); ++i) {
+    if (!s.pools[i].health_check) continue;
+    validate_health_check(*s.pools[i].health_check, &s.health_check,
+                          path + ".pools[" + std::to_string(i) + "].health_check", errors);
+  }
+}
+
 }  // namespace
 
 std::vector<ConfigError> validate_service(const ServiceConfig& s, const std::string& path) {
@@ -252,6 +378,7 @@ std::vector<ConfigError> validate_service(const ServiceConfig& s, const std::str
   }
   validate_pools(s, path, errors);
   validate_policies(s, path, errors);
+  validate_health_checks(s, path, errors);
   return errors.take();
 }
 

@@ -47,13 +47,30 @@ uint64_t affinity_hash(const CompiledService& svc, const sluice_flow_key& key, u
   return sluice_flow_hash(&akey, &seed);
 }
 
+// One more `event` in counter slot `slot`; slots beyond the sizes chosen at
+// start-up are not counted (bounded memory), as in Worker::count.
+inline void bump(std::vector<TrafficCounter>& v, uint32_t slot, uint64_t TrafficCounter::*event) {
+  if (slot < v.size()) ++(v[slot].*event);
+}
+
 }  // namespace
+
+// One more `Event` on the service, pool and backend slots of backend b
+// (a template: the field's offset is a constant, and it inlines).
+template <uint64_t TrafficCounter::*Event>
+inline void Worker::count_event(const CompiledService& svc, const CompiledBackend& b) {
+  bump(counters_.services, svc.counter_slot, Event);
+  bump(counters_.pools, svc.pools[b.pool].counter_slot, Event);
+  bump(counters_.backends, b.counter_slot, Event);
+}
 
 Worker::Worker(const WorkerOptions& options)
     : flows_(options.flow_capacity), circuits_(options.circuit_capacity) {
   counters_.services.resize(options.service_counter_slots);
   counters_.pools.resize(options.pool_counter_slots);
   counters_.backends.resize(options.backend_counter_slots);
+  counters_.pool_handshakes.resize(options.pool_counter_slots);
+  counters_.backend_handshakes.resize(options.backend_counter_slots);
 }
 
 void Worker::adopt(const Snapshot* snapshot) {
@@ -111,11 +128,13 @@ void Worker::process_burst(const Snapshot* snapshot, Packet* packets, Verdict* v
   // Expiry is lazy; sweeping a few buckets per burst frees dead flows before
   // they crowd live ones into eviction. Bounded: kSweepBuckets lines.
   if (snapshot) {
-    flows_.sweep(now_ms, kSweepBuckets, snapshot->min_flow_timeout_ms(),
-                 [snapshot](const sluice_flow_key& k) -> const FlowTimeouts* {
-                   const CompiledService* s = snapshot->find_service(k);
-                   return s ? &s->config.timeouts : nullptr;
-                 });
+    flows_.sweep(
+        now_ms, kSweepBuckets, snapshot->min_flow_timeout_ms(),
+        [snapshot](const sluice_flow_key& k) -> const FlowTimeouts* {
+          const CompiledService* s = snapshot->find_service(k);
+          return s ? &s->config.timeouts : nullptr;
+        },
+        [this, snapshot](const FlowEntry& e) { count_expired(*snapshot, e); });
   }
 }
 
@@ -214,7 +233,8 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
   const bool syn = tcp && (p.tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
 
   Decision d;
-  FlowEntry* e = flows_.lookup(p.key, s.flow_hash, now_ms, timeouts);
+  FlowEntry* expired = nullptr;
+  FlowEntry* e = flows_.lookup(p.key, s.flow_hash, now_ms, timeouts, &expired);
   if (e) {
     counters_.flow_hits++;
     // Re-find the backend when the configuration changed since the entry
@@ -231,9 +251,21 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
         e->generation = gen32;
       }
     }
+  } else if (expired) [[unlikely]] {
+    // This flow's entry expired: it leaves now, so a handshake that never
+    // completed is counted here exactly once (see count_expired).
+    count_expired(snap, *expired);
+    flows_.erase(expired);
   }
   if (e && syn && e->state != FlowState::kSynSent) {
     e = nullptr;  // a new connection reusing the 5-tuple: schedule it afresh
+  }
+  // A service with health_check.unhealthy_flows = kReschedule moves a flow
+  // off its backend once that fails its checks. Only such services read
+  // the health table here, so a tracked flow of any other costs nothing.
+  if (e && svc.reschedule_unhealthy && unhealthy(svc.backends[e->backend_index])) [[unlikely]] {
+    counters_.unhealthy_rescheduled++;
+    e = nullptr;
   }
 
   if (e) {
@@ -242,45 +274,24 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
     d.pool = e->pool;
     d.flow_hit = true;
     if (syn) {
-      // A retransmitted SYN: the backend did not answer in time.
-      if (policy.enabled && now_ms - e->state_since_ms >= policy.syn_retry_min_ms) {
-        const CompiledBackend& failed = svc.backends[e->backend_index];
-        record_connect_failure(svc, failed, now_ms);
-        // Steer the retry to the next usable backend of the same pool in
-        // Maglev order, so the client's next SYN gets an answer.
-        bool skipped = false;
-        const uint64_t ah = affinity_hash(svc, p.key, s.flow_hash, snap.seed());
-        uint16_t next = pick_backend(svc, e->pool, ah, now_ms, /*consume=*/true,
-                                     failed.fingerprint, &skipped);
-        if (next == kNoBackendIndex && e->pool != svc.fallback_pool) {
-          // The pool has no other usable backend: retry in the fallback pool.
-          next = pick_backend(svc, svc.fallback_pool, ah, now_ms, /*consume=*/true,
-                              failed.fingerprint, &skipped);
-          if (next != kNoBackendIndex) {
-            e->pool = svc.fallback_pool;
-            d.pool = e->pool;
-            d.fallback = true;
-          }
-        }
-        if (next != kNoBackendIndex) {
-          e->backend_index = next;
-          e->backend_fingerprint = svc.backends[next].fingerprint;
-          d.backend = next;
-          d.steered = true;
-          counters_.syn_retry_steered++;
-        }
-        e->state_since_ms = now_ms;
+      // A SYN again, at least syn_retry_min_ms after the flow's previous
+      // packet: the backend did not answer the last one.
+      if (policy.enabled && now_ms - e->last_seen_ms >= policy.syn_retry_min_ms) {
+        retry_syn(snap, svc, s, *e, d, now_ms);
       }
     } else if (e->state == FlowState::kSynSent) {
-      // The client's first non-SYN packet: the handshake completed.
+      // The client's first non-SYN packet: the handshake completed, in the
+      // time since the flow's first SYN (retries and steering included).
       e->state = FlowState::kEstablished;
-      e->state_since_ms = now_ms;
       counters_.handshakes_completed++;
+      count_handshake(svc, svc.backends[e->backend_index], now_ms - e->first_seen_ms);
       if (policy.enabled) circuits_.record_success(e->backend_fingerprint, now_ms, policy);
     }
     if (tcp && (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) && e->state != FlowState::kClosing) {
       e->state = FlowState::kClosing;
-      e->state_since_ms = now_ms;
+      if (p.tcp_flags & SLUICE_TCP_RST) {
+        count_event<&TrafficCounter::client_resets>(svc, svc.backends[e->backend_index]);
+      }
     }
     e->last_seen_ms = now_ms;
     return forward(snap, pkt, p, d, s.flow_hash);
@@ -289,25 +300,62 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
   // A flow this core has not seen (or must reschedule).
   d = schedule(snap, svc, p.key, s.flow_hash, now_ms, /*consume=*/syn || !tcp);
   if (d.verdict.action == Action::kDrop) return d;
+  const CompiledBackend& b = svc.backends[d.backend];
   counters_.new_flows++;
+  count_event<&TrafficCounter::new_flows>(svc, b);
   if (tcp && !syn) counters_.untracked_tcp++;
-  e = flows_.insert(p.key, s.flow_hash, now_ms, timeouts);
-  e->backend_fingerprint = svc.backends[d.backend].fingerprint;
+  e = flows_.insert(p.key, s.flow_hash, now_ms, timeouts, &reclaimed_);
+  // The slot may have held another flow's expired entry (a full bucket).
+  if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
+  e->backend_fingerprint = b.fingerprint;
   e->backend_index = d.backend;
   e->pool = d.pool;
   e->generation = gen32;
   e->last_seen_ms = now_ms;
-  e->state_since_ms = now_ms;
+  e->first_seen_ms = now_ms;
   if (!tcp) {
     e->state = FlowState::kUdp;
   } else if (syn) {
     e->state = FlowState::kSynSent;
   } else if (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) {
     e->state = FlowState::kClosing;
+    if (p.tcp_flags & SLUICE_TCP_RST) count_event<&TrafficCounter::client_resets>(svc, b);
   } else {
     e->state = FlowState::kEstablished;
   }
   return forward(snap, pkt, p, d, s.flow_hash);
+}
+
+// A retransmitted SYN on an entry still waiting for its handshake: a
+// connect failure of its backend. The retry is steered to the next usable
+// backend of the same pool in Maglev order (else of the fallback pool), so
+// that the client's next SYN gets an answer. first_seen_ms stays: the
+// handshake time runs from the flow's first SYN.
+void Worker::retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s,
+                       FlowEntry& e, Decision& d, uint32_t now_ms) {
+  const CompiledBackend& failed = svc.backends[e.backend_index];
+  record_connect_failure(svc, failed, now_ms);
+  uint8_t skips = 0;  // not counted: this is no new flow
+  const uint64_t ah = affinity_hash(svc, s.parsed.key, s.flow_hash, snap.seed());
+  uint16_t next = pick_backend(svc, e.pool, ah, now_ms, /*consume=*/true, failed.fingerprint,
+                               &skips);
+  if (next == kNoBackendIndex && e.pool != svc.fallback_pool) {
+    // The pool has no other usable backend: retry in the fallback pool.
+    next = pick_backend(svc, svc.fallback_pool, ah, now_ms, /*consume=*/true, failed.fingerprint,
+                        &skips);
+    if (next != kNoBackendIndex) {
+      e.pool = svc.fallback_pool;
+      d.pool = e.pool;
+      d.fallback = true;
+    }
+  }
+  if (next != kNoBackendIndex) {
+    e.backend_index = next;
+    e.backend_fingerprint = svc.backends[next].fingerprint;
+    d.backend = next;
+    d.steered = true;
+    counters_.syn_retry_steered++;
+  }
 }
 
 Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
@@ -329,15 +377,19 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
     d.pool = static_cast<uint8_t>(sluice_pick_pool(ah, &svc.split));
     if (d.pool == SLUICE_NO_POOL) return drop(DropReason::kNoPool);
   }
-  bool skipped = false;
-  d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, /*exclude_fp=*/0, &skipped);
-  if (skipped && consume) counters_.circuit_skips++;
+  uint8_t skips = 0;
+  d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, /*exclude_fp=*/0, &skips);
+  // Once per new flow, for what its own pool's Maglev probes passed over.
+  if (skips != 0 && consume) [[unlikely]] {
+    counters_.circuit_skips += (skips & kSkipCircuit) != 0;
+    counters_.health_skips += (skips & kSkipHealth) != 0;
+  }
   if (d.backend == kNoBackendIndex && d.pool != svc.fallback_pool) {
-    // Every backend of the pool is ejected (or none is active) on this
-    // core: its share goes to the fallback pool.
+    // Every backend of the pool is ejected or unhealthy (or none is active)
+    // on this core: its share goes to the fallback pool.
     d.pool = svc.fallback_pool;
     d.fallback = true;
-    d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, 0, &skipped);
+    d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, 0, &skips);
     if (d.backend != kNoBackendIndex && consume) counters_.fallback_used++;
   }
   if (d.backend == kNoBackendIndex) {
@@ -350,37 +402,49 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
   return d;
 }
 
+// 0 when backend b may take a new flow now, else why not (a kSkip* bit).
+// Health comes before the circuit: an unhealthy backend must not use up a
+// half-open trial, and skipping it is a health skip, not a circuit skip.
+[[gnu::always_inline]] inline uint8_t Worker::refusal(const CompiledService& svc,
+                                                      const CompiledBackend& b, uint32_t now_ms,
+                                                      bool consume, uint64_t exclude_fp) {
+  if (b.fingerprint == exclude_fp && exclude_fp != 0) return kSkipExcluded;
+  if (unhealthy(b)) return kSkipHealth;
+  const CircuitPolicy& policy = svc.config.circuit;
+  if (!policy.enabled) return 0;
+  const bool admitted = consume ? circuits_.admit(b.fingerprint, now_ms, policy)
+                                : circuits_.available(b.fingerprint, now_ms);
+  return admitted ? 0 : kSkipCircuit;
+}
+
 uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, uint64_t hash,
                               uint32_t now_ms, bool consume, uint64_t exclude_fp,
-                              bool* skipped) {
+                              uint8_t* skips) {
   const CompiledPool& pool = svc.pools[pool_index];
   if (pool.maglev.empty()) return kNoBackendIndex;
-  const CircuitPolicy& policy = svc.config.circuit;
   const auto size = static_cast<uint32_t>(pool.maglev.size());
   const uint32_t slot = sluice_hash_to_range(hash, size);
-  auto usable = [&](uint16_t idx) {
-    const CompiledBackend& b = svc.backends[idx];
-    if (b.fingerprint == exclude_fp && exclude_fp != 0) return false;
-    if (!policy.enabled) return true;
-    return consume ? circuits_.admit(b.fingerprint, now_ms, policy)
-                   : circuits_.available(b.fingerprint, now_ms);
-  };
   // The Maglev slot, then the next few slots: the backends that would take
-  // over this slot's traffic, in proportion to their weights.
+  // over this slot's traffic, in proportion to their weights. Only these
+  // probes report why they passed a backend over.
   for (uint32_t probe = 0; probe < kMaxCircuitProbes; ++probe) {
     const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
     const uint16_t idx = pool.maglev[at];
-    if (usable(idx)) return idx;
-    *skipped = true;
+    const uint8_t why = refusal(svc, svc.backends[idx], now_ms, consume, exclude_fp);
+    if (why == 0) return idx;
+    *skips |= why;
   }
-  // Rare: many ejected backends. Scan the pool once, from a hash-chosen
-  // start, for any active backend that may take the flow.
+  // Rare: many ejected or unhealthy backends. Scan the pool once, from a
+  // hash-chosen start, for any active backend that may take the flow.
   const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
   for (uint32_t j = 0; j < pool.backend_count; ++j) {
     uint32_t k = start + j;
     if (k >= pool.backend_count) k -= pool.backend_count;
     const auto idx = static_cast<uint16_t>(pool.first_backend + k);
-    if (svc.backends[idx].state == BackendState::kActive && usable(idx)) return idx;
+    const CompiledBackend& b = svc.backends[idx];
+    if (b.state == BackendState::kActive && refusal(svc, b, now_ms, consume, exclude_fp) == 0) {
+      return idx;
+    }
   }
   return kNoBackendIndex;
 }
@@ -388,6 +452,7 @@ uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, ui
 void Worker::record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
                                     uint32_t now_ms) {
   counters_.connect_failures++;
+  count_event<&TrafficCounter::connect_failures>(svc, b);
   const CompiledPool& pool = svc.pools[b.pool];
   uint32_t active = 0, open = 0;
   for (uint32_t k = 0; k < pool.backend_count; ++k) {
@@ -397,7 +462,44 @@ void Worker::record_connect_failure(const CompiledService& svc, const CompiledBa
     // Half-open backends are still ejected: they only take trial flows.
     if (circuits_.state(peer.fingerprint, now_ms) != CircuitState::kClosed) ++open;
   }
-  circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit, active, open);
+  const CircuitTransition t =
+      circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit, active, open);
+  // An ejection: the circuit opened, or reopened after a failed trial
+  // (circuit_logic.h events SLUICE_CIRCUIT_EV_OPENED | _REOPENED).
+  if (t == CircuitTransition::kOpened || t == CircuitTransition::kReopened) {
+    bump(counters_.backends, b.counter_slot, &TrafficCounter::ejections);
+  }
+}
+
+
+
+void Worker::count_handshake(const CompiledService& svc, const CompiledBackend& b, uint32_t ms) {
+  count_event<&TrafficCounter::handshakes_completed>(svc, b);
+  const uint32_t pool_slot = svc.pools[b.pool].counter_slot;
+  if (pool_slot < counters_.pool_handshakes.size()) counters_.pool_handshakes[pool_slot].record(ms);
+  if (b.counter_slot < counters_.backend_handshakes.size()) {
+    counters_.backend_handshakes[b.counter_slot].record(ms);
+  }
+}
+
+// A flow-table entry leaving the table expired (lookup of its own key,
+// sweep, or insert reclaiming its slot): if it was still waiting for its
+// handshake, that handshake expired. Counted on the service the key belongs
+// to in `snap`, and on the entry's backend (and its pool) if the service
+// still has it; a key no service listens on any more counts nowhere.
+void Worker::count_expired(const Snapshot& snap, const FlowEntry& e) {
+  if (e.state != FlowState::kSynSent) return;
+  const CompiledService* svc = snap.find_service(e.key);
+  if (!svc) return;
+  uint16_t idx = e.backend_index;
+  if (e.generation != static_cast<uint32_t>(snap.generation()) || idx >= svc->backends.size()) {
+    idx = svc->find_backend(e.backend_fingerprint);
+  }
+  if (idx == kNoBackendIndex) {
+    bump(counters_.services, svc->counter_slot, &TrafficCounter::handshakes_expired);
+    return;
+  }
+  count_event<&TrafficCounter::handshakes_expired>(*svc, svc->backends[idx]);
 }
 
 Decision Worker::forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,

@@ -6,7 +6,8 @@
 //
 // A Worker owns all its mutable state (flow table, circuit table, counters)
 // and is used by exactly one thread, so nothing on the hot path locks or
-// uses atomics. The configuration arrives as an immutable Snapshot pointer
+// uses atomics (but for relaxed byte loads from the shared, read-only
+// BackendHealthTable). The configuration arrives as an immutable Snapshot pointer
 // per burst; the caller (the DPDK runtime) decides when a new one is safe.
 // After construction nothing allocates.
 #pragma once
@@ -14,6 +15,7 @@
 #include <array>
 #include <cstdint>
 
+#include "dataplane/engine/backend_health.h"
 #include "dataplane/engine/circuit.h"
 #include "dataplane/engine/counters.h"
 #include "dataplane/engine/flow_table.h"
@@ -24,12 +26,15 @@
 
 namespace sluice::engine {
 
+// Counter slots cost memory per worker: 64 bytes of golden signals each
+// (TrafficCounter), plus a 112-byte handshake histogram per pool and
+// backend slot: about 28 MiB with these defaults.
 struct WorkerOptions {
   uint32_t flow_capacity = 1u << 20;     // flow-table entries (72 bytes each)
   uint32_t circuit_capacity = 1u << 16;  // backends with non-default circuit state
   uint32_t service_counter_slots = 4096;
-  uint32_t pool_counter_slots = 4096 * 8;
-  uint32_t backend_counter_slots = 1u << 17;
+  uint32_t pool_counter_slots = 4096 * 8;     // also sizes the pool handshake histograms
+  uint32_t backend_counter_slots = 1u << 17;  // and the backend ones, and the health table
 };
 
 // Why a packet went where it went (tests, `explain` tooling).
@@ -61,6 +66,12 @@ class Worker {
   // One packet, with the reasons (same code path as process_burst).
   Decision process_one(const Snapshot* snapshot, Packet& packet, uint64_t now_ns);
 
+  // The backends' health (backend_health.h), shared with the other workers
+  // and written by sluiced; nullptr (the default): every backend is usable.
+  // Set before the worker runs; the table must outlive it.
+  void set_health_table(const BackendHealthTable* table) { health_ = table; }
+  const BackendHealthTable* health_table() const { return health_; }
+
   // Generation of the last snapshot this worker used (0 before any).
   uint64_t generation() const { return generation_; }
   const WorkerCounters& counters() const { return counters_; }
@@ -75,6 +86,11 @@ class Worker {
     uint64_t flow_hash;
   };
 
+  // Why pick_backend passed over a backend (OR-ed into its *skips).
+  static constexpr uint8_t kSkipCircuit = 1;   // its circuit refused the flow
+  static constexpr uint8_t kSkipHealth = 2;    // UNHEALTHY in the health table
+  static constexpr uint8_t kSkipExcluded = 4;  // the backend a SYN retry leaves
+
   void adopt(const Snapshot* snapshot);
   void classify(const Snapshot& snap, const Packet& pkt, Scratch& s);
   Decision decide(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
@@ -84,9 +100,21 @@ class Worker {
   Decision schedule(const Snapshot& snap, const CompiledService& svc, const sluice_flow_key& key,
                     uint64_t flow_hash, uint32_t now_ms, bool consume);
   uint16_t pick_backend(const CompiledService& svc, uint8_t pool, uint64_t hash, uint32_t now_ms,
-                        bool consume, uint64_t exclude_fp, bool* skipped);
+                        bool consume, uint64_t exclude_fp, uint8_t* skips);
+  uint8_t refusal(const CompiledService& svc, const CompiledBackend& b, uint32_t now_ms,
+                  bool consume, uint64_t exclude_fp);
+  bool unhealthy(const CompiledBackend& b) const {
+    return health_ != nullptr && health_->unhealthy(b.counter_slot);
+  }
+  void retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s, FlowEntry& e,
+                 Decision& d, uint32_t now_ms);
   void record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
                               uint32_t now_ms);
+  // The golden signals (signal_list.h) of a flow's service, pool and backend.
+  template <uint64_t TrafficCounter::*Event>
+  void count_event(const CompiledService& svc, const CompiledBackend& b);
+  void count_handshake(const CompiledService& svc, const CompiledBackend& b, uint32_t ms);
+  void count_expired(const Snapshot& snap, const FlowEntry& e);
   Decision forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
                    uint64_t flow_hash);
   void count(const Decision& d, uint32_t bytes);
@@ -94,6 +122,8 @@ class Worker {
   FlowTable flows_;
   CircuitTable circuits_;
   WorkerCounters counters_;
+  const BackendHealthTable* health_ = nullptr;
+  FlowEntry reclaimed_;  // what insert reclaimed (a member: no 64-byte-aligned stack frame)
   uint64_t generation_ = 0;
   std::array<Scratch, kMaxBurst> scratch_;
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dataplane/engine/explain.h"
 
+#include "dataplane/engine/engine.h"
+
 namespace sluice::engine {
 namespace {
 
@@ -13,9 +15,32 @@ const char* affinity_name(Affinity a) {
   return "?";
 }
 
+// The backend Worker::pick_backend settles on when health is all that
+// rules a backend out: the next Maglev slots, then a scan of the pool from a
+// hash-chosen start (kNoBackendIndex: none is healthy).
+uint16_t next_healthy(const CompiledService& svc, const CompiledPool& pool, uint32_t slot,
+                      uint64_t hash, const BackendHealthTable& health) {
+  const auto size = static_cast<uint32_t>(pool.maglev.size());
+  for (uint32_t probe = 0; probe < Worker::kMaxCircuitProbes; ++probe) {
+    const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
+    const uint16_t idx = pool.maglev[at];
+    if (!health.unhealthy(svc.backends[idx].counter_slot)) return idx;
+  }
+  const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
+  for (uint32_t j = 0; j < pool.backend_count; ++j) {
+    uint32_t k = start + j;
+    if (k >= pool.backend_count) k -= pool.backend_count;
+    const auto idx = static_cast<uint16_t>(pool.first_backend + k);
+    const CompiledBackend& b = svc.backends[idx];
+    if (b.state == BackendState::kActive && !health.unhealthy(b.counter_slot)) return idx;
+  }
+  return kNoBackendIndex;
+}
+
 }  // namespace
 
-FlowExplanation explain_flow(const Snapshot& snapshot, const sluice_flow_key& key) {
+FlowExplanation explain_flow(const Snapshot& snapshot, const sluice_flow_key& key,
+                             const BackendHealthTable* health) {
   FlowExplanation e;
   e.service = snapshot.find_service(key);
   if (!e.service) {
@@ -59,6 +84,14 @@ FlowExplanation explain_flow(const Snapshot& snapshot, const sluice_flow_key& ke
   e.backend = pool.maglev[e.maglev_slot];
   e.reason = chosen + "; its Maglev slot " + std::to_string(e.maglev_slot) + " holds backend " +
              svc.backends[e.backend].address.to_string();
+  if (health == nullptr || !health->unhealthy(svc.backends[e.backend].counter_slot)) return e;
+  e.unhealthy_skipped = true;
+  e.backend = next_healthy(svc, pool, e.maglev_slot, e.affinity_hash, *health);
+  e.reason += e.backend == kNoBackendIndex
+                  ? ", which fails its health checks, as does every backend of the pool "
+                    "(the fallback pool takes it)"
+                  : ", which fails its health checks: the flow goes to the next healthy one, " +
+                        svc.backends[e.backend].address.to_string();
   return e;
 }
 

@@ -140,7 +140,7 @@ FlowTable::FlowTable(uint32_t capacity) {
 }
 
 FlowEntry* FlowTable::lookup(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
-                             const FlowTimeouts& t) {
+                             const FlowTimeouts& t, FlowEntry** expired) {
   ++stats_.lookups;
   const uint32_t sig = signature(hash);
   const auto b1 = static_cast<uint32_t>(hash) & mask_;
@@ -151,22 +151,29 @@ FlowEntry* FlowTable::lookup(const sluice_flow_key& key, uint64_t hash, uint32_t
   if (slot == kNoSlot) slot = find(other_bucket(b1, sig), sig, key);
   if (slot == kNoSlot) return nullptr;
   FlowEntry& e = entries_[slot];
-  if (flow_expired(e, now_ms, t)) return nullptr;
+  if (flow_expired(e, now_ms, t)) {
+    if (expired != nullptr) *expired = &e;
+    return nullptr;
+  }
   sigs_[slot / kWays].seen[slot % kWays] = now_ms;
   ++stats_.hits;
   return &e;
 }
 
 FlowEntry* FlowTable::insert(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
-                             const FlowTimeouts& t) {
+                             const FlowTimeouts& t, FlowEntry* expired) {
   ++stats_.inserts;
+  if (expired != nullptr) expired->state = FlowState::kEmpty;
   const uint32_t sig = signature(hash);
   const auto b1 = static_cast<uint32_t>(hash) & mask_;
   const uint32_t b2 = other_bucket(b1, sig);
   uint32_t slot = find(b1, sig, key);
   if (slot == kNoSlot && b2 != b1) slot = find(b2, sig, key);
   if (slot != kNoSlot) {
-    if (flow_expired(entries_[slot], now_ms, t)) ++stats_.expirations;
+    if (flow_expired(entries_[slot], now_ms, t)) {
+      ++stats_.expirations;
+      if (expired != nullptr) *expired = entries_[slot];
+    }
     return claim(slot, sig, key, now_ms);
   }
   slot = free_slot(b1, b2);
@@ -177,6 +184,7 @@ FlowEntry* FlowTable::insert(const sluice_flow_key& key, uint64_t hash, uint32_t
   // Both buckets are full.
   const SlotAge oldest = stalest(b1, b2, now_ms);
   slot = reclaim_expired(b1, b2, oldest, now_ms, t);
+  if (slot != kNoSlot && expired != nullptr) *expired = entries_[slot];
   if (slot == kNoSlot) slot = try_make_room(b1, b2);
   if (slot == kNoSlot) {
     slot = oldest.slot;
@@ -322,7 +330,7 @@ FlowEntry* FlowTable::claim(uint32_t slot, uint32_t sig, const sluice_flow_key& 
   e.key = key;
   e.backend_fingerprint = 0;
   e.last_seen_ms = now_ms;
-  e.state_since_ms = now_ms;
+  e.first_seen_ms = now_ms;
   e.generation = 0;
   e.backend_index = 0;
   e.pool = 0;

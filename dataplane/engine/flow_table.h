@@ -46,6 +46,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #if defined(__SSE2__)
@@ -70,7 +71,10 @@ struct alignas(64) FlowEntry {
   sluice_flow_key key;           // 40 bytes, compared whole (pad included)
   uint64_t backend_fingerprint;  // keyed hash of the backend address; 0 is a valid value
   uint32_t last_seen_ms;         // wrapping milliseconds of the last packet
-  uint32_t state_since_ms;       // kSynSent: first SYN; otherwise entry into the state
+  // The flow's first packet (its first SYN for TCP): set when the entry is
+  // created and never changed (not by a SYN retry, not by a state change).
+  // Handshake time and flow age are measured from it (signal_list.h).
+  uint32_t first_seen_ms;
   uint32_t generation;           // config generation backend_index is valid for
   uint16_t backend_index;        // index into the service's backends in that generation
   uint8_t pool;                  // pool index
@@ -137,21 +141,28 @@ class FlowTable {
   // sweep trust that copy to skip entries idle for less than a timeout
   // without reading them, which is exact when the caller sets last_seen_ms
   // to now_ms after every hit, as the engine does.
+  // When the key's entry exists but has expired and `expired` is not null,
+  // *expired is set to it (else left as it was): the entry stays in the
+  // table, for the caller to read (what ended?) and usually erase. That is
+  // how the engine counts a handshake that expired exactly once.
   FlowEntry* lookup(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
-                    const FlowTimeouts& t);
+                    const FlowTimeouts& t, FlowEntry** expired = nullptr);
 
   // A slot for key in one of its two buckets, re-initialised: the existing
   // entry for key if any (live or expired), else a free way of the less
   // loaded bucket, else an expired entry (judged, like lookup, by the
   // timeouts passed), else a way freed by moving a live entry to its other
-  // bucket, else the stalest entry of the two buckets (evicted). The entry comes back with key set, last_seen_ms =
-  // state_since_ms = now_ms, backend fields zero, and state kSynSent for TCP
-  // or kUdp otherwise; the caller fills the backend and sets the state it
-  // means. Never fails.
+  // bucket, else the stalest entry of the two buckets (evicted). The entry
+  // comes back with key set, last_seen_ms = first_seen_ms = now_ms, backend
+  // fields zero, and state kSynSent for TCP or kUdp otherwise; the caller
+  // fills the backend and sets the state it means. Never fails.
+  // If `expired` is not null it receives a copy of the expired entry the
+  // slot held (the key's own, or another key's reclaimed), or an entry with
+  // state kEmpty when the slot held none (free, live, or evicted live).
   // Moving a resident invalidates pointers to it: a FlowEntry* from an
   // earlier lookup or insert is valid only until the next insert.
   FlowEntry* insert(const sluice_flow_key& key, uint64_t hash, uint32_t now_ms,
-                    const FlowTimeouts& t);
+                    const FlowTimeouts& t, FlowEntry* expired = nullptr);
 
   // Frees an entry returned by lookup or insert of this table (and not moved
   // since: see insert). nullptr and already-free entries are ignored.
@@ -174,9 +185,17 @@ class FlowTable {
   // free ways for its dead flows, and new flows are placed and moved as in a
   // fresh table. Timeouts are per service, and only the caller can tell an
   // entry's service (from its key), hence the callback.
+  // on_freed(const FlowEntry&) sees each entry just before it is freed (the
+  // engine counts the handshakes that expired); the overload without it
+  // ignores them.
   template <typename TimeoutsOf>
   uint32_t sweep(uint32_t now_ms, uint32_t buckets, uint32_t min_idle_ms,
                  TimeoutsOf&& timeouts_of) {
+    return sweep(now_ms, buckets, min_idle_ms, timeouts_of, [](const FlowEntry&) {});
+  }
+  template <typename TimeoutsOf, typename OnFreed>
+  uint32_t sweep(uint32_t now_ms, uint32_t buckets, uint32_t min_idle_ms,
+                 TimeoutsOf&& timeouts_of, OnFreed&& on_freed) {
     uint32_t freed = 0;
     for (uint32_t i = 0; i < buckets && i <= mask_; ++i) {
       const uint32_t b = sweep_cursor_;
@@ -189,6 +208,7 @@ class FlowTable {
         const sluice_flow_key& key = e.key;
         const FlowTimeouts* t = timeouts_of(key);
         if (t == nullptr || !flow_expired(e, now_ms, *t)) continue;
+        on_freed(static_cast<const FlowEntry&>(e));
         line.sig[w] = 0;
         e.state = FlowState::kEmpty;
         --occupied_;
@@ -248,6 +268,29 @@ class FlowTable {
   // Slots in use, counting expired entries that insert has not reused yet.
   uint32_t occupied() const { return occupied_; }
   FlowTableStats stats() const { return stats_; }
+
+  // Calls visit(const FlowEntry&) with a copy of every occupied entry, live
+  // or expired (the caller judges expiry: only it knows each flow's
+  // timeouts), in slot order. Cost: one sequential pass, reading all
+  // capacity/8 signature lines and the entry line of each occupied way:
+  // about 1/8 + load of the table's memory. Allocates nothing.
+  // For readers off the owning core (a flow census, flow_census.h): it
+  // takes no lock and the owner is never told, so an entry the owner writes
+  // meanwhile may be seen before, after or half way through the write (torn,
+  // across fields); the visitor gets a copy, so it can validate the fields
+  // it uses without the entry moving under it.
+  template <typename Visit>
+  void for_each_entry(Visit&& visit) const {
+    for (uint32_t b = 0; b <= mask_; ++b) {
+      const SignatureLine& line = sigs_[b];
+      for (uint32_t w = 0; w < kWays; ++w) {
+        if (line.sig[w] == 0) continue;
+        FlowEntry copy;
+        std::memcpy(static_cast<void*>(&copy), &entries_[b * kWays + w], sizeof copy);
+        visit(static_cast<const FlowEntry&>(copy));
+      }
+    }
+  }
 
  private:
   // Per bucket: what a lookup reads before it touches any entry.

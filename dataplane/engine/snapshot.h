@@ -53,6 +53,9 @@ struct CompiledPool {
 struct CompiledService {
   ServiceConfig config;  // the settings the hot path reads (circuit, timeouts, encap)
   uint32_t counter_slot = 0;
+  // config.health_check.unhealthy_flows == kReschedule, kept beside the
+  // counter slot that every forwarded packet reads (one cache line).
+  bool reschedule_unhealthy = false;
   sluice_pool_split split{};
   uint8_t fallback_pool = 0;
   uint8_t affinity_prefix_len = 0;  // of the VIP's family, for kClientPrefix

@@ -64,6 +64,8 @@ sluice_xdp_service service_value(const engine::CompiledService& svc, uint32_t ba
   v.tcp_established_ms = c.timeouts.tcp_established_ms;
   v.tcp_closing_ms = c.timeouts.tcp_closing_ms;
   v.udp_ms = c.timeouts.udp_ms;
+  v.unhealthy_reschedule =
+      c.health_check.unhealthy_flows == engine::UnhealthyFlows::kReschedule ? 1 : 0;
   return v;
 }
 

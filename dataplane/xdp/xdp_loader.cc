@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "dataplane/xdp/backend_health.h"
 #include "dataplane/xdp/bpffs.h"
 #include "dataplane/xdp/map_io.h"
 #include "ebpf/xdp/sluice_xdp.skel.h"
@@ -203,7 +204,10 @@ uint32_t fresh_size(const std::string& map, const XdpMapSizes& s) {
   if (map == "rules") return SLUICE_XDP_SLOTS * s.rules;
   if (map == "flows") return s.flows;
   if (map == "circuits") return s.circuits;
-  if (ends_with(map, "_traffic")) return s.counter_slots;
+  // Counters, histograms and health are indexed by counter slot.
+  if (ends_with(map, "_traffic") || ends_with(map, "_handshakes") || map == "backend_health") {
+    return s.counter_slots;
+  }
   return 0;  // keep the object's size
 }
 
@@ -266,6 +270,9 @@ XdpLoader::XdpLoader(const XdpLoaderOptions& options)
       const uint32_t zero = 0, version = SLUICE_XDP_LAYOUT_VERSION;
       update_elements(maps_.layout, "layout", &zero, sizeof(zero), &version, sizeof(version), 1);
     }
+    // Health is this sluiced's to find out: every backend starts unknown
+    // (served), also those an earlier sluiced had marked in adopted maps.
+    clear_backend_health(maps_);
     pin_fresh();
     attach(adopt);
     if (!pin_exists(pin_folder_ + "/" + kRootPin)) pin(maps_.root, pin_folder_ + "/" + kRootPin);

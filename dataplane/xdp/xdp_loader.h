@@ -9,7 +9,9 @@
 // exits or crashes. The next sluiced finds the pins and adopts them:
 //  - the pinned maps are reused (bpf_map__reuse_fd before the load), so the
 //    flow table, circuit state, counters and configuration carry over, and
-//    the root generation with them (XdpPublisher continues from it);
+//    the root generation with them (XdpPublisher continues from it); the
+//    health table alone is cleared (backend_health.h: health is found out
+//    afresh by each sluiced, and unknown backends are served);
 //  - the attached program is kept when it is the same program (same
 //    instructions and read-only data), or else replaced in one atomic
 //    netlink update (XDP_FLAGS_REPLACE; an upgrade), so no packet meets an

@@ -42,6 +42,9 @@ class XdpError : public std::runtime_error {
   X(service_traffic, true)  \
   X(pool_traffic, true)     \
   X(backend_traffic, true)  \
+  X(pool_handshakes, true)  \
+  X(backend_handshakes, true) \
+  X(backend_health, true)   \
   X(rcu_sync, true)         \
   X(rcu_sync_inner, true)
 

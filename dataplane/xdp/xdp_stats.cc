@@ -19,6 +19,10 @@ static_assert(SLUICE_DROP_REASON_COUNT == engine::kDropReasonCount,
 // Per-CPU values are copied in 8-byte-aligned strides; these need no rounding.
 static_assert(sizeof(sluice_xdp_counters) % 8 == 0);
 static_assert(sizeof(sluice_xdp_traffic) % 8 == 0);
+static_assert(sizeof(sluice_handshake_histogram) % 8 == 0);
+// The program's slot counters are the engine's TrafficCounter, field for
+// field (both expand SLUICE_SLOT_SIGNALS).
+static_assert(sizeof(sluice_xdp_traffic) == sizeof(engine::TrafficCounter));
 static_assert(sizeof(sluice_circuit) % 8 == 0);
 
 engine::WorkerCounters to_engine(const sluice_xdp_counters& c) {
@@ -28,6 +32,14 @@ engine::WorkerCounters to_engine(const sluice_xdp_counters& c) {
 #undef SLUICE_X
   std::copy(std::begin(c.drops), std::end(c.drops), w.drops.begin());
   return w;
+}
+
+engine::TrafficCounter to_engine(const sluice_xdp_traffic& t) {
+  engine::TrafficCounter out;
+#define SLUICE_X(name, help) out.name = t.name;
+  SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+  return out;
 }
 
 engine::CircuitState to_engine(uint8_t state) {
@@ -49,12 +61,14 @@ XdpStatsReader::XdpStatsReader(const XdpMaps& maps) : maps_(maps) {
   circuits_capacity_ = map_max_entries(maps_.circuits, "circuits");
   counter_slots_ = std::min({map_max_entries(maps_.service_traffic, "service_traffic"),
                              map_max_entries(maps_.pool_traffic, "pool_traffic"),
-                             map_max_entries(maps_.backend_traffic, "backend_traffic")});
+                             map_max_entries(maps_.backend_traffic, "backend_traffic"),
+                             map_max_entries(maps_.pool_handshakes, "pool_handshakes"),
+                             map_max_entries(maps_.backend_handshakes, "backend_handshakes")});
 }
 
 uint32_t XdpStatsReader::now_ms() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
   return static_cast<uint32_t>(ns / 1000000);
 }
@@ -71,6 +85,10 @@ std::vector<engine::WorkerCounters> XdpStatsReader::read_counters(const CounterS
   read_traffic(maps_.pool_traffic, "pool_traffic", slots.pools, &engine::WorkerCounters::pools, out);
   read_traffic(maps_.backend_traffic, "backend_traffic", slots.backends,
                &engine::WorkerCounters::backends, out);
+  read_handshakes(maps_.pool_handshakes, "pool_handshakes", slots.pools,
+                  &engine::WorkerCounters::pool_handshakes, out);
+  read_handshakes(maps_.backend_handshakes, "backend_handshakes", slots.backends,
+                  &engine::WorkerCounters::backend_handshakes, out);
   return out;
 }
 
@@ -84,10 +102,22 @@ void XdpStatsReader::read_traffic(int fd, const char* map, uint32_t count,
   for (size_t cpu = 0; cpu < cpus; ++cpu) {
     std::vector<engine::TrafficCounter>& v = out[cpu].*kind;
     v.resize(count);
-    for (size_t slot = 0; slot < count; ++slot) {
-      v[slot].packets = values[slot * cpus + cpu].packets;
-      v[slot].bytes = values[slot * cpus + cpu].bytes;
-    }
+    for (size_t slot = 0; slot < count; ++slot) v[slot] = to_engine(values[slot * cpus + cpu]);
+  }
+}
+
+void XdpStatsReader::read_handshakes(
+    int fd, const char* map, uint32_t count,
+    std::vector<engine::HandshakeHistogram> engine::WorkerCounters::*kind,
+    std::vector<engine::WorkerCounters>& out) const {
+  count = std::min(count, counter_slots_);
+  const auto cpus = static_cast<size_t>(cpus_);
+  std::vector<sluice_handshake_histogram> values(count * cpus);
+  read_array(fd, map, count, sizeof(sluice_handshake_histogram) * cpus, values.data());
+  for (size_t cpu = 0; cpu < cpus; ++cpu) {
+    std::vector<engine::HandshakeHistogram>& v = out[cpu].*kind;
+    v.resize(count);
+    for (size_t slot = 0; slot < count; ++slot) v[slot].add(values[slot * cpus + cpu]);
   }
 }
 

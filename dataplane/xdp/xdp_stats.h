@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reading what the XDP program counts, in the engine's terms, so sluiced
 // reports an XDP appliance as it reports a DPDK one: each possible CPU is a
-// worker with its engine::WorkerCounters (the per-CPU "counters" block and
-// its traffic per counter slot) and its circuit breakers (the per-CPU
-// "circuits" map, read with the engine's own state function).
+// worker with its engine::WorkerCounters (the per-CPU "counters" block, its
+// golden signals per counter slot and its handshake histograms per pool and
+// backend slot) and its circuit breakers (the per-CPU "circuits" map, read
+// with the engine's own state function).
 //
 // Control-thread reads of maps the program writes without atomics: values
 // may be a moment stale (as the DPDK runtime's), never torn beyond one
@@ -48,8 +49,10 @@ class XdpStatsReader {
   int possible_cpus() const { return cpus_; }
   uint32_t circuits_capacity() const { return circuits_capacity_; }
 
-  // Counters of every possible CPU (index = CPU number), traffic vectors
-  // sized to `slots` (at most the maps' size). Throws XdpError.
+  // Counters of every possible CPU (index = CPU number), traffic and
+  // histogram vectors sized to `slots` (at most the maps' size). The
+  // handshakes_expired the flow census found (flow_census.h) are not in
+  // them: the caller adds those. Throws XdpError.
   std::vector<engine::WorkerCounters> read_counters(const CounterSlots& slots) const;
 
   // Circuit breakers of every possible CPU: how many backends hold state,
@@ -58,8 +61,8 @@ class XdpStatsReader {
   std::vector<XdpCpuCircuits> read_circuits(const engine::Snapshot* snapshot,
                                             uint32_t now_ms) const;
 
-  // The program's clock: wrapping milliseconds of CLOCK_MONOTONIC, which
-  // bpf_ktime_get_ns() reads.
+  // The program's clock: wrapping milliseconds of CLOCK_MONOTONIC_COARSE,
+  // which bpf_ktime_get_coarse_ns() reads (ebpf/xdp/lib/clock.h).
   static uint32_t now_ms();
 
  private:
@@ -67,6 +70,10 @@ class XdpStatsReader {
   void read_traffic(int fd, const char* map, uint32_t count,
                     std::vector<engine::TrafficCounter> engine::WorkerCounters::*kind,
                     std::vector<engine::WorkerCounters>& out) const;
+  // Handshake histograms of `count` slots of one kind, likewise.
+  void read_handshakes(int fd, const char* map, uint32_t count,
+                       std::vector<engine::HandshakeHistogram> engine::WorkerCounters::*kind,
+                       std::vector<engine::WorkerCounters>& out) const;
 
   XdpMaps maps_;
   int cpus_ = 0;

@@ -15,7 +15,7 @@
  * Configuration is read from the slot that "root" names (xdp_layout.h);
  * each CPU notes in "seen_generation" the generation it last decided with.
  * The pieces live in lib/: parse.h, service.h, flow.h, schedule.h,
- * circuit.h, encap.h, icmp.h, counters.h, clock.h.
+ * circuit.h, health.h, encap.h, icmp.h, counters.h, clock.h.
  */
 #include "ebpf/xdp/lib/clock.h"
 #include "ebpf/xdp/lib/common.h"
@@ -60,6 +60,7 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 
 			if (cnt)
 				cnt->flows_moved_cpu++;
+			env->flow_copied = 1;
 		}
 		if (e && e->state != SLUICE_XDP_FLOW_EMPTY &&
 		    e->generation == (uint32_t)env->generation)
@@ -148,6 +149,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		pkt->env.now_ms = sluice_now_ms();
 		pkt->env.flow_hash = 0;
 		pkt->env.service = 0;
+		pkt->env.flow_copied = 0;
 		sluice_adopt(cnt, pkt->env.generation);
 		g = sluice_globals(pkt->env.slot);
 		if (g)

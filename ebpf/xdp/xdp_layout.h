@@ -25,12 +25,13 @@
 #include "dataplane/engine/drop_reasons.h"
 #include "dataplane/engine/flow_hash.h"
 #include "dataplane/engine/pool_split.h"
+#include "dataplane/engine/signal_list.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SLUICE_XDP_LAYOUT_VERSION 3u
+#define SLUICE_XDP_LAYOUT_VERSION 4u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -132,6 +133,11 @@ struct sluice_xdp_service {
 	uint32_t tcp_established_ms;
 	uint32_t tcp_closing_ms;
 	uint32_t udp_ms;
+	/* engine::HealthCheckConfig::unhealthy_flows of the service: 1 =
+	 * kReschedule (a flow whose backend turned unhealthy moves on its next
+	 * packet), 0 = kKeep. */
+	uint8_t unhealthy_reschedule;
+	uint8_t pad_health[7];
 };
 
 /* map "backends", ARRAY[SLOTS * max_backends], at
@@ -177,7 +183,7 @@ struct sluice_xdp_rule_key {
 struct sluice_xdp_flow {
 	uint64_t backend_fingerprint;
 	uint32_t last_seen_ms;
-	uint32_t state_since_ms;
+	uint32_t first_seen_ms;  /* the flow's first packet (first SYN); never changes */
 	uint32_t generation;     /* low 32 bits of the generation backend_index and service are valid for */
 	uint16_t backend_index;
 	uint8_t pool;
@@ -212,11 +218,32 @@ struct sluice_xdp_counters {
 };
 
 /* maps "service_traffic", "pool_traffic", "backend_traffic",
- * PERCPU_ARRAY[SLUICE_XDP_COUNTER_SLOTS], indexed by counter slot. */
+ * PERCPU_ARRAY[SLUICE_XDP_COUNTER_SLOTS], indexed by counter slot: the
+ * golden signals of each slot (SLUICE_SLOT_SIGNALS, signal_list.h), in the
+ * order of engine::TrafficCounter. */
 struct sluice_xdp_traffic {
-	uint64_t packets;
-	uint64_t bytes;
+#define SLUICE_X(name, help) uint64_t name;
+	SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
 };
+
+/* maps "pool_handshakes", "backend_handshakes",
+ * PERCPU_ARRAY[SLUICE_XDP_COUNTER_SLOTS] of struct
+ * sluice_handshake_histogram (signal_list.h), indexed by pool and backend
+ * counter slot: handshake times in ms of the program's clock. */
+
+/* map "backend_health", ARRAY[SLUICE_XDP_COUNTER_SLOTS] of uint8_t, indexed
+ * by backend counter slot: SLUICE_HEALTH_UNKNOWN, _HEALTHY or _UNHEALTHY
+ * (signal_list.h), written by sluiced's health checker. One byte is all a
+ * state needs and is written atomically (the kernel still spaces array
+ * elements 8 bytes apart: 512 KiB for the default 65536 slots).
+ * Not double-buffered: health is the daemon's state, not the
+ * configuration's (no generation changes with it). The loader
+ * zeroes it (UNKNOWN: served) whenever sluiced starts, also when it adopts
+ * pinned maps, so a restart never keeps a stale verdict. A new flow is not
+ * sent to an UNHEALTHY backend (like an open circuit); an established one
+ * moves off it only when its service's unhealthy_reschedule is set. Slots
+ * beyond the map's size read as UNKNOWN. */
 
 /* map "seen_generation", PERCPU_ARRAY[1] of uint64_t: the generation each CPU
  * last forwarded with (observability; wait_applied relies on the grace

@@ -132,6 +132,28 @@ struct {
 	__type(value, struct sluice_xdp_traffic);
 } backend_traffic SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_handshake_histogram);
+} pool_handshakes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_handshake_histogram);
+} backend_handshakes SEC(".maps");
+
+/* Shared by every CPU (not per CPU): sluiced writes one byte per backend. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_XDP_COUNTER_SLOTS);
+	__type(key, uint32_t);
+	__type(value, uint8_t);
+} backend_health SEC(".maps");
+
 /* The RCU barrier: updating rcu_sync[0] (always to rcu_sync_inner) makes the
  * kernel wait for every running BPF program before the update returns
  * (maybe_wait_bpf_programs in kernel/bpf/syscall.c, for map-in-map types).

@@ -15,10 +15,14 @@
 // 4in6) and GUE (4in4, 4in6, 6in6), source-CIDR rules, small and large Maglev tables; later
 // steps move weights, drain, disable and remove backends, add a rule, switch
 // a service from IPIP to GUE, empty a pool (fallback) and a service (no
-// backend), add and remove a service.
+// backend), add and remove a service. Health (scenario_health) marks
+// backends unhealthy and healthy again, twice per step, in services that
+// keep (web6) and that move (api) the flows of an unhealthy backend, and
+// takes whole pools out (fallback).
 //
 // Clients: TCP connections (SYN, retransmitted SYNs toward dead backends
-// that open circuits, handshakes, data, FIN, RST, reuse of a closed tuple),
+// that open circuits, handshakes after delays from 0 to over 5 s, data,
+// FIN, RST, RST before anything else, reuse of a closed tuple),
 // UDP flows, untracked TCP, ICMP echo (with IPv4 options) and PMTU errors
 // quoting live or unknown flows, other ICMP, fragments, traffic not for a
 // VIP, non-IP frames, VLAN tags, Ethernet padding, frames too big to
@@ -177,6 +181,9 @@ inline EngineConfig scenario_config(uint32_t step) {
   api.gue_port = 6080;
   api.maglev_table_size = 251;
   fast_policies(api);
+  // Flows of a backend that fails its checks move (web6 keeps them).
+  api.health_check.type = HealthCheckType::kTcp;
+  api.health_check.unhealthy_flows = UnhealthyFlows::kReschedule;
   api.pools = {pool("blue", 50, {backend(v6(0xa1, 0, 11)), backend(v6(0xa1, 0, 12)),
                                  backend(v6(0xa1, 0, 13), 2)}),
                pool("green", 50, {backend(v6(0xa1, 0, 21))})};
@@ -194,6 +201,7 @@ inline EngineConfig scenario_config(uint32_t step) {
   web6.encapsulation = step >= 8 ? Encapsulation::kGue : Encapsulation::kIpip;
   web6.gue_port = 7777;
   fast_policies(web6);
+  web6.health_check.type = HealthCheckType::kTcp;  // unhealthy_flows: kKeep
   web6.pools = {pool("stable", 80, {backend(v6(0xbe, 0, 1)), backend(v6(0xbe, 0, 2)),
                                     backend(v6(0xbe, 0, 3)), backend(v6(0xbe, 0, 4))}),
                 pool("canary", step >= 2 ? 20 : 0, {backend(v6(0xbe, 1, 1))})};
@@ -229,6 +237,47 @@ inline EngineConfig scenario_config(uint32_t step) {
     c.services.insert(c.services.begin(), late);
   }
   return c;
+}
+
+// A backend's health (SLUICE_HEALTH_*) for a while; every backend not marked
+// is SLUICE_HEALTH_UNKNOWN.
+struct HealthMark {
+  const char* service;
+  IpAddress backend;
+  uint8_t health;
+};
+
+// The marks in force during step `step`, in its first half or (`late`) its
+// second: each step changes some (the test applies them to both sides at
+// the same frame).
+inline std::vector<HealthMark> scenario_health(uint32_t step, bool late) {
+  std::vector<HealthMark> m;
+  const uint8_t served = (step + late) % 2 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNKNOWN;
+  auto mark = [&m](const char* service, const IpAddress& b, uint8_t h) {
+    m.push_back({service, b, h});
+  };
+  // web: a heavy stable backend fails its checks (new flows skip it);
+  // later the whole canary pool (its share falls back to stable).
+  if (step == 1 || (step == 2 && !late)) mark("web", v4(10, 1, 0, 4), SLUICE_HEALTH_UNHEALTHY);
+  if ((step == 2 && late) || step == 8) {
+    mark("web", v4(10, 1, 1, 1), SLUICE_HEALTH_UNHEALTHY);
+    mark("web", v4(10, 1, 1, 2), SLUICE_HEALTH_UNHEALTHY);
+  }
+  mark("web", v4(10, 1, 0, 2), served);
+  // api (unhealthy_flows: reschedule): blue backends come and go, and the
+  // green pool's only backend (also dead until kReviveStep) fails too.
+  if ((step >= 3 && step <= 5) || (step == 9 && late)) {
+    mark("api", v6(0xa1, 0, 12), SLUICE_HEALTH_UNHEALTHY);
+  }
+  if (step == 6 || step == 10) mark("api", v6(0xa1, 0, 21), SLUICE_HEALTH_UNHEALTHY);
+  if (step == 7 && late) mark("api", v6(0xa1, 0, 13), SLUICE_HEALTH_UNHEALTHY);
+  mark("api", v6(0xa1, 0, 11), served);
+  // web6 (unhealthy_flows: keep): established flows stay on it.
+  if (step >= 4 && step <= 7) mark("web6", v6(0xbe, 0, 1), SLUICE_HEALTH_UNHEALTHY);
+  if (step == 11 && !late) mark("web6", v6(0xbe, 1, 1), SLUICE_HEALTH_UNHEALTHY);
+  // dns (UDP): one of its two backends.
+  if (step == 8 && late) mark("dns", v4(10, 3, 0, 2), SLUICE_HEALTH_UNHEALTHY);
+  return m;
 }
 
 // What a client may talk to: every listener of every step.
@@ -274,6 +323,7 @@ class Corpus {
     if (roll < 815) return not_for_a_vip();
     if (roll < 830) return vip_without_service();
     if (roll < 840) return too_big();
+    if (roll < 845) return reset_first();
     return malformed();
   }
 
@@ -301,6 +351,7 @@ class Corpus {
     uint32_t listener = 0;
     ConnState state = ConnState::kSynSent;
     uint64_t last_syn_ns = 0;
+    uint64_t ready_ns = 0;  // a slow client completes its handshake no sooner
     IpAddress backend;  // where the engine sent it (zero family: unknown)
     bool vlan = false;
     uint16_t tci = 0;
@@ -418,12 +469,16 @@ class Corpus {
     c.tci = static_cast<uint16_t>(uniform(4096));
     c.last_syn_ns = now_ns_;
     c.seq = static_cast<uint32_t>(rng_());
+    if (chance(125)) c.ready_ns = now_ns_ + 1'000'000ULL * (1 + uniform(6000));
     Bytes f = tcp_frame(c, SLUICE_TCP_SYN, chance(50) ? 20 : 0);
     return remember(c, std::move(f), "tcp-syn");
   }
 
   // The client's side of a handshake: retransmit to a dead backend (or, now
-  // and then, too early to count), else complete it.
+  // and then, too early to count), else complete it. A slow client (one in
+  // eight) waits for its own delay first, from a few ms to 6 s, resending
+  // its SYN every 0.4 s (too soon to count as a failure) so that the flow
+  // stays tracked: handshake times then fill every histogram bucket.
   Item handshake_step() {
     const int64_t at = pick(ConnState::kSynSent);
     if (at < 0) return new_connection();
@@ -435,8 +490,24 @@ class Corpus {
       return {tcp_frame(c, SLUICE_TCP_SYN, 0), "tcp-syn-retry"};
     }
     if (dead(c.backend)) return established_traffic();  // still waiting
+    if (now_ns_ < c.ready_ns) {
+      if (now_ns_ - c.last_syn_ns < 400'000'000ULL) return established_traffic();
+      c.last_syn_ns = now_ns_;
+      return {tcp_frame(c, SLUICE_TCP_SYN, 0), "tcp-syn-slow"};
+    }
     c.state = ConnState::kEstablished;
     return {tcp_frame(c, SLUICE_TCP_ACK, 0), "tcp-handshake-ack"};
+  }
+
+  // An RST as the first packet of a flow nobody has seen.
+  Item reset_first() {
+    Conn c;
+    c.listener = chance(500) ? 0 : 3;
+    c.client = client_for(listener_of(c).vip.family);
+    c.sport = ephemeral_port();
+    c.state = ConnState::kClosed;
+    Bytes f = tcp_frame(c, chance(300) ? (SLUICE_TCP_RST | SLUICE_TCP_ACK) : SLUICE_TCP_RST, 0);
+    return remember(c, std::move(f), "tcp-rst-first");
   }
 
   Item established_traffic() {

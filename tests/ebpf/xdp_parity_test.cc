@@ -1,239 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
-// Parity of the two dataplanes: the same corpus of frames (at least 100k,
-// xdp_parity_corpus.h) goes through the DPDK decision engine
-// (engine::Worker::process_one) and through the XDP program
-// (ebpf/xdp/sluice_xdp.bpf.c, run by the kernel with BPF_PROG_TEST_RUN,
-// repeat = 1 per frame), at the same simulated times, under the same
-// configuration history (published into the maps by the XDP snapshot
-// writer, dataplane/xdp/). For every frame:
-//  - the verdict: forward = XDP_TX, host = XDP_PASS, drop = XDP_DROP;
-//  - the output frame, byte for byte (forwarded and host frames);
-//  - what each counter of the worker counted for it (so also the drop
-//    reason, the flow-table and circuit events);
-// and at the end the traffic per service, pool and backend counter slot,
-// the circuit state of every backend, and the generation each side uses.
+// Parity of the two dataplanes on a corpus: at least 100k frames
+// (xdp_parity_corpus.h) through the DPDK decision engine
+// (engine::Worker::process_one) and through the XDP program, at the same
+// simulated times, under the same configuration and health history, each
+// frame compared by XdpParityHarness::run_both (xdp_parity_harness.h):
+// verdict, output bytes, every worker counter, every golden signal of every
+// slot and every handshake-histogram bucket. At the end: the circuit state
+// of every backend, and the generation each side uses.
 //
-// The test thread is pinned to one CPU, so the program's per-CPU state
-// (flows, circuits, counters) is one CPU's, like the engine worker's. The
-// program runs with its test clock (sluice_test_clock), so both sides see
-// the same now_ns; the clock starts 100 s before the 32-bit millisecond
-// clock wraps, so the wrap is crossed halfway.
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <sched.h>
-
-#include <gtest/gtest.h>
-
+// The clock starts 100 s before the 32-bit millisecond clock wraps, so the
+// wrap is crossed halfway. Targeted cases of the signals and health rules
+// are in xdp_signals_parity_test.cc.
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
-#include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "dataplane/engine/circuit_logic.h"
-#include "dataplane/engine/counters.h"
-#include "dataplane/engine/engine.h"
-#include "dataplane/engine/flow_table.h"
-#include "dataplane/engine/snapshot.h"
-#include "dataplane/xdp/snapshot_writer.h"
-#include "dataplane/xdp/xdp_maps.h"
-#include "ebpf/xdp/sluice_xdp.skel.h"
-#include "ebpf/xdp/xdp_layout.h"
-#include "tests/ebpf/bpf_test_support.h"
-#include "tests/ebpf/xdp_parity_corpus.h"
+#include "tests/ebpf/xdp_parity_harness.h"
 
 namespace sluice::engine::test::parity {
 namespace {
 
-namespace bpftest = sluice::test::bpf;
-
 constexpr uint64_t kCorpusSeed = 20260501;  // SLUICE_PARITY_SEED overrides it (exploration)
 constexpr uint32_t kPackets = 120000;
 constexpr uint32_t kUnconfigured = 500;  // frames before the first configuration
-constexpr uint32_t kHeadroom = 256;      // the engine's buffer, as XDP's
-constexpr uint32_t kFlowMapEntries = 1u << 18;
-constexpr size_t kMaxReports = 20;
-// 100 s before the 32-bit millisecond clock wraps.
-constexpr uint64_t kStartNs = ((uint64_t{1} << 32) - 100000) * 1000000ULL;
 
-static_assert(static_cast<int>(FlowState::kSynSent) == SLUICE_XDP_FLOW_SYN_SENT);
-static_assert(static_cast<int>(FlowState::kEstablished) == SLUICE_XDP_FLOW_ESTABLISHED);
-static_assert(static_cast<int>(FlowState::kClosing) == SLUICE_XDP_FLOW_CLOSING);
-static_assert(static_cast<int>(FlowState::kUdp) == SLUICE_XDP_FLOW_UDP);
-
-// The worker counters and drop reasons as one flat array, in the order of
-// struct sluice_xdp_counters.
-using CounterArray = std::vector<uint64_t>;
-
-const std::vector<std::string>& counter_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-#define SLUICE_X(name, help) n.push_back(#name);
-    SLUICE_WORKER_COUNTERS(SLUICE_X)
-#undef SLUICE_X
-#define SLUICE_X(name, c_name, str, help) n.push_back("drop:" str);
-    SLUICE_DROP_REASONS(SLUICE_X)
-#undef SLUICE_X
-    return n;
-  }();
-  return names;
-}
-
-CounterArray flatten(const WorkerCounters& c) {
-  CounterArray a;
-#define SLUICE_X(name, help) a.push_back(c.name);
-  SLUICE_WORKER_COUNTERS(SLUICE_X)
-#undef SLUICE_X
-  a.insert(a.end(), c.drops.begin(), c.drops.end());
-  return a;
-}
-
-CounterArray flatten(const sluice_xdp_counters& c) {
-  static_assert(sizeof(sluice_xdp_counters) % sizeof(uint64_t) == 0);
-  CounterArray a(sizeof(c) / sizeof(uint64_t));
-  std::memcpy(a.data(), &c, sizeof(c));
-  return a;
-}
-
-std::string hex(const uint8_t* p, size_t n, size_t limit = 96) {
-  std::string out;
-  char b[4];
-  for (size_t i = 0; i < n && i < limit; ++i) {
-    snprintf(b, sizeof(b), "%02x", p[i]);
-    out += b;
-  }
-  if (n > limit) out += "...";
-  return out;
-}
-
-int expected_xdp_action(Action a) {
-  switch (a) {
-    case Action::kForward: return XDP_TX;
-    case Action::kHost: return XDP_PASS;
-    case Action::kDrop: return XDP_DROP;
-  }
-  return -1;
-}
-
-class XdpParityTest : public ::testing::Test {
+class XdpParityTest : public XdpParityHarness {
  protected:
-  void SetUp() override {
-    if (!bpftest::can_load_bpf()) {
-      GTEST_SKIP() << "needs CAP_BPF (or root) to load sluice_xdp.bpf.o";
-    }
-    libbpf_set_print(bpftest::collect_libbpf_log);
-    bpftest::libbpf_log().clear();
-    // One CPU: the program's per-CPU maps then hold one CPU's state.
-    ASSERT_EQ(sched_getaffinity(0, sizeof(saved_affinity_), &saved_affinity_), 0);
-    cpu_ = sched_getcpu();
-    ASSERT_GE(cpu_, 0);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu_, &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
-    pinned_ = true;
-    cpus_ = libbpf_num_possible_cpus();
-    ASSERT_GT(cpus_, cpu_);
-
-    skel_ = sluice_xdp__open();
-    ASSERT_NE(skel_, nullptr) << bpftest::libbpf_log();
-    skel_->rodata->sluice_test_clock = true;
-    // Room for every flow of the corpus without LRU eviction, and far less
-    // memory than the default million.
-    ASSERT_EQ(bpf_map__set_max_entries(skel_->maps.flows, kFlowMapEntries), 0);
-    ASSERT_EQ(sluice_xdp__load(skel_), 0) << bpftest::libbpf_log_tail();
-    maps_ = xdp::maps_of(skel_->obj);
-    prog_fd_ = bpf_program__fd(skel_->progs.sluice_xdp);
-
-    WorkerOptions options;
-    options.flow_capacity = 1u << 18;
-    options.circuit_capacity = 1u << 12;
-    worker_ = std::make_unique<Worker>(options);
-  }
-
-  void TearDown() override {
-    writer_.reset();
-    sluice_xdp__destroy(skel_);
-    if (pinned_) sched_setaffinity(0, sizeof(saved_affinity_), &saved_affinity_);
-  }
-
-  // Compiles step `step` as generation `generation` for the engine and
-  // writes it into the program's maps (with a writer of default options
-  // unless the test made one).
   void publish(uint32_t step, uint64_t generation) {
-    if (!writer_) writer_ = std::make_unique<xdp::SnapshotWriter>(maps_);
-    SnapshotCompiler::Result r = compiler_.compile(scenario_config(step), generation);
-    ASSERT_TRUE(r.errors.empty()) << "step " << step << ": " << r.errors.front().field << ": "
-                                  << r.errors.front().message;
-    snapshot_ = r.snapshot;
-    const xdp::WriteStats stats = writer_->write(*snapshot_);
-    generations_.push_back(stats.root_generation);
+    XdpParityHarness::publish(scenario_config(step), generation);
+  }
+
+  // Both health tables as scenario_health(step, late) says.
+  void apply_health(uint32_t step, bool late) {
     for (const CompiledService& s : snapshot_->services()) {
-      for (const CompiledBackend& b : s.backends) fingerprints_.insert(b.fingerprint);
+      for (const CompiledBackend& b : s.backends) set_health(b.counter_slot, SLUICE_HEALTH_UNKNOWN);
+    }
+    for (const HealthMark& m : scenario_health(step, late)) {
+      if (const CompiledBackend* b = find_backend(m.service, m.backend)) {
+        set_health(b->counter_slot, m.health);
+      }
     }
   }
-
-  // This CPU's value of a per-CPU map element (false: no such key).
-  template <typename T>
-  bool read_this_cpu(int fd, const void* key, T* out) {
-    std::vector<T> values(static_cast<size_t>(cpus_));
-    if (bpf_map_lookup_elem(fd, key, values.data()) != 0) return false;
-    *out = values[static_cast<size_t>(cpu_)];
-    return true;
-  }
-
-  CounterArray xdp_counters() {
-    const uint32_t zero = 0;
-    sluice_xdp_counters c{};
-    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
-    return flatten(c);
-  }
-
-  struct XdpRun {
-    int action = -1;
-    Bytes frame;
-  };
-
-  XdpRun run_xdp(const Bytes& frame, uint64_t now_ns) {
-    skel_->bss->sluice_test_now_ns = now_ns;
-    XdpRun out;
-    out.frame.resize(4096);
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_out = out.frame.data(),
-                .data_size_in = static_cast<uint32_t>(frame.size()),
-                .data_size_out = static_cast<uint32_t>(out.frame.size()), .repeat = 1);
-    const int err = bpf_prog_test_run_opts(prog_fd_, &opts);
-    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN refused a frame of " << frame.size() << " bytes";
-    out.action = static_cast<int>(opts.retval);
-    out.frame.resize(err == 0 ? opts.data_size_out : 0);
-    return out;
-  }
-
-  void report(const std::string& what) {
-    ++mismatches_;
-    if (reports_.size() < kMaxReports) reports_.push_back(what);
-  }
-
-  int cpu_ = -1;
-  int cpus_ = 0;
-  cpu_set_t saved_affinity_{};
-  bool pinned_ = false;
-  sluice_xdp* skel_ = nullptr;
-  int prog_fd_ = -1;
-  xdp::XdpMaps maps_;
-  std::unique_ptr<xdp::SnapshotWriter> writer_;
-  SnapshotCompiler compiler_;
-  std::shared_ptr<const Snapshot> snapshot_;
-  std::unique_ptr<Worker> worker_;
-  std::vector<uint64_t> generations_;
-  std::set<uint64_t> fingerprints_;
-  uint64_t mismatches_ = 0;
-  std::vector<std::string> reports_;
 };
 
 // Every frame of the corpus: same verdict, same bytes, same counting.
@@ -245,77 +57,41 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   uint64_t now_ns = kStartNs;
   uint32_t step = 0;
   uint64_t generation = 0;
-  CounterArray engine_before = flatten(worker_->counters());
-  CounterArray xdp_before = xdp_counters();
-  ASSERT_EQ(engine_before.size(), xdp_before.size());
-  Bytes buffer(kHeadroom + 4096);
+  bool late = false;  // in the second half of the step (its second health marks)
+  const uint32_t frames_per_step = kPackets / kSteps;
 
   for (uint32_t i = 0; i < kPackets; ++i) {
     // Configuration history: nothing, then step 0, then a step every
-    // kPackets / kSteps frames.
+    // kPackets / kSteps frames; health marks at each step and halfway.
     const uint32_t due = i < kUnconfigured ? 0 : 1 + (i - kUnconfigured) * kSteps / kPackets;
     if (due > generation) {
       step = static_cast<uint32_t>(due - 1);
       publish(step, ++generation);
       if (HasFatalFailure()) return;
       corpus.set_step(step);
+      late = false;
+      apply_health(step, late);
+    } else if (generation > 0 && !late &&
+               (i - kUnconfigured) % frames_per_step >= frames_per_step / 2) {
+      late = true;
+      apply_health(step, late);
     }
     now_ns += corpus.uniform(3000) * 1000ULL;
     if (corpus.chance(1) && corpus.chance(100)) now_ns += 25'000'000'000ULL;  // everyone idles
 
     Corpus::Item item = corpus.next(now_ns);
-
-    // The engine, in a buffer with XDP's headroom.
-    std::memcpy(buffer.data() + kHeadroom, item.frame.data(), item.frame.size());
-    Packet pkt{buffer.data() + kHeadroom, static_cast<uint32_t>(item.frame.size()), kHeadroom};
-    const Decision d = worker_->process_one(snapshot_.get(), pkt, now_ns);
+    const Both both = run_both(item.frame, now_ns,
+                               "frame " + std::to_string(i) + " (" + item.kind + ", step " +
+                                   std::to_string(step) + (late ? " late" : "") + ")");
+    if (HasFatalFailure()) return;
+    const Decision& d = both.engine;
     corpus.observe(d);
     kinds[std::string(item.kind) + "/" +
           (d.verdict.action == Action::kForward ? "fwd"
            : d.verdict.action == Action::kHost  ? "host"
                                                 : std::string(drop_reason_name(d.verdict.reason)))]++;
-
-    const XdpRun x = run_xdp(item.frame, now_ns);
-    if (HasFatalFailure()) return;
-
-    const CounterArray engine_after = flatten(worker_->counters());
-    const CounterArray xdp_after = xdp_counters();
-    std::string diff;
-    const int want = expected_xdp_action(d.verdict.action);
-    if (x.action != want) {
-      diff += " action: engine " + std::string(d.verdict.action == Action::kForward ? "forward"
-                                               : d.verdict.action == Action::kHost ? "host"
-                                                                                   : "drop") +
-              " (" + std::string(drop_reason_name(d.verdict.reason)) + "), xdp " +
-              std::to_string(x.action) + ";";
-    }
-    if (x.action == want && want != XDP_DROP &&
-        (x.frame.size() != pkt.len || std::memcmp(x.frame.data(), pkt.data, pkt.len) != 0)) {
-      size_t at = 0;
-      while (at < pkt.len && at < x.frame.size() && x.frame[at] == pkt.data[at]) ++at;
-      diff += " frame differs from byte " + std::to_string(at) + " (engine " +
-              std::to_string(pkt.len) + " bytes " + hex(pkt.data, pkt.len) + ", xdp " +
-              std::to_string(x.frame.size()) + " bytes " + hex(x.frame.data(), x.frame.size()) +
-              ");";
-    }
-    for (size_t c = 0; c < engine_after.size(); ++c) {
-      const uint64_t de = engine_after[c] - engine_before[c];
-      const uint64_t dx = xdp_after[c] - xdp_before[c];
-      if (de != dx) {
-        diff += " " + counter_names()[c] + " +" + std::to_string(de) + " vs +" +
-                std::to_string(dx) + ";";
-      }
-    }
-    if (!diff.empty()) {
-      report("frame " + std::to_string(i) + " (" + item.kind + ", step " + std::to_string(step) +
-             "):" + diff + " input " + hex(item.frame.data(), item.frame.size()));
-    }
-    engine_before = engine_after;
-    xdp_before = xdp_after;
   }
-
-  for (const std::string& r : reports_) ADD_FAILURE() << r;
-  EXPECT_EQ(mismatches_, 0u) << "frames whose verdict, bytes or counting differ";
+  expect_no_mismatch();
 
   // The whole history was applied, and each side decides with its last
   // generation.
@@ -326,20 +102,8 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   EXPECT_EQ(seen, generations_.back());
   EXPECT_EQ(worker_->generation(), snapshot_->generation());
 
-  // Traffic per counter slot.
-  const WorkerCounters& ec = worker_->counters();
-  const std::pair<int, const std::vector<TrafficCounter>*> kinds_of_slot[] = {
-      {maps_.service_traffic, &ec.services},
-      {maps_.pool_traffic, &ec.pools},
-      {maps_.backend_traffic, &ec.backends}};
-  for (const auto& [fd, engine_slots] : kinds_of_slot) {
-    for (uint32_t s = 0; s < 64; ++s) {
-      sluice_xdp_traffic t{};
-      ASSERT_TRUE(read_this_cpu(fd, &s, &t));
-      EXPECT_EQ(t.packets, (*engine_slots)[s].packets) << "slot " << s;
-      EXPECT_EQ(t.bytes, (*engine_slots)[s].bytes) << "slot " << s;
-    }
-  }
+  // The totals, too (run_both compared every frame's share of them).
+  EXPECT_EQ(engine_slot_values(), xdp_slot_values());
 
   // Circuit state of every backend ever configured.
   const auto now_ms = static_cast<uint32_t>(now_ns / 1000000);
@@ -358,11 +122,13 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
 
   // The corpus reached what it is meant to exercise (otherwise agreement
   // would prove little).
-  const CounterArray total = flatten(ec);
+  const WorkerCounters& ec = worker_->counters();
+  const Values total = flatten(ec);
   const char* must_happen[] = {
       "forwarded", "replied", "to_host", "new_flows", "flow_hits", "flows_rescheduled",
       "untracked_tcp", "rule_matches", "handshakes_completed", "connect_failures",
-      "syn_retry_steered", "circuit_skips", "fallback_used", "icmp_errors_forwarded",
+      "syn_retry_steered", "circuit_skips", "health_skips", "unhealthy_rescheduled",
+      "fallback_used", "icmp_errors_forwarded",
       "snapshot_switches", "drop:truncated-ethernet", "drop:nested-vlan", "drop:truncated-ip",
       "drop:bad-ip-version", "drop:bad-ip-header-length", "drop:bad-ip-total-length",
       "drop:bad-ipv6-extension", "drop:truncated-l4", "drop:bad-tcp-data-offset",
@@ -376,6 +142,34 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
       }
     }
   }
+  // Every golden signal happened, and was counted on the backend's pool
+  // and service too (ejections only on backends; a handshake that expired
+  // after its backend was removed only on its service).
+  auto check_signal = [&](const char* name, uint64_t TrafficCounter::*signal) {
+    const uint64_t backends = signal_total(ec.backends, signal);
+    EXPECT_GT(backends, 0u) << name << " never happened";
+    if (signal == &TrafficCounter::ejections) {
+      EXPECT_EQ(signal_total(ec.pools, signal), 0u) << name;
+      EXPECT_EQ(signal_total(ec.services, signal), 0u) << name;
+    } else {
+      EXPECT_EQ(signal_total(ec.pools, signal), backends) << name;
+      EXPECT_GE(signal_total(ec.services, signal), backends) << name;
+    }
+  };
+#define SLUICE_X(name, help) check_signal(#name, &TrafficCounter::name);
+  SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+  EXPECT_EQ(signal_total(ec.backends, &TrafficCounter::handshakes_completed),
+            ec.handshakes_completed);
+  EXPECT_EQ(signal_total(ec.backends, &TrafficCounter::connect_failures), ec.connect_failures);
+  EXPECT_EQ(signal_total(ec.backends, &TrafficCounter::ejections),
+            worker_->circuits().stats().opened);
+  HandshakeHistogram handshakes;
+  for (uint32_t s = 0; s < kSlots; ++s) handshakes.add(ec.backend_handshakes[s]);
+  EXPECT_EQ(handshakes.count(), ec.handshakes_completed);
+  uint32_t buckets_used = 0;
+  for (unsigned long long n : handshakes.buckets) buckets_used += n > 0;
+  EXPECT_GE(buckets_used, 10u) << "handshake times span too few buckets";
   EXPECT_GT(worker_->circuits().stats().opened, 0u);
   EXPECT_GT(worker_->circuits().stats().closed, 0u);
 
@@ -385,6 +179,13 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   for (size_t c = 0; c < total.size(); ++c) {
     if (total[c] != 0) summary += " " + counter_names()[c] + "=" + std::to_string(total[c]);
   }
+  summary += "\nsignals (all backends):";
+#define SLUICE_X(name, help) \
+  summary += " " #name "=" + std::to_string(signal_total(ec.backends, &TrafficCounter::name));
+  SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+  summary += "\nhandshake ms buckets:";
+  for (unsigned long long n : handshakes.buckets) summary += " " + std::to_string(n);
   const CircuitStats cs = worker_->circuits().stats();
   summary += "\ncircuits: opened=" + std::to_string(cs.opened) +
              " half_opened=" + std::to_string(cs.half_opened) +
@@ -416,6 +217,7 @@ TEST_F(XdpParityTest, RedirectsForwardedFramesWhenTxIfindexIsSet) {
   ASSERT_EQ(x.frame.size(), pkt.len);
   EXPECT_EQ(std::memcmp(x.frame.data(), pkt.data, pkt.len), 0);
   EXPECT_EQ(xdp_counters(), flatten(worker_->counters()));
+  EXPECT_EQ(xdp_slot_values(), engine_slot_values());
 
   const Bytes arp = FrameBuilder().eth().arp().build();
   EXPECT_EQ(run_xdp(arp, now_ns).action, XDP_PASS);

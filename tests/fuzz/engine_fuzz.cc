@@ -1,8 +1,10 @@
 // libFuzzer target: arbitrary frames through a whole engine worker.
 //
-// Each input is one frame, processed twice by a fresh worker (so a run is
-// reproducible): once at t = 0 and once at t = 600 ms, which reaches the
-// SYN-retry, circuit and flow-hit paths. The snapshot serves the addresses
+// Each input is one frame, processed three times by a fresh worker (so a
+// run is reproducible): at t = 0, at t = 600 ms, which reaches the SYN-retry,
+// circuit and flow-hit paths, and at t = 20.6 s, past the SYN timeout (the
+// expired-handshake path). Two backends are unhealthy, one in a service
+// that reschedules their flows. The snapshot serves the addresses
 // the parse_fuzz seeds use (203.0.113.1 and 2001:db8:1::1), whose frames
 // are this target's starting corpus.
 //
@@ -10,14 +12,20 @@
 // - a verdict never says kNone for a drop, nor a reason for a non-drop;
 // - a forwarded frame lies inside the buffer (headroom respected) and
 //   parses as a well-formed IP packet;
-// - frames handed to the host or dropped are left byte-for-byte unchanged.
+// - frames handed to the host or dropped are left byte-for-byte unchanged;
+// - the per-slot signals add up: new flows, handshakes and connect failures
+//   summed over service slots and over backend slots equal the worker's own
+//   counts, and each set of handshake histograms holds every handshake;
+// - a flow census counts no more flows than the table holds.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "dataplane/engine/backend_health.h"
 #include "dataplane/engine/engine.h"
+#include "dataplane/engine/flow_census.h"
 
 namespace {
 
@@ -60,6 +68,7 @@ const Snapshot& snapshot() {
         service("tls6", "2001:db8:1::1", 443, Protocol::kTcp, Affinity::kClientPrefix, Encapsulation::kIpip, true),
         service("dns6", "2001:db8:1::1", 53, Protocol::kUdp, Affinity::kFlow, Encapsulation::kGue, true),
     };
+    c.services[1].health_check.unhealthy_flows = UnhealthyFlows::kReschedule;
     SnapshotCompiler compiler;
     auto result = compiler.compile(c, 1);
     if (!result.snapshot) abort();
@@ -70,6 +79,45 @@ const Snapshot& snapshot() {
 
 void check(bool ok) {
   if (!ok) abort();
+}
+
+// Backend slots 1 (web's 10.1.0.2) and 4 (tls's fd00::2) fail their checks.
+const BackendHealthTable& health() {
+  static BackendHealthTable* table = [] {
+    auto* t = new BackendHealthTable(16);
+    t->set(1, SLUICE_HEALTH_UNHEALTHY);
+    t->set(4, SLUICE_HEALTH_UNHEALTHY);
+    return t;
+  }();
+  return *table;
+}
+
+template <typename Counters>
+uint64_t sum(const Counters& v, uint64_t TrafficCounter::*field) {
+  uint64_t n = 0;
+  for (const TrafficCounter& c : v) n += c.*field;
+  return n;
+}
+
+uint64_t handshakes(const std::vector<HandshakeHistogram>& v) {
+  uint64_t n = 0;
+  for (const HandshakeHistogram& h : v) n += h.count();
+  return n;
+}
+
+void check_signals(const Worker& worker) {
+  const WorkerCounters& c = worker.counters();
+  for (const auto* slots : {&c.services, &c.backends}) {
+    check(sum(*slots, &TrafficCounter::new_flows) == c.new_flows);
+    check(sum(*slots, &TrafficCounter::handshakes_completed) == c.handshakes_completed);
+    check(sum(*slots, &TrafficCounter::connect_failures) == c.connect_failures);
+  }
+  check(handshakes(c.pool_handshakes) == c.handshakes_completed);
+  check(handshakes(c.backend_handshakes) == c.handshakes_completed);
+  check(sum(c.services, &TrafficCounter::handshakes_expired) <= c.new_flows);
+  uint64_t live = 0;
+  for (const SlotFlows& f : census_flows(worker.flows(), snapshot(), 20600)) live += f.flows;
+  check(live <= worker.flows().occupied());
 }
 
 void run_once(Worker& worker, const uint8_t* data, size_t size, uint64_t now_ns) {
@@ -110,7 +158,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.pool_counter_slots = 16;
   options.backend_counter_slots = 16;
   Worker worker(options);
+  worker.set_health_table(&health());
   run_once(worker, data, size, 0);
   run_once(worker, data, size, 600ull * 1000000);
+  run_once(worker, data, size, 20600ull * 1000000);
+  check_signals(worker);
   return 0;
 }

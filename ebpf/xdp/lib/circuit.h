@@ -79,8 +79,9 @@ SLUICE_XDP_INLINE void sluice_circuit_success(uint64_t fp, uint32_t now_ms,
 }
 
 /* CircuitTable::record_failure: claims a state for the backend if it has
- * none on this CPU. */
-SLUICE_XDP_INLINE void sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
+ * none on this CPU. Returns what changed (SLUICE_CIRCUIT_EV_*): the caller
+ * counts an opening (OPENED or REOPENED) as an ejection. */
+SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 					      const struct sluice_circuit_policy *p,
 					      uint32_t pool_size, uint32_t pool_open_count)
 {
@@ -92,12 +93,13 @@ SLUICE_XDP_INLINE void sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 
 		sluice_circuit_init(&fresh);
 		if (bpf_map_update_elem(&circuits, &fp, &fresh, BPF_ANY) != 0)
-			return; /* untracked, as when the engine's table is full */
+			return 0; /* untracked, as when the engine's table is full */
 		c = bpf_map_lookup_elem(&circuits, &fp);
 		if (!c)
-			return;
+			return 0;
 	} else if (c->phase == SLUICE_CIRCUIT_FREE) {
 		sluice_circuit_init(c);
 	}
 	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, &events);
+	return events;
 }

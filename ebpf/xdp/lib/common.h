@@ -30,6 +30,10 @@
 #define SLUICE_XDP_FN __attribute__((noinline))
 #define SLUICE_XDP_INLINE static __always_inline
 
+/* Makes clang forget what it knows about a variable's value (libbpf's
+ * barrier_var), so a bounds mask on it stays in the code. */
+#define sluice_barrier_var(var) asm volatile("" : "+r"(var))
+
 #ifndef likely
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -72,7 +76,7 @@ struct sluice_xdp_env {
 	uint32_t slot;      /* 0 or 1 */
 	uint32_t now_ms;    /* wrapping milliseconds, as the engine's now_ms */
 	uint32_t service;   /* the packet's service index (service packets) */
-	uint32_t pad;
+	uint32_t flow_copied; /* this CPU's flow entry was just copied from another CPU's */
 };
 
 /* A packet's verdict, and what its traffic is counted against. */

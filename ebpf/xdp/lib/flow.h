@@ -10,7 +10,14 @@
  * overwrites it. The engine sweeps expired entries to keep room in its
  * fixed table; the LRU map needs no sweep: when it is full, the least
  * recently used entries go first, which the engine's table would have
- * freed or evicted too.
+ * freed or evicted too. An expired SYN_SENT entry is a handshake that never
+ * completed (signal handshakes_expired): a packet of its flow that finds it
+ * counts it and empties it; the XDP flow census (dataplane/xdp/
+ * flow_census.h) counts and deletes those no packet comes back for.
+ *
+ * Signals (signal_list.h) counted here: new_flows, handshakes_completed
+ * with the handshake time, client_resets and handshakes_expired, on the
+ * flow's service, pool and backend slots.
  */
 #pragma once
 
@@ -18,6 +25,7 @@
 #include "ebpf/xdp/lib/common.h"
 #include "ebpf/xdp/lib/counters.h"
 #include "ebpf/xdp/lib/encap.h"
+#include "ebpf/xdp/lib/health.h"
 #include "ebpf/xdp/lib/parse.h"
 #include "ebpf/xdp/lib/schedule.h"
 #include "ebpf/xdp/lib/service.h"
@@ -121,11 +129,13 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice
 }
 
 /*
- * A SYN retransmitted at least syn_retry_min_ms after the first one, for a
- * flow whose handshake has not completed: a connect failure of its backend,
- * and the retry goes to the next usable backend of the same pool in Maglev
- * order (else of the fallback pool), so that the client's next SYN gets an
- * answer. Updates the entry (backend, pool, state_since_ms).
+ * A SYN retransmitted at least syn_retry_min_ms after the flow's previous
+ * packet, for a flow whose handshake has not completed: a connect failure
+ * of its backend, and the retry goes to the next usable backend of the same
+ * pool in Maglev order (else of the fallback pool), so that the client's
+ * next SYN gets an answer. Updates the entry's backend and pool;
+ * first_seen_ms stays the first SYN's, so the handshake time the client
+ * sees includes the retries.
  */
 SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluice_xdp_parsed *p,
 				   const struct sluice_xdp_env *env, uint32_t service)
@@ -172,7 +182,6 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 			cnt->syn_retry_steered++;
 		}
 	}
-	e->state_since_ms = env->now_ms;
 	return 0;
 }
 
@@ -180,6 +189,70 @@ SLUICE_XDP_INLINE bool sluice_is_syn(const struct sluice_xdp_parsed *p)
 {
 	return p->key.proto == SLUICE_IPPROTO_TCP &&
 	       (p->tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
+}
+
+/*
+ * The flow events (signal_list.h) of backend `index` (of the current
+ * generation) of a service, counted on the service's, the backend's and
+ * its pool's slots: the signal at `offset` (SLUICE_SIGNAL), or with
+ * sluice_flow_handshake a completed handshake and its time. Functions of
+ * their own, verified once, rather than inlined wherever an event happens:
+ * they run once per flow at most, and keep sluice_handle_flow and
+ * sluice_new_flow (the per-packet code) small.
+ */
+SLUICE_XDP_FN int sluice_flow_signal(uint32_t slot, uint32_t service, uint32_t index,
+				     uint32_t offset)
+{
+	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
+	const struct sluice_xdp_backend *b;
+	struct sluice_xdp_slots slots;
+
+	if (!svc)
+		return 0;
+	b = sluice_backend(slot & 1, svc, index);
+	if (b && sluice_slots_of(svc, b->pool, b, &slots))
+		sluice_count_signal(&slots, offset);
+	return 0;
+}
+
+SLUICE_XDP_FN int sluice_flow_handshake(uint32_t slot, uint32_t service, uint32_t index,
+					uint32_t ms)
+{
+	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
+	const struct sluice_xdp_backend *b;
+	struct sluice_xdp_slots slots;
+
+	if (!svc)
+		return 0;
+	b = sluice_backend(slot & 1, svc, index);
+	if (b && sluice_slots_of(svc, b->pool, b, &slots))
+		sluice_count_handshake(&slots, ms);
+	return 0;
+}
+
+/*
+ * This CPU's entry `e` for the packet's key is a SYN_SENT entry idle past
+ * tcp_syn_ms: the handshake never completed. Counted once, on the service
+ * and, when the configuration still has the backend (found by fingerprint:
+ * the entry's cached index may be of an older generation), on its pool and
+ * backend; then the entry is emptied on this CPU (the new flow the caller
+ * schedules overwrites it, and if none can be scheduled it stays empty).
+ */
+SLUICE_XDP_FN int sluice_expire_handshake(struct sluice_xdp_flow *e, uint32_t slot,
+					  uint32_t service)
+{
+	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
+	uint32_t index;
+
+	if (!e || !svc)
+		return 0;
+	e->state = SLUICE_XDP_FLOW_EMPTY;
+	index = sluice_find_backend(slot & 1, service, e->backend_fingerprint);
+	if (sluice_backend(slot & 1, svc, index))
+		sluice_flow_signal(slot, service, index, SLUICE_SIGNAL(handshakes_expired));
+	else
+		sluice_add_signal(&service_traffic, svc->counter_slot, SLUICE_SIGNAL(handshakes_expired));
+	return 0;
 }
 
 /*
@@ -216,8 +289,12 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	syn = sluice_is_syn(p);
 
 	e = sluice_flow_live(entry, now_ms, svc);
-	if (!e)
+	if (!e) {
+		/* An entry copied from another CPU stays counted there. */
+		if (entry && entry->state == SLUICE_XDP_FLOW_SYN_SENT && !env->flow_copied)
+			sluice_expire_handshake(entry, slot, service);
 		return 1;
+	}
 	cnt->flow_hits++;
 	/* Re-find the backend when the configuration changed since the entry
 	 * last cached its index; draining backends keep their flows, removed or
@@ -237,16 +314,26 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	}
 	if (syn && e->state != SLUICE_XDP_FLOW_SYN_SENT)
 		return 1; /* a new connection reusing the 5-tuple: schedule it afresh */
+	/* A backend failing its health checks keeps its flows unless the
+	 * service moves them (unhealthy_flows: reschedule). */
+	if (svc->unhealthy_reschedule) {
+		b = sluice_backend(slot, svc, e->backend_index);
+		if (b && sluice_backend_unhealthy(b)) {
+			cnt->unhealthy_rescheduled++;
+			return 1;
+		}
+	}
 
 	if (syn) {
 		/* A retransmitted SYN: the backend did not answer in time. */
-		if (svc->circuit_enabled && now_ms - e->state_since_ms >= svc->syn_retry_min_ms)
+		if (svc->circuit_enabled && now_ms - e->last_seen_ms >= svc->syn_retry_min_ms)
 			sluice_retry_syn(e, p, env, service);
 	} else if (e->state == SLUICE_XDP_FLOW_SYN_SENT) {
-		/* The client's first non-SYN packet: the handshake completed. */
+		/* The client's first non-SYN packet: the handshake completed, in
+		 * the time since the flow's first SYN. */
 		e->state = SLUICE_XDP_FLOW_ESTABLISHED;
-		e->state_since_ms = now_ms;
 		cnt->handshakes_completed++;
+		sluice_flow_handshake(slot, service, e->backend_index, now_ms - e->first_seen_ms);
 		if (svc->circuit_enabled) {
 			struct sluice_circuit_policy policy;
 
@@ -257,7 +344,8 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
 	    e->state != SLUICE_XDP_FLOW_CLOSING) {
 		e->state = SLUICE_XDP_FLOW_CLOSING;
-		e->state_since_ms = now_ms;
+		if (p->tcp_flags & SLUICE_TCP_RST) /* the client reset it */
+			sluice_flow_signal(slot, service, e->backend_index, SLUICE_SIGNAL(client_resets));
 	}
 	e->last_seen_ms = now_ms;
 	t.slot = slot;
@@ -317,7 +405,7 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	fresh.generation = (uint32_t)env->generation;
 	fresh.service = service;
 	fresh.last_seen_ms = s.now_ms;
-	fresh.state_since_ms = s.now_ms;
+	fresh.first_seen_ms = s.now_ms;
 	if (!tcp)
 		fresh.state = SLUICE_XDP_FLOW_UDP;
 	else if (syn)
@@ -326,6 +414,10 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 		fresh.state = SLUICE_XDP_FLOW_CLOSING;
 	else
 		fresh.state = SLUICE_XDP_FLOW_ESTABLISHED;
+	sluice_flow_signal(s.slot, service, s.backend, SLUICE_SIGNAL(new_flows));
+	/* An unknown flow whose first packet is the client's RST: a reset. */
+	if (fresh.state == SLUICE_XDP_FLOW_CLOSING && (p->tcp_flags & SLUICE_TCP_RST))
+		sluice_flow_signal(s.slot, service, s.backend, SLUICE_SIGNAL(client_resets));
 	key = p->key; /* on the stack: see sluice_flow_lookup */
 	bpf_map_update_elem(&flows, &key, &fresh, BPF_ANY);
 	t.slot = s.slot;

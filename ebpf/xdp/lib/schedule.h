@@ -3,7 +3,10 @@
  * Choosing pool and backend for a new flow: engine Worker::schedule,
  * pick_backend and record_connect_failure. The split and the affinity hash
  * are the engine's own headers (pool_split.h, flow_hash.h), so a flow gets
- * the same pool and backend on either dataplane.
+ * the same pool and backend on either dataplane. A backend is usable when
+ * it is not the one being retried away from, its health check has not
+ * marked it unhealthy (health.h), and its circuit admits the flow, checked
+ * in that order: an unhealthy backend never takes a half-open trial.
  */
 #pragma once
 
@@ -11,6 +14,7 @@
 #include "ebpf/xdp/lib/circuit.h"
 #include "ebpf/xdp/lib/common.h"
 #include "ebpf/xdp/lib/counters.h"
+#include "ebpf/xdp/lib/health.h"
 #include "ebpf/xdp/lib/service.h"
 
 /* Maglev slots tried past an unavailable backend before scanning the pool
@@ -29,8 +33,8 @@ struct sluice_xdp_pick {
 	uint32_t now_ms;
 	uint8_t pool;
 	uint8_t consume;     /* admit (take half-open trials) rather than peek */
-	uint8_t skipped;     /* out: some backend was passed over */
-	uint8_t pad;
+	uint8_t skipped;     /* out: a Maglev probe passed over an excluded or ejected backend */
+	uint8_t health_skipped; /* out: a Maglev probe passed over an unhealthy backend */
 };
 
 /* A new flow's schedule (sluice_schedule). */
@@ -59,21 +63,32 @@ SLUICE_XDP_INLINE uint64_t sluice_affinity_hash(const struct sluice_xdp_service 
 	return sluice_flow_hash(&akey, seed);
 }
 
-/* May backend `index` take the flow? */
-SLUICE_XDP_INLINE bool sluice_usable(const struct sluice_xdp_service *svc,
-				     const struct sluice_xdp_backend *b,
-				     const struct sluice_xdp_pick *pk)
+/* sluice_usable's answers. */
+enum sluice_usability {
+	SLUICE_USABLE = 0,
+	SLUICE_UNUSABLE = 1,  /* excluded, or its circuit refuses the flow */
+	SLUICE_UNHEALTHY = 2, /* failing its health checks */
+};
+
+/* May backend b take the flow? */
+SLUICE_XDP_INLINE int sluice_usable(const struct sluice_xdp_service *svc,
+				    const struct sluice_xdp_backend *b,
+				    const struct sluice_xdp_pick *pk)
 {
 	struct sluice_circuit_policy policy;
 
 	if (b->fingerprint == pk->exclude_fp && pk->exclude_fp != 0)
-		return false;
+		return SLUICE_UNUSABLE;
+	if (sluice_backend_unhealthy(b))
+		return SLUICE_UNHEALTHY;
 	if (!svc->circuit_enabled)
-		return true;
+		return SLUICE_USABLE;
 	if (!pk->consume)
-		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms);
+		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms) ? SLUICE_USABLE
+										    : SLUICE_UNUSABLE;
 	sluice_circuit_policy_of(svc, &policy);
-	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy);
+	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy) ? SLUICE_USABLE
+										 : SLUICE_UNUSABLE;
 }
 
 /* bpf_loop state of the pool scan. */
@@ -99,7 +114,7 @@ static long sluice_pool_scan_step(uint32_t j, void *arg)
 	if (!svc)
 		return 1;
 	b = sluice_backend(pk->slot, svc, scan->first + k);
-	if (b && b->state == SLUICE_BACKEND_ACTIVE && sluice_usable(svc, b, pk)) {
+	if (b && b->state == SLUICE_BACKEND_ACTIVE && sluice_usable(svc, b, pk) == SLUICE_USABLE) {
 		scan->found = scan->first + k;
 		return 1;
 	}
@@ -133,10 +148,14 @@ SLUICE_XDP_FN int sluice_pick_backend(struct sluice_xdp_pick *pk)
 		const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
 		const uint32_t index = sluice_maglev_entry(pk->slot, pool, at);
 		const struct sluice_xdp_backend *b = sluice_backend(pk->slot, svc, index);
+		const int usable = b ? sluice_usable(svc, b, pk) : SLUICE_UNUSABLE;
 
-		if (b && sluice_usable(svc, b, pk))
+		if (usable == SLUICE_USABLE)
 			return (int)index;
-		pk->skipped = 1;
+		if (usable == SLUICE_UNHEALTHY)
+			pk->health_skipped = 1;
+		else
+			pk->skipped = 1;
 	}
 	scan.pick = pk;
 	scan.count = pool->backend_count;
@@ -180,7 +199,9 @@ static long sluice_pool_census_step(uint32_t k, void *arg)
 /*
  * A retransmitted SYN to backend `index`: a connect failure, judged against
  * its pool's active and ejected backends on this CPU (engine
- * Worker::record_connect_failure).
+ * Worker::record_connect_failure), counted on the failing backend's
+ * service, pool and backend slots; an ejection on its backend slot when the
+ * circuit opens.
  */
 SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk, uint32_t index)
 {
@@ -190,7 +211,8 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 	const struct sluice_xdp_backend *b;
 	const struct sluice_xdp_pool *pool;
 	struct sluice_xdp_counters *cnt = sluice_counters();
-	uint32_t count;
+	struct sluice_xdp_slots slots;
+	uint32_t count, events, pool_index;
 
 	if (!pk || !cnt)
 		return 0;
@@ -198,10 +220,14 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 	if (!svc)
 		return 0;
 	b = sluice_backend(pk->slot, svc, index);
-	if (!b || b->pool >= SLUICE_MAX_POOLS)
+	if (!b)
+		return 0;
+	pool_index = b->pool;
+	if (pool_index >= SLUICE_MAX_POOLS || !sluice_slots_of(svc, pool_index, b, &slots))
 		return 0;
 	cnt->connect_failures++;
-	pool = &svc->pools[b->pool];
+	sluice_count_signal(&slots, SLUICE_SIGNAL(connect_failures));
+	pool = &svc->pools[pool_index];
 	census.slot = pk->slot;
 	census.service = pk->service;
 	census.first = pool->first_backend;
@@ -211,7 +237,10 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 		count = SLUICE_MAX_BACKENDS_PER_POOL;
 	bpf_loop(count, sluice_pool_census_step, &census, 0);
 	sluice_circuit_policy_of(svc, &policy);
-	sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, census.active, census.open);
+	events = sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, census.active,
+					census.open);
+	if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED))
+		sluice_add_signal(&backend_traffic, slots.backend, SLUICE_SIGNAL(ejections));
 	return 0;
 }
 
@@ -274,6 +303,8 @@ SLUICE_XDP_FN int sluice_schedule(struct sluice_xdp_schedule *s, const struct sl
 	backend = sluice_pick_backend(&pk);
 	if (pk.skipped && s->consume)
 		cnt->circuit_skips++;
+	if (pk.health_skipped && s->consume)
+		cnt->health_skips++;
 	if (backend == SLUICE_XDP_NO_BACKEND && pool != svc->fallback_pool) {
 		/* Every backend of the pool is ejected (or none is active) on this
 		 * CPU: its share goes to the fallback pool. */

@@ -213,5 +213,38 @@ TEST_F(DpdkDataplaneSinkTest, RunningWorkersReportGenerationAndTraffic) {
                               std::to_string(runtime_->engine_counters().rx_packets) + ","));
 }
 
+// set_backend_health writes the runtime's one health table, which every
+// worker reads; slots beyond it are ignored.
+TEST_F(DpdkDataplaneSinkTest, BackendHealthGoesToTheSharedTable) {
+  engine::BackendHealthTable& health = runtime_->health();
+  EXPECT_EQ(runtime_->worker_engine(0).health_table(), &health);
+  EXPECT_EQ(health.size(), engine::WorkerOptions{}.backend_counter_slots);
+  EXPECT_EQ(health.get(3), SLUICE_HEALTH_UNKNOWN);
+  sink_->set_backend_health(3, SLUICE_HEALTH_UNHEALTHY);
+  EXPECT_TRUE(health.unhealthy(3));
+  EXPECT_FALSE(health.unhealthy(4));
+  sink_->set_backend_health(health.size(), SLUICE_HEALTH_UNHEALTHY);
+  EXPECT_FALSE(health.unhealthy(health.size()));
+  sink_->set_backend_health(3, SLUICE_HEALTH_HEALTHY);
+  EXPECT_EQ(health.get(3), SLUICE_HEALTH_HEALTHY);
+  health.reset();  // the runtime is shared by the tests of this process
+}
+
+// A census has one line per worker, labelled as in stats(); net_null0's
+// frames are not IP, so no worker holds a flow.
+TEST_F(DpdkDataplaneSinkTest, FlowCensusPerWorker) {
+  engine::SnapshotCompiler compiler;
+  auto compiled = compiler.compile(web_config(), 9);
+  ASSERT_TRUE(compiled.errors.empty());
+  const auto before = std::chrono::steady_clock::now();
+  const FlowCensus c = sink_->flow_census(*compiled.snapshot);
+  EXPECT_GE(c.taken_at, before);
+  EXPECT_LE(c.taken_at, std::chrono::steady_clock::now());
+  EXPECT_GE(c.duration.count(), 0);
+  ASSERT_EQ(c.workers.size(), 1u);
+  EXPECT_TRUE(c.workers[0].empty());
+  EXPECT_EQ(c.labels, std::vector<std::string>{"lcore 1"});
+}
+
 }  // namespace
 }  // namespace sluice::control

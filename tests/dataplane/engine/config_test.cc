@@ -756,6 +756,218 @@ TEST_F(ValidateConfigTest, TimeoutsOutOfRange) {
   }
 }
 
+// Health checks.
+
+// An HTTP check on web with every field inside its range.
+HealthCheckConfig http_check() {
+  HealthCheckConfig h;
+  h.type = HealthCheckType::kHttp;
+  h.interval_ms = 1000;
+  h.timeout_ms = 500;
+  h.http_path = "/healthz";
+  h.http_host = "web.example";
+  return h;
+}
+
+// Every numeric field of a check at its bounds: the ends are accepted, one
+// past them is refused with the field and the range.
+TEST_F(ValidateConfigTest, HealthCheckRanges) {
+  struct Case {
+    const char* name;
+    uint32_t HealthCheckConfig::*field;
+    uint32_t lo, hi;
+  };
+  const Case cases[] = {
+      {"interval_ms", &HealthCheckConfig::interval_ms, 100, 3600000},
+      {"interval_jitter_ms", &HealthCheckConfig::interval_jitter_ms, 0, 3600000},
+      {"interval_jitter_percent", &HealthCheckConfig::interval_jitter_percent, 0, 100},
+      {"unhealthy_threshold", &HealthCheckConfig::unhealthy_threshold, 1, 1000},
+      {"healthy_threshold", &HealthCheckConfig::healthy_threshold, 1, 1000},
+      {"expected_status_start", &HealthCheckConfig::expected_status_start, 100, 599},
+      {"expected_status_end", &HealthCheckConfig::expected_status_end, 101, 600},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string field = std::string("services[0].health_check.") + c.name;
+    HealthCheckConfig& h = web_.health_check;
+    for (uint32_t ok : {c.lo, c.hi}) {
+      h = http_check();
+      // Keep the pairs that depend on each other consistent.
+      if (c.field == &HealthCheckConfig::expected_status_start) h.expected_status_end = 600;
+      if (c.field == &HealthCheckConfig::expected_status_end) h.expected_status_start = 100;
+      h.*c.field = ok;
+      h.timeout_ms = std::min(h.timeout_ms, h.interval_ms);
+      EXPECT_TRUE(no_errors(config_)) << ok;
+    }
+    if (c.lo > 0) {
+      h = http_check();
+      h.*c.field = c.lo - 1;
+      h.timeout_ms = 1;
+      EXPECT_TRUE(only_error(config_, field, std::to_string(c.lo - 1) + " is out of range " +
+                                                 std::to_string(c.lo) + ".." +
+                                                 std::to_string(c.hi)));
+    }
+    h = http_check();
+    h.*c.field = c.hi + 1;
+    EXPECT_TRUE(only_error(config_, field, std::to_string(c.hi + 1) + " is out of range " +
+                                               std::to_string(c.lo) + ".." + std::to_string(c.hi)));
+  }
+}
+
+// A check must end before the next one starts: 1 <= timeout <= interval.
+TEST_F(ValidateConfigTest, HealthCheckTimeout) {
+  web_.health_check = http_check();
+  web_.health_check.timeout_ms = 1000;
+  EXPECT_TRUE(no_errors(config_));
+  web_.health_check.timeout_ms = 1001;
+  EXPECT_TRUE(only_error(config_, "services[0].health_check.timeout_ms",
+                         "1001 is out of range 1..interval_ms (1000)"));
+  web_.health_check.timeout_ms = 0;
+  EXPECT_TRUE(only_error(config_, "services[0].health_check.timeout_ms",
+                         "0 is out of range 1..interval_ms (1000)"));
+}
+
+// The expected statuses are [start, end): an empty range accepts nothing.
+TEST_F(ValidateConfigTest, HealthCheckStatusRangeEmpty) {
+  web_.health_check = http_check();
+  web_.health_check.expected_status_start = 300;
+  web_.health_check.expected_status_end = 300;
+  EXPECT_TRUE(only_error(config_, "services[0].health_check.expected_status_end",
+                         "300 must be above expected_status_start (300)"));
+  web_.health_check.expected_status_end = 301;
+  EXPECT_TRUE(no_errors(config_));
+}
+
+// The path goes verbatim into the request line.
+TEST_F(ValidateConfigTest, HealthCheckHttpPath) {
+  const std::pair<std::string, std::string> bad[] = {
+      {"", "must start with '/'"},
+      {"healthz", "must start with '/'"},
+      {"/" + std::string(1024, 'a'), "1025 bytes exceed the limit of 1024"},
+      {"/a b", "printable ASCII"},
+      {"/a\r\nX: y", "printable ASCII"},
+      {"/\x7f", "printable ASCII"},
+      {"/caf\xc3\xa9", "printable ASCII"},
+  };
+  for (const auto& [path, phrase] : bad) {
+    web_.health_check = http_check();
+    web_.health_check.http_path = path;
+    EXPECT_TRUE(only_error(config_, "services[0].health_check.http_path", phrase)) << path;
+  }
+  web_.health_check.http_path = std::string(1024, '/');
+  EXPECT_TRUE(no_errors(config_));
+  web_.health_check.http_path = "/status?full=1&x=%20~";
+  EXPECT_TRUE(no_errors(config_));
+}
+
+// The Host header: at most 255 bytes, no spaces or control characters.
+TEST_F(ValidateConfigTest, HealthCheckHttpHost) {
+  const std::pair<std::string, std::string> bad[] = {
+      {std::string(256, 'h'), "256 bytes exceed the limit of 255"},
+      {"web example", "printable ASCII"},
+      {"web\r\nX: y", "printable ASCII"},
+      {"web\t", "printable ASCII"},
+  };
+  for (const auto& [host, phrase] : bad) {
+    web_.health_check = http_check();
+    web_.health_check.http_host = host;
+    EXPECT_TRUE(only_error(config_, "services[0].health_check.http_host", phrase)) << host;
+  }
+  web_.health_check.http_host = std::string(255, 'h');
+  EXPECT_TRUE(no_errors(config_));
+  web_.health_check.http_host = "[2001:db8::1]:8080";
+  EXPECT_TRUE(no_errors(config_));
+}
+
+// HTTP fields on a TCP (or no) check are refused, naming the type; HTTPS
+// takes them like HTTP.
+TEST_F(ValidateConfigTest, HealthCheckHttpFieldsNeedHttp) {
+  struct Case {
+    const char* name;
+    void (*set)(HealthCheckConfig&);
+  };
+  const Case cases[] = {
+      {"http_path", [](HealthCheckConfig& h) { h.http_path = "/healthz"; }},
+      {"http_host", [](HealthCheckConfig& h) { h.http_host = "web"; }},
+      {"expected_status_start", [](HealthCheckConfig& h) { h.expected_status_start = 201; }},
+      {"expected_status_end", [](HealthCheckConfig& h) { h.expected_status_end = 300; }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    for (auto [type, name] : {std::pair{HealthCheckType::kTcp, "TCP"},
+                              std::pair{HealthCheckType::kNone, "NONE"}}) {
+      web_.health_check = HealthCheckConfig{};
+      web_.health_check.type = type;
+      c.set(web_.health_check);
+      EXPECT_TRUE(only_error(config_, std::string("services[0].health_check.") + c.name,
+                             std::string("only HTTP and HTTPS checks use it (type is ") + name));
+    }
+    web_.health_check.type = HealthCheckType::kHttps;
+    EXPECT_TRUE(no_errors(config_));
+  }
+}
+
+// A type this version does not know is refused.
+TEST_F(ValidateConfigTest, HealthCheckUnknownType) {
+  web_.health_check.type = static_cast<HealthCheckType>(9);
+  EXPECT_TRUE(only_error(config_, "services[0].health_check.type", "unknown health check type"));
+}
+
+// A pool's override is checked at its own path.
+TEST_F(ValidateConfigTest, PoolHealthCheckPath) {
+  web_.health_check = http_check();
+  HealthCheckConfig canary = http_check();
+  canary.healthy_threshold = 0;
+  web_.pools[1].health_check = canary;
+  EXPECT_TRUE(only_error(config_, "services[0].pools[1].health_check.healthy_threshold",
+                         "0 is out of range 1..1000"));
+  canary = http_check();
+  canary.http_path = "nope";
+  web_.pools[1].health_check = canary;
+  EXPECT_TRUE(only_error(config_, "services[0].pools[1].health_check.http_path",
+                         "must start with '/'"));
+  canary = http_check();
+  canary.timeout_ms = 2000;
+  web_.pools[1].health_check = canary;
+  EXPECT_TRUE(only_error(config_, "services[0].pools[1].health_check.timeout_ms",
+                         "2000 is out of range 1..interval_ms (1000)"));
+}
+
+// A value a pool inherited unchanged from the service is reported once, at
+// the service; a value the pool changed is reported at the pool.
+TEST_F(ValidateConfigTest, PoolHealthCheckInheritedErrorOnce) {
+  web_.health_check = http_check();
+  web_.health_check.unhealthy_threshold = 0;
+  web_.pools[0].health_check = web_.health_check;
+  web_.pools[0].health_check->http_path = "/stable";
+  EXPECT_TRUE(only_error(config_, "services[0].health_check.unhealthy_threshold",
+                         "0 is out of range 1..1000"));
+  web_.pools[0].health_check->unhealthy_threshold = 2000;
+  const auto errors = validate_config(config_);
+  ASSERT_EQ(errors.size(), 2u) << describe(errors);
+  EXPECT_EQ(errors[1].field, "services[0].pools[0].health_check.unhealthy_threshold");
+}
+
+// unhealthy_flows is the service's: a pool may not change it.
+TEST_F(ValidateConfigTest, PoolHealthCheckUnhealthyFlows) {
+  web_.health_check = http_check();
+  web_.pools[1].health_check = http_check();
+  web_.pools[1].health_check->unhealthy_flows = UnhealthyFlows::kReschedule;
+  EXPECT_TRUE(only_error(config_, "services[0].pools[1].health_check.unhealthy_flows",
+                         "is set per service"));
+  web_.health_check.unhealthy_flows = UnhealthyFlows::kReschedule;
+  EXPECT_TRUE(no_errors(config_));
+}
+
+// A pool may check when the service does not, and the reverse.
+TEST_F(ValidateConfigTest, PoolHealthCheckTypesIndependent) {
+  web_.pools[1].health_check = http_check();
+  EXPECT_TRUE(no_errors(config_));
+  web_.health_check = http_check();
+  web_.pools[1].health_check = HealthCheckConfig{};  // type kNone
+  EXPECT_TRUE(no_errors(config_));
+}
+
 // Forwarding.
 
 // IPv4 backends need an IPv4 outer source; none is needed without them.

@@ -10,123 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/dataplane/engine/engine_fixture.h"
 #include "tests/dataplane/engine/frame_builder.h"
 
 namespace sluice::engine {
 namespace {
-
-using test::FrameBuilder;
-
-constexpr uint32_t kHeadroom = 128;
-
-// A frame in a buffer with headroom, as the DPDK runtime hands it over.
-struct Buffer {
-  explicit Buffer(const std::vector<uint8_t>& frame) : storage(kHeadroom + frame.size()) {
-    std::memcpy(storage.data() + kHeadroom, frame.data(), frame.size());
-    pkt = {storage.data() + kHeadroom, static_cast<uint32_t>(frame.size()), kHeadroom};
-  }
-  std::vector<uint8_t> bytes() const { return {pkt.data, pkt.data + pkt.len}; }
-  std::vector<uint8_t> storage;
-  Packet pkt;
-};
-
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
-
-ServiceConfig web_service() {
-  ServiceConfig s;
-  s.name = "web";
-  s.vip = ip("192.0.2.10");
-  s.port = 80;
-  s.protocol = Protocol::kTcp;
-  s.maglev_table_size = 1021;
-  s.pools = {{"stable", 90, {{ip("10.1.0.1")}, {ip("10.1.0.2")}, {ip("10.1.0.3")}, {ip("10.1.0.4")}}},
-             {"canary", 10, {{ip("10.2.0.1")}, {ip("10.2.0.2")}}}};
-  s.circuit.consecutive_failures = 2;
-  s.circuit.syn_retry_min_ms = 500;
-  s.circuit.base_ejection_ms = 5000;
-  s.circuit.max_ejection_ms = 60000;
-  s.circuit.half_open_trials = 1;
-  s.circuit.max_ejected_percent = 100;
-  return s;
-}
-
-class EngineTest : public ::testing::Test {
- protected:
-  EngineTest() : worker_(small_options()) {
-    config_.seed = {0x1111222233334444ULL, 0x5555666677778888ULL};
-    config_.forwarding.source_v4 = ip("10.0.0.2");
-    config_.forwarding.source_v6 = ip("fd00::2");
-    config_.forwarding.local_mac = {0x02, 0, 0, 0, 0, 0x02};
-    config_.forwarding.next_hop_mac = {0x02, 0, 0, 0, 0, 0x01};
-    config_.services = {web_service()};
-    publish();
-  }
-
-  static WorkerOptions small_options() {
-    WorkerOptions o;
-    o.flow_capacity = 1 << 16;
-    o.circuit_capacity = 1024;
-    o.service_counter_slots = 16;
-    o.pool_counter_slots = 64;
-    o.backend_counter_slots = 256;
-    return o;
-  }
-
-  // Compiles config_ as the next generation; fails the test on errors.
-  void publish() {
-    auto result = compiler_.compile(config_, ++generation_);
-    ASSERT_TRUE(result.errors.empty()) << result.errors[0].to_string();
-    snapshot_ = result.snapshot;
-  }
-
-  Decision send(const std::vector<uint8_t>& frame, uint64_t now_ms, Buffer** out = nullptr) {
-    buffers_.emplace_back(std::make_unique<Buffer>(frame));
-    if (out) *out = buffers_.back().get();
-    return worker_.process_one(snapshot_.get(), buffers_.back()->pkt, now_ms * 1000000);
-  }
-
-  static std::vector<uint8_t> tcp(const char* client, uint16_t sport, uint8_t flags,
-                                  const char* vip = "192.0.2.10", uint16_t dport = 80) {
-    return FrameBuilder().eth().ipv4(client, vip).tcp(sport, dport, flags).build();
-  }
-
-  // The backend address a decision forwarded to.
-  static std::string backend_of(const Decision& d) {
-    if (d.backend == kNoBackendIndex || !d.service) return "";
-    return d.service->backends[d.backend].address.to_string();
-  }
-  static std::string pool_of(const Decision& d) {
-    return d.service && d.pool < d.service->pools.size() ? d.service->pools[d.pool].name : "";
-  }
-
-  // Opens a TCP connection (SYN, then ACK); returns the backend it got.
-  std::string connect(const char* client, uint16_t sport, uint64_t now_ms) {
-    const Decision syn = send(tcp(client, sport, SLUICE_TCP_SYN), now_ms);
-    EXPECT_EQ(syn.verdict.action, Action::kForward);
-    const Decision ack = send(tcp(client, sport, SLUICE_TCP_ACK), now_ms);
-    EXPECT_EQ(backend_of(ack), backend_of(syn));
-    return backend_of(syn);
-  }
-
-  // A client port whose new flow lands on `backend` (searching ports).
-  uint16_t port_for(const std::string& backend, const char* client, uint64_t now_ms) {
-    Worker probe(small_options());
-    for (uint16_t port = 1000; port < 60000; ++port) {
-      Buffer b(tcp(client, port, SLUICE_TCP_SYN));
-      const Decision d = probe.process_one(snapshot_.get(), b.pkt, now_ms * 1000000);
-      if (backend_of(d) == backend) return port;
-    }
-    ADD_FAILURE() << "no port maps to " << backend;
-    return 0;
-  }
-
-  EngineConfig config_;
-  SnapshotCompiler compiler_;
-  std::shared_ptr<const Snapshot> snapshot_;
-  uint64_t generation_ = 0;
-  Worker worker_;
-  std::vector<std::unique_ptr<Buffer>> buffers_;
-};
 
 // ARP and other non-IP frames belong to the host.
 TEST_F(EngineTest, NonIpGoesToHost) {
@@ -316,22 +204,27 @@ TEST_F(EngineTest, SourceRulesPinPools) {
   EXPECT_EQ(worker_.counters().rule_matches, 400u);
 }
 
-// A SYN repeated too soon is not a failure; one repeated after
-// syn_retry_min_ms counts as a connect failure and is steered to another
-// backend of the same pool; the handshake then completes there.
+// A SYN repeated too soon after the flow's previous packet is not a
+// failure (even when the first SYN is long past); one repeated
+// syn_retry_min_ms after the previous packet counts as a connect failure
+// and is steered to another backend of the same pool; the handshake then
+// completes there.
 TEST_F(EngineTest, SynRetryCountsFailureAndSteers) {
   const Decision first = send(tcp("198.51.100.20", 4242, SLUICE_TCP_SYN), 1000);
   ASSERT_EQ(first.verdict.action, Action::kForward);
   const Decision early = send(tcp("198.51.100.20", 4242, SLUICE_TCP_SYN), 1499);
   EXPECT_EQ(backend_of(early), backend_of(first));
+  // 998 ms after the first SYN, but 499 after the previous one.
+  const Decision early2 = send(tcp("198.51.100.20", 4242, SLUICE_TCP_SYN), 1998);
+  EXPECT_EQ(backend_of(early2), backend_of(first));
   EXPECT_EQ(worker_.counters().connect_failures, 0u);
-  const Decision retry = send(tcp("198.51.100.20", 4242, SLUICE_TCP_SYN), 1500);
+  const Decision retry = send(tcp("198.51.100.20", 4242, SLUICE_TCP_SYN), 2498);
   EXPECT_TRUE(retry.steered);
   EXPECT_NE(backend_of(retry), backend_of(first));
   EXPECT_EQ(pool_of(retry), pool_of(first));
   EXPECT_EQ(worker_.counters().connect_failures, 1u);
   EXPECT_EQ(worker_.counters().syn_retry_steered, 1u);
-  const Decision ack = send(tcp("198.51.100.20", 4242, SLUICE_TCP_ACK), 1600);
+  const Decision ack = send(tcp("198.51.100.20", 4242, SLUICE_TCP_ACK), 2600);
   EXPECT_EQ(backend_of(ack), backend_of(retry));
   EXPECT_EQ(worker_.counters().handshakes_completed, 1u);
 }

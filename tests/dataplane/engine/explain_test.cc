@@ -106,5 +106,50 @@ TEST_F(ExplainTest, PoolWithoutActiveBackend) {
   EXPECT_NE(e.reason.find("no active backend"), std::string::npos);
 }
 
+// With the health table the workers read, the explanation skips unhealthy
+// backends exactly as a worker does, and says so.
+TEST_F(ExplainTest, SkipsUnhealthyAsWorkerDoes) {
+  BackendHealthTable health(64);
+  const CompiledService& web = snapshot_->services()[0];
+  health.set(web.backends[0].counter_slot, SLUICE_HEALTH_UNHEALTHY);  // stable 10.1.0.1
+  Worker worker;
+  worker.set_health_table(&health);
+  std::mt19937 rng(6);
+  int skipped = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string client = "203.0." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256);
+    const uint16_t sport = static_cast<uint16_t>(1024 + rng() % 60000);
+    const FlowExplanation e = explain_flow(*snapshot_, key(client.c_str(), sport, 80), &health);
+    std::vector<uint8_t> frame = test::FrameBuilder().eth().ipv4(client, "192.0.2.10")
+                                     .tcp(sport, 80, SLUICE_TCP_SYN).build();
+    std::vector<uint8_t> buf(128 + frame.size());
+    std::memcpy(buf.data() + 128, frame.data(), frame.size());
+    Packet pkt{buf.data() + 128, static_cast<uint32_t>(frame.size()), 128};
+    const Decision d = worker.process_one(snapshot_.get(), pkt, 0);
+    ASSERT_EQ(d.backend, e.backend) << client;
+    ASSERT_NE(e.backend, 0u);
+    if (e.unhealthy_skipped) {
+      ++skipped;
+      ASSERT_NE(e.reason.find("10.1.0.1, which fails its health checks: the flow goes to the next "
+                              "healthy one, "),
+                std::string::npos)
+          << e.reason;
+    }
+  }
+  EXPECT_GT(skipped, 100);
+}
+
+// A pool with no healthy backend: the explanation names no backend.
+TEST_F(ExplainTest, WholePoolUnhealthy) {
+  BackendHealthTable health(64);
+  for (const CompiledBackend& b : snapshot_->services()[0].backends) {
+    if (b.pool == 1) health.set(b.counter_slot, SLUICE_HEALTH_UNHEALTHY);
+  }
+  const FlowExplanation e = explain_flow(*snapshot_, key("198.51.100.7", 1000, 80), &health);
+  EXPECT_TRUE(e.unhealthy_skipped);
+  EXPECT_EQ(e.backend, kNoBackendIndex);
+  EXPECT_NE(e.reason.find("as does every backend of the pool"), std::string::npos) << e.reason;
+}
+
 }  // namespace
 }  // namespace sluice::engine

@@ -203,7 +203,7 @@ TEST_F(FlowTableTest, InsertThenLookupHits) {
   EXPECT_EQ(key_bytes(e->key), key_bytes(k));
   EXPECT_EQ(e->state, FlowState::kSynSent);
   EXPECT_EQ(e->last_seen_ms, 100u);
-  EXPECT_EQ(e->state_since_ms, 100u);
+  EXPECT_EQ(e->first_seen_ms, 100u);
   e->backend_fingerprint = 0xfeedfacecafebeefULL;
   e->generation = 42;
   e->backend_index = 513;
@@ -365,7 +365,7 @@ TEST_F(FlowTableTest, InsertExistingKeyReusesSlot) {
   EXPECT_EQ(again->backend_fingerprint, 0u);
   EXPECT_EQ(again->backend_index, 0u);
   EXPECT_EQ(again->last_seen_ms, 20u);
-  EXPECT_EQ(again->state_since_ms, 20u);
+  EXPECT_EQ(again->first_seen_ms, 20u);
   EXPECT_EQ(again->state, FlowState::kSynSent);
   EXPECT_EQ(t.occupied(), 1u);
   EXPECT_EQ(t.stats().evictions, 0u);
@@ -693,6 +693,103 @@ TEST_F(FlowTableTest, SweepFreesExpiredEntries) {
   insert(t, v4_key(5, 5), 6000);
   EXPECT_EQ(t.occupied(), 2u);
   EXPECT_EQ(t.stats().expirations, 0u);
+}
+
+// A lookup that finds its key expired says which entry (left in place for
+// the caller); a live hit, a miss or no out-parameter say nothing.
+TEST_F(FlowTableTest, LookupReportsExpiredEntry) {
+  FlowTable t(64);
+  const sluice_flow_key k = v4_key(6, 6);
+  FlowEntry* e = insert(t, k, 0);  // kSynSent: 1000 ms
+  e->backend_index = 9;
+  FlowEntry* expired = nullptr;
+  EXPECT_EQ(t.lookup(k, hash_of(k), 999, timeouts_, &expired), e);
+  EXPECT_EQ(expired, nullptr);
+  EXPECT_EQ(t.lookup(v4_key(7, 7), hash_of(v4_key(7, 7)), 999, timeouts_, &expired), nullptr);
+  EXPECT_EQ(expired, nullptr);
+  EXPECT_EQ(t.lookup(k, hash_of(k), 1999, timeouts_, &expired), nullptr);
+  ASSERT_EQ(expired, e);
+  EXPECT_EQ(expired->backend_index, 9u);
+  EXPECT_EQ(t.occupied(), 1u);  // still there: the caller decides
+  t.erase(expired);
+  EXPECT_EQ(t.occupied(), 0u);
+}
+
+// insert hands back a copy of the expired entry its slot held (the key's
+// own, or another key's it reclaimed), and an empty one otherwise.
+TEST_F(FlowTableTest, InsertReportsReclaimedEntry) {
+  FlowTable t(64);
+  FlowEntry reclaimed;
+  const sluice_flow_key k = v4_key(8, 8);
+  FlowEntry* e = t.insert(k, hash_of(k), 0, timeouts_, &reclaimed);
+  EXPECT_EQ(reclaimed.state, FlowState::kEmpty);  // a free way
+  e->backend_index = 4;
+  e->first_seen_ms = 0;
+  t.insert(k, hash_of(k), 500, timeouts_, &reclaimed);  // live: re-initialised, not expired
+  EXPECT_EQ(reclaimed.state, FlowState::kEmpty);
+  e->backend_index = 5;
+  t.insert(k, hash_of(k), 1500, timeouts_, &reclaimed);  // idle 1000 of 1000 ms
+  EXPECT_EQ(reclaimed.state, FlowState::kSynSent);
+  EXPECT_EQ(reclaimed.backend_index, 5u);
+  EXPECT_EQ(key_bytes(reclaimed.key), key_bytes(k));
+  // Another key's expired entry in full buckets.
+  const uint64_t h = 0x77;
+  uint32_t seen[kPairWays];
+  for (uint32_t i = 0; i < kPairWays; ++i) seen[i] = 900;
+  seen[3] = 100;
+  std::vector<FlowEntry*> entries = fill_pair(t, h, seen);
+  entries[3]->state = FlowState::kSynSent;  // expired at 1100
+  entries[3]->backend_index = 33;
+  FlowEntry* got = t.insert(v4_key(2, 9), h, 1100, timeouts_, &reclaimed);
+  EXPECT_EQ(got, entries[3]);
+  EXPECT_EQ(reclaimed.state, FlowState::kSynSent);
+  EXPECT_EQ(reclaimed.backend_index, 33u);
+  EXPECT_EQ(key_bytes(reclaimed.key), key_bytes(v4_key(1, 3)));
+  // An evicted live entry is not reported.
+  for (uint32_t i = 0; i < kPairWays; ++i) t.lookup(v4_key(1, static_cast<uint16_t>(i)), h, 1101, timeouts_);
+  t.insert(v4_key(2, 10), h, 1102, timeouts_, &reclaimed);
+  EXPECT_EQ(t.stats().evictions, 1u);
+  EXPECT_EQ(reclaimed.state, FlowState::kEmpty);
+}
+
+// sweep shows each entry it frees to on_freed, before freeing it.
+TEST_F(FlowTableTest, SweepShowsFreedEntries) {
+  FlowTable t(64);
+  const auto timeouts_of = [&](const sluice_flow_key&) { return &timeouts_; };
+  insert(t, v4_key(1, 1), 0)->backend_index = 1;  // kSynSent: 1000 ms
+  FlowEntry* est = insert(t, v4_key(2, 2), 0);
+  est->state = FlowState::kEstablished;  // 5000 ms
+  std::vector<std::pair<uint16_t, FlowState>> freed;
+  const auto on_freed = [&](const FlowEntry& e) { freed.emplace_back(e.backend_index, e.state); };
+  EXPECT_EQ(t.sweep(1000, 8, 1000, timeouts_of, on_freed), 1u);
+  ASSERT_EQ(freed.size(), 1u);
+  EXPECT_EQ(freed[0], std::make_pair(uint16_t{1}, FlowState::kSynSent));
+  EXPECT_EQ(t.sweep(5000, 8, 1000, timeouts_of, on_freed), 1u);
+  ASSERT_EQ(freed.size(), 2u);
+  EXPECT_EQ(freed[1].second, FlowState::kEstablished);
+  EXPECT_EQ(t.sweep(9000, 8, 1000, timeouts_of, on_freed), 0u);
+  EXPECT_EQ(freed.size(), 2u);
+}
+
+// for_each_entry visits every occupied way once, expired ones included,
+// and nothing freed.
+TEST_F(FlowTableTest, ForEachEntryVisitsOccupied) {
+  FlowTable t(1024);
+  const std::vector<sluice_flow_key> keys = random_keys(300, 7);
+  fill(t, keys, 0, 300);
+  t.erase(t.lookup(keys[10], hash_of(keys[10]), 300, never_));
+  std::unordered_set<uint32_t> seen;
+  uint32_t visits = 0;
+  t.for_each_entry([&](const FlowEntry& e) {
+    ++visits;
+    seen.insert(e.generation);
+    EXPECT_EQ(key_bytes(e.key), key_bytes(keys[e.generation]));
+  });
+  EXPECT_EQ(visits, 299u);
+  EXPECT_EQ(seen.size(), 299u);
+  EXPECT_EQ(seen.count(10), 0u);
+  FlowTable empty(64);
+  empty.for_each_entry([&](const FlowEntry&) { ADD_FAILURE(); });
 }
 
 // The cursor walks the buckets round and round; one call makes one pass at most.

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "dataplane/xdp/backend_health.h"
 #include "dataplane/xdp/bpffs.h"
 #include "dataplane/xdp/xdp_publisher.h"
 #include "tests/dataplane/xdp/xdp_test_support.h"
@@ -163,6 +164,37 @@ TEST_F(XdpLoaderTest, RestartAdoptsMapsProgramAndGeneration) {
   const WriteStats next = publisher.publish(snapshot(6));
   EXPECT_EQ(next.slot, 1u);
   EXPECT_EQ(next.root_generation, 6u);
+}
+
+// Health is each sluiced's own finding: a restart adopts the pinned health
+// map (the running program keeps reading the same one) but clears it, so
+// every backend is unknown, that is served, until this sluiced's checks
+// say otherwise; the first start's map is all unknown too.
+TEST_F(XdpLoaderTest, RestartClearsTheHealthTable) {
+  uint32_t health_id = 0;
+  {
+    auto first = start(options_);
+    for (uint32_t slot = 0; slot < options_.sizes.counter_slots; ++slot) {
+      EXPECT_EQ(backend_health(first->maps(), slot), SLUICE_HEALTH_UNKNOWN) << slot;
+    }
+    set_backend_health(first->maps(), 3, SLUICE_HEALTH_UNHEALTHY);
+    set_backend_health(first->maps(), 63, SLUICE_HEALTH_HEALTHY);
+    set_backend_health(first->maps(), 64, SLUICE_HEALTH_UNHEALTHY);  // beyond the map: ignored
+    EXPECT_EQ(backend_health(first->maps(), 3), SLUICE_HEALTH_UNHEALTHY);
+    EXPECT_EQ(backend_health(first->maps(), 63), SLUICE_HEALTH_HEALTHY);
+    EXPECT_EQ(backend_health(first->maps(), 64), SLUICE_HEALTH_UNKNOWN);
+    EXPECT_EQ(map_max_entries(first->maps().backend_health, "backend_health"), 64u);
+    health_id = map_id(first->maps().backend_health);
+  }
+  // Until the next start, the marks stay (the program forwards by them).
+  PinnedMaps pinned(options_.pin_folder());
+  EXPECT_EQ(backend_health(pinned.maps(), 3), SLUICE_HEALTH_UNHEALTHY);
+
+  auto second = start(options_);
+  ASSERT_TRUE(second->maps_adopted());
+  EXPECT_EQ(map_id(second->maps().backend_health), health_id) << "adopted, not made anew";
+  EXPECT_EQ(backend_health(second->maps(), 3), SLUICE_HEALTH_UNKNOWN);
+  EXPECT_EQ(backend_health(second->maps(), 63), SLUICE_HEALTH_UNKNOWN);
 }
 
 // A start with a changed program (here: other read-only data) replaces the

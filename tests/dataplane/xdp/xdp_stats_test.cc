@@ -26,6 +26,10 @@ class XdpStatsTest : public test::LoadedProgramTest {
  protected:
   void SetUp() override {
     test::LoadedProgramTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // The program's clock is the test's (handshake times are exact).
+    reload([](sluice_xdp* s) { s->rodata->sluice_test_clock = true; });
+    skel_->bss->sluice_test_now_ns = 1000 * 1000000ull;
     cpus_ = static_cast<size_t>(libbpf_num_possible_cpus());
   }
 
@@ -82,6 +86,51 @@ TEST_F(XdpStatsTest, TrafficPerCounterSlotAndCpu) {
     EXPECT_EQ(counters[cpu].pools[2].packets, 0u);
     ASSERT_EQ(counters[cpu].backends.size(), last + 1);  // capped at the map's size
     EXPECT_EQ(counters[cpu].backends[last].packets, 10 + cpu);
+  }
+}
+
+// Every golden signal of a slot lands in the engine field of the same name,
+// and the pool and backend handshake histograms bucket by bucket, per CPU.
+TEST_F(XdpStatsTest, SlotSignalsAndHistogramsPerCpu) {
+  std::vector<sluice_xdp_traffic> traffic(cpus_);
+  std::vector<sluice_handshake_histogram> histograms(cpus_);
+  for (size_t cpu = 0; cpu < cpus_; ++cpu) {
+    uint64_t n = (cpu + 1) * 100;
+#define SLUICE_X(name, help) traffic[cpu].name = ++n;
+    SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+    for (int b = 0; b < SLUICE_HANDSHAKE_BUCKETS; ++b) histograms[cpu].buckets[b] = cpu * 1000 + b;
+    histograms[cpu].sum_ms = 77 + cpu;
+  }
+  const uint32_t slot = 2;
+  for (const int fd : {maps_.service_traffic, maps_.pool_traffic, maps_.backend_traffic}) {
+    ASSERT_EQ(bpf_map_update_elem(fd, &slot, traffic.data(), BPF_ANY), 0);
+  }
+  ASSERT_EQ(bpf_map_update_elem(maps_.pool_handshakes, &slot, histograms.data(), BPF_ANY), 0);
+  const uint32_t other = 1;
+  ASSERT_EQ(bpf_map_update_elem(maps_.backend_handshakes, &other, histograms.data(), BPF_ANY), 0);
+
+  XdpStatsReader reader(maps_);
+  const auto counters = reader.read_counters({.services = 3, .pools = 3, .backends = 3});
+  for (size_t cpu = 0; cpu < cpus_; ++cpu) {
+    for (const auto* kind : {&counters[cpu].services, &counters[cpu].pools, &counters[cpu].backends}) {
+      ASSERT_EQ(kind->size(), 3u);
+      uint64_t n = (cpu + 1) * 100;
+#define SLUICE_X(name, help) EXPECT_EQ((*kind)[slot].name, ++n) << #name << " cpu " << cpu;
+      SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+      EXPECT_EQ((*kind)[0].packets, 0u);
+    }
+    ASSERT_EQ(counters[cpu].pool_handshakes.size(), 3u);
+    ASSERT_EQ(counters[cpu].backend_handshakes.size(), 3u);
+    const engine::HandshakeHistogram& pool = counters[cpu].pool_handshakes[slot];
+    const engine::HandshakeHistogram& backend = counters[cpu].backend_handshakes[other];
+    for (int b = 0; b < SLUICE_HANDSHAKE_BUCKETS; ++b) {
+      EXPECT_EQ(pool.buckets[b], cpu * 1000 + b) << "bucket " << b;
+      EXPECT_EQ(backend.buckets[b], cpu * 1000 + b) << "bucket " << b;
+    }
+    EXPECT_EQ(pool.sum_ms, 77 + cpu);
+    EXPECT_EQ(counters[cpu].backend_handshakes[slot].count(), 0u);
   }
 }
 
@@ -163,6 +212,30 @@ TEST_F(XdpStatsTest, ProgramCountsReadBack) {
   ASSERT_GT(counters[0].services.size(), web);
   EXPECT_EQ(counters[0].services[web].packets, 1u);
   EXPECT_EQ(counters[0].services[web].bytes, frame.size());
+  EXPECT_EQ(counters[0].services[web].new_flows, 1u);
+
+  // The client's ACK 7 ms later completes the handshake: a 7 ms handshake
+  // on the backend the SYN went to (the test clock gives the time).
+  skel_->bss->sluice_test_now_ns = 1007 * 1000000ull;
+  const std::vector<uint8_t> ack = engine::test::FrameBuilder()
+                                       .eth()
+                                       .ipv4("203.0.113.9", "10.0.0.1")
+                                       .tcp(40000, 80, SLUICE_TCP_ACK)
+                                       .build();
+  LIBBPF_OPTS(bpf_test_run_opts, run2, .data_in = ack.data(), .data_out = out.data(),
+              .data_size_in = static_cast<uint32_t>(ack.size()),
+              .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
+  ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.sluice_xdp), &run2), 0);
+  const auto after = reader.read_counters({compiler.service_slots(), compiler.pool_slots(),
+                                           compiler.backend_slots()});
+  EXPECT_EQ(after[0].handshakes_completed, 1u);
+  EXPECT_EQ(after[0].services[web].handshakes_completed, 1u);
+  engine::HandshakeHistogram backends;
+  for (const auto& h : after[0].backend_handshakes) backends.add(h);
+  EXPECT_EQ(backends.count(), 1u);
+  EXPECT_EQ(backends.buckets[3], 1u);  // (5, 10] ms
+  EXPECT_EQ(backends.sum_ms, 7u);
+
   engine::WorkerCounters total;
   for (const auto& c : counters) total.add(c);
   EXPECT_EQ(total.rx_packets, 1u);

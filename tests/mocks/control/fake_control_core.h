@@ -203,6 +203,29 @@ class FakeControlCore final : public ControlCore {
     if (services.empty()) result.error = no_service(service);
     return result;
   }
+  // Answers with `drain`, or with set_drain_answers' in turn; remembers the
+  // last query.
+  DrainResult drain_status(const DrainQuery& query) const override {
+    std::lock_guard lock(mutex_);
+    last_drain_query = query;
+    ++drain_calls_;
+    if (drain_answers_.empty()) return drain;
+    return drain_answers_[std::min(drain_calls_, drain_answers_.size()) - 1];
+  }
+  DrainResult drain;
+  mutable DrainQuery last_drain_query;
+  // Successive drain_status() calls answer these in turn, then the last
+  // again (a target draining while a client polls).
+  void set_drain_answers(std::vector<DrainResult> answers) {
+    std::lock_guard lock(mutex_);
+    drain_answers_ = std::move(answers);
+    drain_calls_ = 0;
+  }
+  size_t drain_calls() const {
+    std::lock_guard lock(mutex_);
+    return drain_calls_;
+  }
+
   SubscribeResult watch_events(std::optional<uint64_t> start) override {
     return events_.subscribe(start);
   }
@@ -283,6 +306,8 @@ class FakeControlCore final : public ControlCore {
   std::vector<ControlStats> stats_;
   mutable size_t stats_calls_ = 0;
   mutable std::optional<std::string> last_stats_service_;
+  std::vector<DrainResult> drain_answers_;
+  mutable size_t drain_calls_ = 0;
   std::vector<Refusal> refusals_;
   EventHub events_;
 };

@@ -5,6 +5,10 @@
 // flow tables and circuit breakers behave exactly as in a dataplane, with
 // no NIC, thread or DPDK.
 //
+// The workers share one BackendHealthTable, as a real dataplane's do:
+// set_backend_health() writes it. flow_census() counts each engine's flow
+// table at the fake clock.
+//
 // Workers adopt each published snapshot at once (follow, the default), or
 // only when the test says so (set_follow(false), then advance()), so that
 // a test can hold a worker on an older generation. Thread-safe: the core,
@@ -12,13 +16,17 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "control/core/dataplane_sink.h"
+#include "dataplane/engine/backend_health.h"
 #include "dataplane/engine/engine.h"
+#include "dataplane/engine/flow_census.h"
 
 namespace sluice::control::fakes {
 
@@ -37,9 +45,10 @@ class FakeDataplaneSink final : public DataplaneSink {
 
   explicit FakeDataplaneSink(uint32_t workers = 1,
                              const engine::WorkerOptions& options = small_worker())
-      : adopted_(workers) {
+      : health_(options.backend_counter_slots), adopted_(workers) {
     for (uint32_t i = 0; i < workers; ++i) {
       engines_.push_back(std::make_unique<engine::Worker>(options));
+      engines_.back()->set_health_table(&health_);
     }
   }
 
@@ -119,6 +128,23 @@ class FakeDataplaneSink final : public DataplaneSink {
     }
     return out;
   }
+  void set_backend_health(uint32_t backend_slot, uint8_t health) override {
+    health_.set(backend_slot, health);  // atomic: no lock needed, as in a dataplane
+  }
+  FlowCensus flow_census(const engine::Snapshot& snapshot) const override {
+    std::lock_guard lock(mutex_);
+    FlowCensus out;
+    out.taken_at = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < engines_.size(); ++i) {
+      out.workers.push_back(engine::census_flows(engines_[i]->flows(), snapshot, now_ms_));
+      out.labels.push_back("fake " + std::to_string(i));
+    }
+    out.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - out.taken_at);
+    return out;
+  }
+  // The health table the workers read (tests check what was set).
+  const engine::BackendHealthTable& health() const { return health_; }
   std::vector<std::vector<CircuitSample>> circuit_states(
       const engine::Snapshot& snapshot) const override {
     std::lock_guard lock(mutex_);
@@ -143,6 +169,7 @@ class FakeDataplaneSink final : public DataplaneSink {
 
   mutable std::mutex mutex_;
   std::condition_variable moved_;
+  engine::BackendHealthTable health_;  // before engines_: they read it
   std::vector<std::unique_ptr<engine::Worker>> engines_;
   std::vector<std::shared_ptr<const engine::Snapshot>> adopted_;  // by worker
   std::vector<std::shared_ptr<const engine::Snapshot>> published_;

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/xdp/flow_census.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "dataplane/xdp/map_io.h"
+#include "ebpf/xdp/xdp_layout.h"
+
+namespace sluice::xdp {
+namespace {
+
+// Per-CPU values come in 8-byte strides; the entry needs no rounding.
+static_assert(sizeof(sluice_xdp_flow) % 8 == 0);
+
+constexpr int kEnotsupp = 524;             // the kernel's ENOTSUPP
+constexpr size_t kBatchBytes = 8u << 20;   // per-CPU values read per syscall, at most
+constexpr uint32_t kMinBatch = 256;        // keys per syscall, at least
+constexpr uint32_t kMaxBatch = 8192;
+
+// Idle time or age: 0 for a time after `now_ms` (written during the walk).
+uint32_t since(uint32_t now_ms, uint32_t then_ms) {
+  const auto d = static_cast<int32_t>(now_ms - then_ms);
+  return d < 0 ? 0 : static_cast<uint32_t>(d);
+}
+
+uint32_t timeout_ms(uint8_t state, const engine::FlowTimeouts& t) {
+  switch (state) {
+    case SLUICE_XDP_FLOW_SYN_SENT: return t.tcp_syn_ms;
+    case SLUICE_XDP_FLOW_ESTABLISHED: return t.tcp_established_ms;
+    case SLUICE_XDP_FLOW_CLOSING: return t.tcp_closing_ms;
+    case SLUICE_XDP_FLOW_UDP: return t.udp_ms;
+  }
+  return 0;
+}
+
+// The census being taken: per-CPU tallies indexed by backend slot
+// (allocated for a CPU when it has its first live flow).
+class Tally {
+ public:
+  Tally(const engine::Snapshot& snapshot, uint32_t now_ms, int cpus)
+      : snapshot_(snapshot), now_ms_(now_ms), slots_(cpus) {
+    for (const engine::CompiledService& s : snapshot.services()) {
+      for (const engine::CompiledBackend& b : s.backends) {
+        backend_slots_ = std::max(backend_slots_, b.counter_slot + 1);
+      }
+    }
+  }
+
+  // Judges one key by its values (one per CPU). True when the key is to be
+  // deleted (an expired handshake).
+  bool judge(const sluice_flow_key& key, const sluice_xdp_flow* values, XdpFlowCensus& out) {
+    const engine::CompiledService* svc = snapshot_.find_service(key);
+    if (svc == nullptr) return false;
+    int freshest = -1;
+    for (int cpu = 0; cpu < static_cast<int>(slots_.size()); ++cpu) {
+      const sluice_xdp_flow& v = values[cpu];
+      if (v.state == SLUICE_XDP_FLOW_EMPTY) continue;
+      if (freshest < 0 ||
+          static_cast<int32_t>(v.last_seen_ms - values[freshest].last_seen_ms) > 0) {
+        freshest = cpu;
+      }
+    }
+    if (freshest < 0) return false;
+    const sluice_xdp_flow& e = values[freshest];
+    const uint32_t idle = since(now_ms_, e.last_seen_ms);
+    const uint16_t index = svc->find_backend(e.backend_fingerprint);
+    const engine::CompiledBackend* b =
+        index == engine::kNoBackendIndex ? nullptr : &svc->backends[index];
+    if (idle < timeout_ms(e.state, svc->config.timeouts)) {
+      if (b != nullptr) count_live(static_cast<uint32_t>(freshest), b->counter_slot, e, idle);
+      return false;
+    }
+    if (e.state != SLUICE_XDP_FLOW_SYN_SENT) return false;  // dead: the LRU's to reclaim
+    ExpiredHandshake x;
+    x.cpu = static_cast<uint32_t>(freshest);
+    x.service_slot = svc->counter_slot;
+    if (b != nullptr) {
+      x.has_backend = true;
+      x.pool_slot = svc->pools[b->pool].counter_slot;
+      x.backend_slot = b->counter_slot;
+    }
+    out.expired.push_back(x);
+    return true;
+  }
+
+  // The tallies as SlotFlows, by CPU, in slot order.
+  std::vector<std::vector<engine::SlotFlows>> result() const {
+    std::vector<std::vector<engine::SlotFlows>> out(slots_.size());
+    for (size_t cpu = 0; cpu < slots_.size(); ++cpu) {
+      for (const engine::SlotFlows& s : slots_[cpu]) {
+        if (s.flows > 0) out[cpu].push_back(s);
+      }
+    }
+    return out;
+  }
+
+ private:
+  void count_live(uint32_t cpu, uint32_t slot, const sluice_xdp_flow& e, uint32_t idle) {
+    std::vector<engine::SlotFlows>& tally = slots_[cpu];
+    if (tally.empty()) {
+      tally.resize(backend_slots_);
+      for (uint32_t s = 0; s < backend_slots_; ++s) tally[s].backend_slot = s;
+    }
+    engine::SlotFlows& f = tally[slot];
+    const uint32_t age = since(now_ms_, e.first_seen_ms);
+    if (f.flows == 0 || age > f.oldest_age_ms) f.oldest_age_ms = age;
+    if (f.flows == 0 || idle < f.newest_idle_ms) f.newest_idle_ms = idle;
+    ++f.flows;
+  }
+
+  const engine::Snapshot& snapshot_;
+  const uint32_t now_ms_;
+  uint32_t backend_slots_ = 0;
+  std::vector<std::vector<engine::SlotFlows>> slots_;  // by CPU, by backend slot
+};
+
+bool batch_unsupported(int err) {
+  return err == EINVAL || err == kEnotsupp || err == EOPNOTSUPP;
+}
+
+[[noreturn]] void fail(const char* what, int err) {
+  throw XdpError(std::string("flow census: cannot ") + what + " the XDP map \"flows\": " +
+                 std::strerror(err));
+}
+
+// Reads the map in batches, handing each batch to `visit(keys, values, n)`.
+// False, having read nothing, when the kernel has no batch lookup for it.
+template <typename Visit>
+bool walk_batched(int fd, size_t cpus, Visit&& visit) {
+  uint32_t batch = static_cast<uint32_t>(
+      std::clamp<size_t>(kBatchBytes / (sizeof(sluice_xdp_flow) * cpus), kMinBatch, kMaxBatch));
+  std::vector<sluice_flow_key> keys(batch);
+  std::vector<sluice_xdp_flow> values(size_t{batch} * cpus);
+  uint64_t token = 0;  // the kernel's position: a bucket index
+  bool first = true;
+  for (;;) {
+    uint32_t n = batch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int rc = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data(),
+                                        values.data(), &n, &opts);
+    const int err = rc == 0 ? 0 : errno;
+    if (rc != 0 && err == ENOSPC && n == 0) {
+      // One bucket holds more keys than a batch: read it with a larger one.
+      batch *= 2;
+      keys.resize(batch);
+      values.resize(size_t{batch} * cpus);
+      continue;
+    }
+    if (rc != 0 && err != ENOENT) {
+      if (first && batch_unsupported(err)) return false;
+      fail("read", err);
+    }
+    first = false;
+    if (n > 0) visit(keys.data(), values.data(), n);
+    if (rc != 0) return true;  // ENOENT: the last bucket was read
+  }
+}
+
+// The same, one key at a time.
+template <typename Visit>
+void walk_by_key(int fd, size_t cpus, Visit&& visit) {
+  std::vector<sluice_xdp_flow> values(cpus);
+  sluice_flow_key key{}, next{};
+  const sluice_flow_key* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
+      if (errno == ENOENT) continue;  // evicted meanwhile
+      fail("read", errno);
+    }
+    visit(&key, values.data(), 1);
+  }
+  if (errno != ENOENT) fail("list the keys of", errno);
+}
+
+}  // namespace
+
+uint32_t xdp_now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+  return static_cast<uint32_t>(ns / 1000000);
+}
+
+XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snapshot,
+                               uint32_t now_ms) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw XdpError("flow census: cannot count the possible CPUs");
+  XdpFlowCensus out;
+  Tally tally(snapshot, now_ms, cpus);
+  std::vector<sluice_flow_key> doomed;
+  auto visit = [&](const sluice_flow_key* keys, const sluice_xdp_flow* values, uint32_t n) {
+    out.keys += n;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (tally.judge(keys[i], values + size_t{i} * static_cast<size_t>(cpus), out)) {
+        doomed.push_back(keys[i]);
+      }
+    }
+    // Deleted batch by batch: the sooner after the read, the smaller the
+    // window for a packet to revive the flow in between.
+    if (!doomed.empty()) {
+      delete_elements(maps.flows, "flows", doomed.data(), sizeof(sluice_flow_key), doomed.size());
+      doomed.clear();
+    }
+  };
+  out.batched = walk_batched(maps.flows, static_cast<size_t>(cpus), visit);
+  if (!out.batched) walk_by_key(maps.flows, static_cast<size_t>(cpus), visit);
+  out.cpus = tally.result();
+  return out;
+}
+
+void ExpiredHandshakeCounts::add(const std::vector<ExpiredHandshake>& expired) {
+  std::lock_guard lock(mutex_);
+  for (const ExpiredHandshake& x : expired) {
+    ++services_[{x.cpu, x.service_slot}];
+    if (!x.has_backend) continue;
+    ++pools_[{x.cpu, x.pool_slot}];
+    ++backends_[{x.cpu, x.backend_slot}];
+  }
+}
+
+void ExpiredHandshakeCounts::add_to(std::vector<engine::WorkerCounters>& workers) const {
+  std::lock_guard lock(mutex_);
+  auto add = [&workers](const std::map<Key, uint64_t>& counts,
+                        std::vector<engine::TrafficCounter> engine::WorkerCounters::*kind) {
+    for (const auto& [at, n] : counts) {
+      const auto [cpu, slot] = at;
+      if (cpu >= workers.size()) continue;
+      std::vector<engine::TrafficCounter>& v = workers[cpu].*kind;
+      if (slot < v.size()) v[slot].handshakes_expired += n;
+    }
+  };
+  add(services_, &engine::WorkerCounters::services);
+  add(pools_, &engine::WorkerCounters::pools);
+  add(backends_, &engine::WorkerCounters::backends);
+}
+
+}  // namespace sluice::xdp
