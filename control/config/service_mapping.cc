@@ -133,8 +133,104 @@ engine::BackendState map_state(v1::BackendState s, const std::string& field,
   }
 }
 
-engine::PoolConfig map_pool(const v1::Pool& proto, const std::string& path,
-                            std::vector<ConfigError>& errors) {
+// A type written as UNSPECIFIED keeps `inherited` (NONE for a service, the
+// service's type for a pool override).
+engine::HealthCheckType map_health_type(v1::HealthCheckType t, engine::HealthCheckType inherited,
+                                        const std::string& field,
+                                        std::vector<ConfigError>& errors) {
+  switch (t) {
+    case v1::HEALTH_CHECK_TYPE_UNSPECIFIED: return inherited;
+    case v1::HEALTH_CHECK_TYPE_NONE: return engine::HealthCheckType::kNone;
+    case v1::HEALTH_CHECK_TYPE_TCP: return engine::HealthCheckType::kTcp;
+    case v1::HEALTH_CHECK_TYPE_HTTP: return engine::HealthCheckType::kHttp;
+    case v1::HEALTH_CHECK_TYPE_HTTPS: return engine::HealthCheckType::kHttps;
+    default: errors.push_back({field, unknown_enum(t)}); return inherited;
+  }
+}
+
+engine::UnhealthyFlows map_unhealthy_flows(v1::UnhealthyFlows f, engine::UnhealthyFlows inherited,
+                                           const std::string& field,
+                                           std::vector<ConfigError>& errors) {
+  switch (f) {
+    case v1::UNHEALTHY_FLOWS_UNSPECIFIED: return inherited;
+    case v1::UNHEALTHY_FLOWS_KEEP: return engine::UnhealthyFlows::kKeep;
+    case v1::UNHEALTHY_FLOWS_RESCHEDULE: return engine::UnhealthyFlows::kReschedule;
+    default: errors.push_back({field, unknown_enum(f)}); return inherited;
+  }
+}
+
+bool is_http(engine::HealthCheckType t) {
+  return t == engine::HealthCheckType::kHttp || t == engine::HealthCheckType::kHttps;
+}
+
+// Fields written in `p` replace those of `base`: the engine defaults for a
+// service, the service's check for a pool override. The HTTP fields of
+// `base` carry over only to an HTTP(S) check, so that a pool switching an
+// HTTP service's check to TCP is not refused for an inherited path.
+engine::HealthCheckConfig map_health_check(const v1::HealthCheck& p,
+                                           const engine::HealthCheckConfig& base,
+                                           const std::string& path,
+                                           std::vector<ConfigError>& errors) {
+  engine::HealthCheckConfig h = base;
+  h.type = map_health_type(p.type(), base.type, path + ".type", errors);
+  if (!is_http(h.type)) {
+    const engine::HealthCheckConfig defaults;
+    h.http_path = defaults.http_path;
+    h.http_host = defaults.http_host;
+    h.expected_status_start = defaults.expected_status_start;
+    h.expected_status_end = defaults.expected_status_end;
+  }
+  if (p.has_interval_ms()) h.interval_ms = p.interval_ms();
+  if (p.has_timeout_ms()) h.timeout_ms = p.timeout_ms();
+  if (p.has_interval_jitter_ms()) h.interval_jitter_ms = p.interval_jitter_ms();
+  if (p.has_interval_jitter_percent()) h.interval_jitter_percent = p.interval_jitter_percent();
+  if (p.has_unhealthy_threshold()) h.unhealthy_threshold = p.unhealthy_threshold();
+  if (p.has_healthy_threshold()) h.healthy_threshold = p.healthy_threshold();
+  if (p.has_port()) {
+    h.port = map_narrow<uint16_t>(p.port(), 0, 65535, h.port, path + ".port", errors);
+  }
+  if (p.has_http_path()) h.http_path = p.http_path();
+  if (p.has_http_host()) h.http_host = p.http_host();
+  if (p.has_expected_status_start()) h.expected_status_start = p.expected_status_start();
+  if (p.has_expected_status_end()) h.expected_status_end = p.expected_status_end();
+  h.unhealthy_flows = map_unhealthy_flows(p.unhealthy_flows(), base.unhealthy_flows,
+                                          path + ".unhealthy_flows", errors);
+  return h;
+}
+
+v1::HealthCheckType health_type_to_proto(engine::HealthCheckType t) {
+  switch (t) {
+    case engine::HealthCheckType::kNone: return v1::HEALTH_CHECK_TYPE_NONE;
+    case engine::HealthCheckType::kTcp: return v1::HEALTH_CHECK_TYPE_TCP;
+    case engine::HealthCheckType::kHttp: return v1::HEALTH_CHECK_TYPE_HTTP;
+    case engine::HealthCheckType::kHttps: return v1::HEALTH_CHECK_TYPE_HTTPS;
+  }
+  return v1::HEALTH_CHECK_TYPE_UNSPECIFIED;
+}
+
+// Every field explicit, like the rest of service_to_proto.
+void health_check_to_proto(const engine::HealthCheckConfig& h, v1::HealthCheck* p) {
+  p->set_type(health_type_to_proto(h.type));
+  p->set_interval_ms(h.interval_ms);
+  p->set_timeout_ms(h.timeout_ms);
+  p->set_interval_jitter_ms(h.interval_jitter_ms);
+  p->set_interval_jitter_percent(h.interval_jitter_percent);
+  p->set_unhealthy_threshold(h.unhealthy_threshold);
+  p->set_healthy_threshold(h.healthy_threshold);
+  p->set_port(h.port);
+  p->set_http_path(h.http_path);
+  p->set_http_host(h.http_host);
+  p->set_expected_status_start(h.expected_status_start);
+  p->set_expected_status_end(h.expected_status_end);
+  p->set_unhealthy_flows(h.unhealthy_flows == engine::UnhealthyFlows::kReschedule
+                             ? v1::UNHEALTHY_FLOWS_RESCHEDULE
+                             : v1::UNHEALTHY_FLOWS_KEEP);
+}
+
+// `service_check` is the service's health check, which a pool's override
+// starts from.
+engine::PoolConfig map_pool(const v1::Pool& proto, const engine::HealthCheckConfig& service_check,
+                            const std::string& path, std::vector<ConfigError>& errors) {
   engine::PoolConfig pool;
   pool.name = proto.name();
   if (proto.has_weight()) {
@@ -152,6 +248,10 @@ engine::PoolConfig map_pool(const v1::Pool& proto, const std::string& path,
     if (b.has_weight()) backend.weight = b.weight();
     backend.state = map_state(b.state(), bp + ".state", errors);
     pool.backends.push_back(backend);
+  }
+  if (proto.has_health_check()) {
+    pool.health_check =
+        map_health_check(proto.health_check(), service_check, path + ".health_check", errors);
   }
   return pool;
 }
@@ -216,8 +316,13 @@ engine::ServiceConfig service_from_proto(const v1::Service& proto, const std::st
                                       path + ".gue_port", errors);
   }
   if (proto.has_maglev_table_size()) s.maglev_table_size = proto.maglev_table_size();
+  if (proto.has_health_check()) {
+    s.health_check = map_health_check(proto.health_check(), engine::HealthCheckConfig{},
+                                      path + ".health_check", errors);
+  }
   for (int i = 0; i < proto.pools_size(); ++i) {
-    s.pools.push_back(map_pool(proto.pools(i), path + ".pools[" + std::to_string(i) + "]", errors));
+    s.pools.push_back(map_pool(proto.pools(i), s.health_check,
+                               path + ".pools[" + std::to_string(i) + "]", errors));
   }
   for (int i = 0; i < proto.rules_size(); ++i) {
     const std::string rp = path + ".rules[" + std::to_string(i) + "]";
@@ -301,6 +406,7 @@ v1::Service service_to_proto(const engine::ServiceConfig& s) {
       bp->set_weight(b.weight);
       bp->set_state(backend_state_to_proto(b.state));
     }
+    if (pool.health_check) health_check_to_proto(*pool.health_check, pp->mutable_health_check());
   }
   for (const engine::SourceRule& r : s.rules) {
     v1::SourceRule* rp = p.add_rules();
@@ -321,6 +427,7 @@ v1::Service service_to_proto(const engine::ServiceConfig& s) {
   t->set_tcp_established_ms(s.timeouts.tcp_established_ms);
   t->set_tcp_closing_ms(s.timeouts.tcp_closing_ms);
   t->set_udp_ms(s.timeouts.udp_ms);
+  health_check_to_proto(s.health_check, p.mutable_health_check());
   return p;
 }
 

@@ -10,6 +10,24 @@
 
 namespace sluice::control::config {
 
+// Field by field, so that a failure names the field.
+inline void expect_same_health_check(const engine::HealthCheckConfig& a,
+                                     const engine::HealthCheckConfig& b) {
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.interval_ms, b.interval_ms);
+  EXPECT_EQ(a.timeout_ms, b.timeout_ms);
+  EXPECT_EQ(a.interval_jitter_ms, b.interval_jitter_ms);
+  EXPECT_EQ(a.interval_jitter_percent, b.interval_jitter_percent);
+  EXPECT_EQ(a.unhealthy_threshold, b.unhealthy_threshold);
+  EXPECT_EQ(a.healthy_threshold, b.healthy_threshold);
+  EXPECT_EQ(a.port, b.port);
+  EXPECT_EQ(a.http_path, b.http_path);
+  EXPECT_EQ(a.http_host, b.http_host);
+  EXPECT_EQ(a.expected_status_start, b.expected_status_start);
+  EXPECT_EQ(a.expected_status_end, b.expected_status_end);
+  EXPECT_EQ(a.unhealthy_flows, b.unhealthy_flows);
+}
+
 inline void expect_same_service(const engine::ServiceConfig& a, const engine::ServiceConfig& b) {
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.vip, b.vip);
@@ -31,6 +49,11 @@ inline void expect_same_service(const engine::ServiceConfig& a, const engine::Se
       EXPECT_EQ(a.pools[i].backends[j].weight, b.pools[i].backends[j].weight);
       EXPECT_EQ(a.pools[i].backends[j].state, b.pools[i].backends[j].state);
     }
+    EXPECT_EQ(a.pools[i].health_check.has_value(), b.pools[i].health_check.has_value())
+        << "pool " << i;
+    if (a.pools[i].health_check && b.pools[i].health_check) {
+      expect_same_health_check(*a.pools[i].health_check, *b.pools[i].health_check);
+    }
   }
   ASSERT_EQ(a.rules.size(), b.rules.size());
   for (size_t i = 0; i < a.rules.size(); ++i) {
@@ -49,6 +72,7 @@ inline void expect_same_service(const engine::ServiceConfig& a, const engine::Se
   EXPECT_EQ(a.timeouts.tcp_established_ms, b.timeouts.tcp_established_ms);
   EXPECT_EQ(a.timeouts.tcp_closing_ms, b.timeouts.tcp_closing_ms);
   EXPECT_EQ(a.timeouts.udp_ms, b.timeouts.udp_ms);
+  expect_same_health_check(a.health_check, b.health_check);
 }
 
 }  // namespace sluice::control::config

@@ -18,6 +18,8 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 const std::string kExample = std::string(SLUICE_SOURCE_ROOT) + "/control/config/examples/web-canary.json";
+const std::string kHealthExample =
+    std::string(SLUICE_SOURCE_ROOT) + "/control/config/examples/web-health.json";
 
 // One valid service, as an operator would write it alone in a file.
 constexpr const char* kWeb = R"({
@@ -93,6 +95,26 @@ TEST_F(ServiceJsonTest, ShippedExampleLoads) {
   ASSERT_EQ(s.pools[1].backends.size(), 2u);
   EXPECT_EQ(s.pools[1].backends[0].address, engine::IpAddress::v4(10, 77, 0, 31));
   EXPECT_EQ(s.pools[1].backends[1].address, engine::IpAddress::v4(10, 77, 0, 32));
+}
+
+// The shipped health-check example: an HTTP check on the service, and the
+// canary pool overriding its path and healthy threshold.
+TEST_F(ServiceJsonTest, ShippedHealthExampleLoads) {
+  ServicesLoadResult r = load_services_json_file(kHealthExample);
+  EXPECT_THAT(strings(r.errors), IsEmpty());
+  ASSERT_EQ(r.services.size(), 1u);
+  const engine::ServiceConfig& s = r.services[0];
+  EXPECT_EQ(s.health_check.type, engine::HealthCheckType::kHttp);
+  EXPECT_EQ(s.health_check.interval_ms, 1000u);
+  EXPECT_EQ(s.health_check.timeout_ms, 500u);
+  EXPECT_EQ(s.health_check.interval_jitter_percent, 10u);
+  EXPECT_EQ(s.health_check.expected_status_end, 300u);
+  ASSERT_EQ(s.pools.size(), 2u);
+  EXPECT_FALSE(s.pools[0].health_check.has_value());
+  ASSERT_TRUE(s.pools[1].health_check.has_value());
+  EXPECT_EQ(s.pools[1].health_check->http_path, "/healthz");
+  EXPECT_EQ(s.pools[1].health_check->healthy_threshold, 3u);
+  EXPECT_EQ(s.pools[1].health_check->interval_ms, 1000u);  // the service's
 }
 
 // A document holding one Service object loads as a list of one.
@@ -184,6 +206,21 @@ TEST_F(ServiceJsonTest, DumpGolden) {
     "tcp_established_ms": 300000,
     "tcp_closing_ms": 10000,
     "udp_ms": 30000
+   },
+   "health_check": {
+    "type": "HEALTH_CHECK_TYPE_NONE",
+    "interval_ms": 2000,
+    "timeout_ms": 1000,
+    "interval_jitter_ms": 0,
+    "interval_jitter_percent": 0,
+    "unhealthy_threshold": 3,
+    "healthy_threshold": 2,
+    "port": 0,
+    "http_path": "/",
+    "http_host": "",
+    "expected_status_start": 200,
+    "expected_status_end": 400,
+    "unhealthy_flows": "UNHEALTHY_FLOWS_KEEP"
    }
   }
  ]
@@ -202,7 +239,14 @@ TEST_F(ServiceJsonTest, RoundTrip) {
          {"name": "blue", "weight": 0, "backends": [
            {"address": "2001:db8::21", "weight": 3, "state": "BACKEND_STATE_DRAINING"},
            {"address": "2001:db8::9", "weight": 1, "state": "BACKEND_STATE_DISABLED"}]},
-         {"name": "green", "weight": 100, "backends": [{"address": "2001:db8::22"}]}],
+         {"name": "green", "weight": 100, "backends": [{"address": "2001:db8::22"}],
+          "health_check": {"type": "HEALTH_CHECK_TYPE_TCP", "port": 8080}}],
+       "health_check": {"type": "HEALTH_CHECK_TYPE_HTTPS", "interval_ms": 3000,
+                        "timeout_ms": 3000, "interval_jitter_ms": 100,
+                        "interval_jitter_percent": 5, "unhealthy_threshold": 1,
+                        "healthy_threshold": 1, "http_path": "/ready", "http_host": "api",
+                        "expected_status_start": 200, "expected_status_end": 201,
+                        "unhealthy_flows": "UNHEALTHY_FLOWS_RESCHEDULE"},
        "rules": [{"source_cidr": "2001:db8:5::/48", "pool": "blue"}],
        "fallback_pool": "green",
        "circuit": {"enabled": false, "consecutive_failures": 5, "syn_retry_min_ms": 200,
@@ -216,6 +260,8 @@ TEST_F(ServiceJsonTest, RoundTrip) {
   ASSERT_EQ(second.size(), 2u);
   expect_same_service(second[0], first[0]);
   expect_same_service(second[1], first[1]);
+  EXPECT_EQ(second[1].health_check.type, engine::HealthCheckType::kHttps);
+  EXPECT_EQ(second[1].pools[1].health_check->port, 8080);
   EXPECT_EQ(services_to_json(second), dump);
 }
 

@@ -79,6 +79,9 @@ TEST_F(ServiceMappingTest, DefaultsFromAbsentFields) {
   EXPECT_EQ(s.circuit.max_ejected_percent, 50u);
   EXPECT_EQ(s.timeouts.tcp_established_ms, 300000u);
   EXPECT_EQ(s.timeouts.udp_ms, 30000u);
+  EXPECT_EQ(s.health_check, engine::HealthCheckConfig{});
+  EXPECT_EQ(s.health_check.type, engine::HealthCheckType::kNone);
+  EXPECT_FALSE(s.pools[0].health_check.has_value());
 }
 
 // Every field set explicitly reaches the engine unchanged.
@@ -137,6 +140,83 @@ TEST_F(ServiceMappingTest, PartialPolicies) {
   EXPECT_EQ(s.timeouts.tcp_syn_ms, 10000u);
 }
 
+// Every health check field written reaches the engine unchanged.
+TEST_F(ServiceMappingTest, HealthCheckEveryField) {
+  const engine::ServiceConfig s = mapped(std::string(kWeb) + R"pb(
+    health_check { type: HEALTH_CHECK_TYPE_HTTPS interval_ms: 5000 timeout_ms: 4000
+                   interval_jitter_ms: 7 interval_jitter_percent: 9 unhealthy_threshold: 4
+                   healthy_threshold: 5 port: 8443 http_path: "/ready" http_host: "web.example"
+                   expected_status_start: 200 expected_status_end: 205
+                   unhealthy_flows: UNHEALTHY_FLOWS_RESCHEDULE })pb");
+  const engine::HealthCheckConfig& h = s.health_check;
+  EXPECT_EQ(h.type, engine::HealthCheckType::kHttps);
+  EXPECT_EQ(h.interval_ms, 5000u);
+  EXPECT_EQ(h.timeout_ms, 4000u);
+  EXPECT_EQ(h.interval_jitter_ms, 7u);
+  EXPECT_EQ(h.interval_jitter_percent, 9u);
+  EXPECT_EQ(h.unhealthy_threshold, 4u);
+  EXPECT_EQ(h.healthy_threshold, 5u);
+  EXPECT_EQ(h.port, 8443);
+  EXPECT_EQ(h.http_path, "/ready");
+  EXPECT_EQ(h.http_host, "web.example");
+  EXPECT_EQ(h.expected_status_start, 200u);
+  EXPECT_EQ(h.expected_status_end, 205u);
+  EXPECT_EQ(h.unhealthy_flows, engine::UnhealthyFlows::kReschedule);
+  // A partly written check keeps the defaults of what is left out.
+  const engine::HealthCheckConfig p =
+      mapped(std::string(kWeb) + "health_check { type: HEALTH_CHECK_TYPE_TCP timeout_ms: 50 "
+                                 "interval_ms: 100 }")
+          .health_check;
+  EXPECT_EQ(p.type, engine::HealthCheckType::kTcp);
+  EXPECT_EQ(p.interval_ms, 100u);
+  EXPECT_EQ(p.timeout_ms, 50u);
+  EXPECT_EQ(p.unhealthy_threshold, 3u);
+  EXPECT_EQ(p.http_path, "/");
+  EXPECT_EQ(p.unhealthy_flows, engine::UnhealthyFlows::kKeep);
+}
+
+// A pool's override starts from the service's check: what it leaves out is
+// the service's, what it writes replaces it.
+TEST_F(ServiceMappingTest, PoolHealthCheckInherits) {
+  const engine::ServiceConfig s = mapped(R"pb(
+    name: "web" vip: "10.77.100.10" port: 80
+    health_check { type: HEALTH_CHECK_TYPE_HTTP interval_ms: 3000 http_path: "/healthz"
+                   http_host: "web" unhealthy_flows: UNHEALTHY_FLOWS_RESCHEDULE }
+    pools { name: "stable" weight: 90 backends { address: "10.77.0.21" } }
+    pools { name: "canary" weight: 10 backends { address: "10.77.0.31" }
+            health_check { http_path: "/canary" healthy_threshold: 7 } }
+  )pb");
+  EXPECT_FALSE(s.pools[0].health_check.has_value());
+  ASSERT_TRUE(s.pools[1].health_check.has_value());
+  engine::HealthCheckConfig expected = s.health_check;
+  expected.http_path = "/canary";
+  expected.healthy_threshold = 7;
+  EXPECT_EQ(*s.pools[1].health_check, expected);
+  EXPECT_EQ(s.pools[1].health_check->unhealthy_flows, engine::UnhealthyFlows::kReschedule);
+}
+
+// A pool switching an HTTP service's check to TCP does not inherit the
+// HTTP fields (they would be refused on a TCP check); NONE turns it off.
+TEST_F(ServiceMappingTest, PoolHealthCheckTypeChange) {
+  const engine::ServiceConfig s = mapped(R"pb(
+    name: "web" vip: "10.77.100.10" port: 80
+    health_check { type: HEALTH_CHECK_TYPE_HTTP http_path: "/healthz" http_host: "web"
+                   expected_status_end: 300 interval_ms: 4000 }
+    pools { name: "stable" weight: 90 backends { address: "10.77.0.21" }
+            health_check { type: HEALTH_CHECK_TYPE_TCP port: 9000 } }
+    pools { name: "canary" weight: 10 backends { address: "10.77.0.31" }
+            health_check { type: HEALTH_CHECK_TYPE_NONE } }
+  )pb");
+  const engine::HealthCheckConfig& tcp = *s.pools[0].health_check;
+  EXPECT_EQ(tcp.type, engine::HealthCheckType::kTcp);
+  EXPECT_EQ(tcp.port, 9000);
+  EXPECT_EQ(tcp.interval_ms, 4000u);  // not an HTTP field: inherited
+  EXPECT_EQ(tcp.http_path, "/");
+  EXPECT_EQ(tcp.http_host, "");
+  EXPECT_EQ(tcp.expected_status_end, 400u);
+  EXPECT_EQ(s.pools[1].health_check->type, engine::HealthCheckType::kNone);
+}
+
 // engine -> proto writes every field, never UNSPECIFIED.
 TEST_F(ServiceMappingTest, ToProtoIsExplicit) {
   const v1::Service p = service_to_proto(mapped(kWeb));
@@ -154,6 +234,15 @@ TEST_F(ServiceMappingTest, ToProtoIsExplicit) {
   EXPECT_TRUE(p.circuit().has_enabled());
   EXPECT_EQ(p.circuit().max_ejection_ms(), 300000u);
   EXPECT_EQ(p.timeouts().tcp_closing_ms(), 10000u);
+  EXPECT_EQ(p.health_check().type(), v1::HEALTH_CHECK_TYPE_NONE);
+  EXPECT_TRUE(p.health_check().has_interval_ms());
+  EXPECT_TRUE(p.health_check().has_port());
+  EXPECT_EQ(p.health_check().http_path(), "/");
+  EXPECT_TRUE(p.health_check().has_http_host());
+  EXPECT_EQ(p.health_check().expected_status_end(), 400u);
+  EXPECT_EQ(p.health_check().unhealthy_flows(), v1::UNHEALTHY_FLOWS_KEEP);
+  // A pool without an override has none in the proto either.
+  EXPECT_FALSE(p.pools(0).has_health_check());
 }
 
 // engine -> proto -> engine gives the same service, for every enum value.
@@ -177,6 +266,48 @@ TEST_F(ServiceMappingTest, RoundTrip) {
           expect_same_service(back, s);
         }
       }
+    }
+  }
+}
+
+// Health checks survive engine -> proto -> engine, for every type and flow
+// rule, with and without a pool override.
+TEST_F(ServiceMappingTest, HealthCheckRoundTrip) {
+  engine::ServiceConfig s = mapped(kWeb);
+  for (auto type : {engine::HealthCheckType::kNone, engine::HealthCheckType::kTcp,
+                    engine::HealthCheckType::kHttp, engine::HealthCheckType::kHttps}) {
+    for (auto flows : {engine::UnhealthyFlows::kKeep, engine::UnhealthyFlows::kReschedule}) {
+      engine::HealthCheckConfig h;
+      h.type = type;
+      h.interval_ms = 1500;
+      h.timeout_ms = 700;
+      h.interval_jitter_ms = 11;
+      h.interval_jitter_percent = 12;
+      h.unhealthy_threshold = 13;
+      h.healthy_threshold = 14;
+      h.port = 15;
+      if (type == engine::HealthCheckType::kHttp || type == engine::HealthCheckType::kHttps) {
+        h.http_path = "/x";
+        h.http_host = "h";
+        h.expected_status_start = 204;
+        h.expected_status_end = 205;
+      }
+      h.unhealthy_flows = flows;
+      s.health_check = h;
+      engine::HealthCheckConfig canary = h;
+      canary.type = engine::HealthCheckType::kTcp;
+      canary.http_path = "/";
+      canary.http_host = "";
+      canary.expected_status_start = 200;
+      canary.expected_status_end = 400;
+      canary.healthy_threshold = 99;
+      s.pools[1].health_check = canary;
+      std::vector<engine::ConfigError> errors;
+      const engine::ServiceConfig back =
+          service_from_proto(service_to_proto(s), "services[0]", errors);
+      EXPECT_THAT(errors, IsEmpty());
+      expect_same_service(back, s);
+      EXPECT_THAT(errors_of(list({service_to_proto(s).DebugString()})), IsEmpty());
     }
   }
 }
@@ -259,6 +390,47 @@ TEST_F(ServiceMappingTest, UnknownEnumValues) {
                                         "services[0].affinity: unknown value 9",
                                         "services[0].encapsulation: unknown value 3",
                                         "services[0].pools[1].backends[0].state: unknown value 4"));
+}
+
+// Health check enums unknown to this version and ports beyond 16 bits, on
+// the service and on a pool.
+TEST_F(ServiceMappingTest, HealthCheckMappingErrors) {
+  v1::Service s = service(std::string(kWeb) + "health_check { port: 65536 }");
+  s.mutable_health_check()->set_type(static_cast<v1::HealthCheckType>(8));
+  s.mutable_health_check()->set_unhealthy_flows(static_cast<v1::UnhealthyFlows>(5));
+  v1::HealthCheck* canary = s.mutable_pools(1)->mutable_health_check();
+  canary->set_type(static_cast<v1::HealthCheckType>(7));
+  canary->set_port(70000);
+  v1::ServiceList l;
+  *l.add_services() = s;
+  EXPECT_THAT(errors_of(l),
+              ElementsAre("services[0].health_check.type: unknown value 8",
+                          "services[0].health_check.port: 65536 is out of range 0..65535",
+                          "services[0].health_check.unhealthy_flows: unknown value 5",
+                          "services[0].pools[1].health_check.type: unknown value 7",
+                          "services[0].pools[1].health_check.port: 70000 is out of range 0..65535"));
+}
+
+// Validation errors of health checks carry the API's paths, for the service
+// and for a pool's override.
+TEST_F(ServiceMappingTest, HealthCheckValidationErrors) {
+  EXPECT_THAT(
+      errors_of(R"pb(name: "web" vip: "10.0.0.1" port: 80
+                     health_check { type: HEALTH_CHECK_TYPE_HTTP interval_ms: 1000 timeout_ms: 1500
+                                    http_path: "healthz" }
+                     pools { name: "a" weight: 1 backends { address: "10.0.0.2" } }
+                     pools { name: "b" weight: 1 backends { address: "10.0.0.3" }
+                             health_check { http_path: "/b" unhealthy_threshold: 0
+                                            unhealthy_flows: UNHEALTHY_FLOWS_RESCHEDULE } })pb"),
+      ElementsAre("services[0].health_check.timeout_ms: 1500 is out of range 1..interval_ms (1000)",
+                  "services[0].health_check.http_path: must start with '/'",
+                  "services[0].pools[1].health_check.unhealthy_threshold: 0 is out of range 1..1000",
+                  "services[0].pools[1].health_check.unhealthy_flows: is set per service: leave it "
+                  "out here or set it on the service's health_check"));
+  EXPECT_THAT(errors_of(std::string(kWeb) + R"pb(health_check { type: HEALTH_CHECK_TYPE_TCP
+                                                               http_path: "/x" })pb"),
+              ElementsAre("services[0].health_check.http_path: only HTTP and HTTPS checks use it "
+                          "(type is TCP)"));
 }
 
 // A pool weight must be written; 0 written is fine.
