@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 namespace po = boost::program_options;
@@ -72,6 +73,14 @@ bool valid_listen_address(const std::string& text) {
   return n >= 1 && n <= 65535;
 }
 
+// The host part of a listen address that valid_listen_address accepted,
+// without brackets.
+std::optional<engine::IpAddress> listen_host(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return engine::IpAddress::parse(host);
+}
+
 // An empty string when `path` is readable and holds a PEM `block`, else why not.
 std::string check_pem_file(const std::string& path, const std::string& block) {
   std::ifstream in(path);
@@ -107,6 +116,25 @@ std::optional<engine::MacAddress> parse_mac(const std::string& text) {
     mac[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return mac;
+}
+
+std::optional<std::string> parse_metrics_listen(const std::string& text) {
+  constexpr std::string_view kLocalhost = "localhost:";
+  std::string listen = text;
+  if (listen.rfind(kLocalhost, 0) == 0) listen = "127.0.0.1:" + listen.substr(kLocalhost.size());
+  if (!valid_listen_address(listen)) return std::nullopt;
+  return listen;
+}
+
+std::string metrics_listen_warning(const std::string& listen) {
+  const std::optional<engine::IpAddress> host = listen_host(listen);
+  if (!host) return {};
+  const bool loopback = host->is_v4() ? host->bytes[0] == 127
+                                      : *host == *engine::IpAddress::parse("::1");
+  if (loopback) return {};
+  return "/metrics listens on " + listen +
+         " beyond loopback, without authentication or TLS: every counter, service, pool and "
+         "backend address is readable by whoever reaches it (--metrics-listen)";
 }
 
 namespace {
@@ -178,6 +206,7 @@ std::string check_listener(DaemonOptions& o, const std::vector<std::string>& ope
 ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   ParsedOptions result;
   std::string config_path, seed_hex, seed_file, source_v4, source_v6, next_hop, xdp_mode;
+  std::string metrics_listen;
   std::vector<std::string> operator_texts, read_only_texts;
   DaemonOptions o;
   uint32_t max_frame = o.forwarding.max_frame_size;
@@ -262,7 +291,13 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
       ("stats-file", po::value(&o.stats_path),
        "write aggregated counters as JSON to this file (atomically replaced)")
       ("stats-interval-ms", po::value(&o.stats_interval_ms)->default_value(1000),
-       "how often the stats file is rewritten");
+       "how often the stats file is rewritten")
+      ("metrics-listen", po::value(&metrics_listen)->value_name("ADDR:PORT"),
+       "serve Prometheus metrics at http://ADDR:PORT/metrics (per-backend series at "
+       "/metrics/backends, to scrape less often): 127.0.0.1:9100, [::1]:9100 or "
+       "localhost:9100 (IPv4 loopback); off by default. No authentication: an address beyond "
+       "loopback (e.g. 0.0.0.0:9100) exposes every counter to whoever reaches it, and is "
+       "logged as a warning");
   po::options_description all;
   all.add(general).add(dataplane).add(forwarding).add(access).add(observe);
 
@@ -374,6 +409,15 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
                 " is out of range 16..16777216");
   }
   if (o.stats_interval_ms < 10) return fail("--stats-interval-ms: at least 10");
+  if (!metrics_listen.empty()) {
+    std::optional<std::string> listen = parse_metrics_listen(metrics_listen);
+    if (!listen) {
+      return fail("--metrics-listen: \"" + metrics_listen +
+                  "\" is not ADDR:PORT (e.g. 127.0.0.1:9100, [::1]:9100, localhost:9100, "
+                  "0.0.0.0:9100; an IP literal or localhost, port 1..65535)");
+    }
+    o.metrics_listen = *listen;
+  }
   for (const std::string& kv : o.profile_overrides) {
     if (kv.find('=') == std::string::npos || kv.find('.') > kv.find('=')) {
       return fail("--profile-set: \"" + kv + "\" is not section.key=value");

@@ -45,6 +45,12 @@ struct DaemonOptions {
   std::string log_level = "info";
   std::string stats_path;                    // empty: no stats file
   uint32_t stats_interval_ms = 1000;
+  // --metrics-listen: serve Prometheus /metrics on this address, as
+  // "IPV4:PORT" or "[IPV6]:PORT" ("localhost" is read as 127.0.0.1);
+  // empty (the default): no metrics endpoint. It has no authentication: a
+  // non-loopback address exposes every counter to whoever reaches it and
+  // is the operator's explicit choice (metrics_listen_warning).
+  std::string metrics_listen;
   std::string dataplane = "dpdk";             // dpdk | xdp
   // --dataplane xdp: the interface the XDP program is attached to, generic
   // (skb) mode instead of native, the bpffs folder whose <interface>/
@@ -68,5 +74,14 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv);
 std::optional<sluice_hash_seed> parse_seed(const std::string& hex);
 // "02:00:00:00:00:01" -> MAC; nullopt when malformed.
 std::optional<engine::MacAddress> parse_mac(const std::string& text);
+
+// --metrics-listen: "127.0.0.1:9100", "[::1]:9100" or "localhost:9100" ->
+// the address to bind ("localhost" becomes 127.0.0.1: no name lookup);
+// nullopt unless an IP literal (IPv6 in brackets) or localhost, and a port
+// 1..65535.
+std::optional<std::string> parse_metrics_listen(const std::string& text);
+// The warning sluiced logs when /metrics listens on `listen` (as returned
+// by parse_metrics_listen) beyond loopback; "" for a loopback address.
+std::string metrics_listen_warning(const std::string& listen);
 
 }  // namespace sluice::control

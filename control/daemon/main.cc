@@ -34,6 +34,7 @@
 #include "control/config/service_json.h"
 #include "control/core/control_core_impl.h"
 #include "control/core/dataplane_watcher.h"
+#include "control/core/health_monitor.h"
 #include "control/core/stats_summary.h"
 #include "control/daemon/daemon_options.h"
 #include "control/daemon/dataplane_host.h"
@@ -41,6 +42,9 @@
 #include "control/state/file_state_store.h"
 #include "control/daemon/logging.h"
 #include "control/daemon/stats_report.h"
+#include "control/health/health_checker.h"
+#include "control/metrics/allocator_tuning.h"
+#include "control/metrics/metrics_server.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -50,6 +54,21 @@ namespace {
 // enough that a rollout tool sees "applied" promptly, cheap for the workers
 // (it only reads).
 constexpr std::chrono::milliseconds kWatchInterval{100};
+
+// How often the live flows of every worker are counted (drain status,
+// active-flow metrics): the census backs off by itself when tables are large.
+constexpr std::chrono::milliseconds kCensusInterval{1000};
+
+// /metrics reads the core, which never makes a worker wait.
+class CoreMetricsSource final : public metrics::MetricsSource {
+ public:
+  explicit CoreMetricsSource(const ControlCore& core) : core_(core) {}
+  ControlStats stats() override { return core_.stats("").stats; }
+  ControlStatus status() override { return core_.status(); }
+
+ private:
+  const ControlCore& core_;
+};
 
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_reload = 0;
@@ -137,10 +156,36 @@ class Daemon {
     std::unique_ptr<api::ControlServiceImpl> service;
     std::unique_ptr<grpc::Server> server;
     std::unique_ptr<DataplaneWatcher> watcher;
+    std::unique_ptr<health::HealthChecker> checker;
+    std::unique_ptr<HealthMonitor> health_monitor;
+    std::unique_ptr<CoreMetricsSource> metrics_source;
+    std::unique_ptr<metrics::MetricsServer> metrics_server;
     if (control_plane) {
       watcher = std::make_unique<DataplaneWatcher>(sink, core->events(),
                                                    [c = core.get()] { return c->snapshot(); });
       watcher->start(kWatchInterval);
+      core->census().start(kCensusInterval);
+      checker = health::HealthChecker::create();
+      health_monitor = std::make_unique<HealthMonitor>(
+          *checker, sink, core->events(), *audit, [c = core.get()] { return c->status().revision; });
+      core->set_health_tracker(health_monitor.get());
+      checker->start();
+      if (!options_.metrics_listen.empty()) {
+        metrics_source = std::make_unique<CoreMetricsSource>(*core);
+        std::string error;
+        metrics_server = metrics::MetricsServer::start(options_.metrics_listen, *metrics_source, &error);
+        if (!metrics_server) {
+          spdlog::error("--metrics-listen {}: {}", options_.metrics_listen, error);
+          stop_background(core.get(), checker.get(), watcher.get());
+          host_->stop();
+          return 1;
+        }
+        spdlog::info("Prometheus metrics on http://{0}/metrics (per backend: http://{0}/metrics/backends)",
+                     options_.metrics_listen);
+        if (const std::string w = metrics_listen_warning(options_.metrics_listen); !w.empty()) {
+          spdlog::warn("{}", w);
+        }
+      }
       api::AccessPolicy policy;
       policy.operators = options_.operators;
       policy.read_only = options_.read_only;
@@ -161,7 +206,8 @@ class Daemon {
       server = api::start_control_server(*service, server_options, &error);
       if (!server) {
         spdlog::error("control API: {}", error);
-        watcher->stop();
+        metrics_server.reset();
+        stop_background(core.get(), checker.get(), watcher.get());
         host_->stop();
         return 1;
       }
@@ -170,7 +216,8 @@ class Daemon {
       log_tcp_listener();
     }
     main_loop();
-    if (watcher) watcher->stop();
+    metrics_server.reset();
+    stop_background(core.get(), checker.get(), watcher.get());
     // Closing the hub ends every WatchEvents stream, so that Shutdown does
     // not wait for them.
     if (core) core->events().close();
@@ -186,6 +233,18 @@ class Daemon {
   }
 
  private:
+  // Stops the control plane's threads (any may be null): health checks
+  // first, so that no verdict reaches a stopping dataplane.
+  static void stop_background(ControlCoreImpl* core, health::HealthChecker* checker,
+                              DataplaneWatcher* watcher) {
+    if (checker) checker->stop();
+    if (core) {
+      core->set_health_tracker(nullptr);
+      core->census().stop();
+    }
+    if (watcher) watcher->stop();
+  }
+
   // One sluiced per state directory: two would overwrite each other's
   // revisions. The lock lives as long as the process.
   bool lock_state_dir() {
@@ -296,8 +355,10 @@ class Daemon {
     if (options_.stats_path.empty()) return;
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started_);
-    const std::shared_ptr<const engine::Snapshot> snapshot = core_ ? core_->snapshot() : snapshot_;
-    StatsResult stats = summarize_stats(host_->sink().stats(snapshot.get()), snapshot.get());
+    // With a control core, the same figures GetStats gives (active flows
+    // and health included).
+    StatsResult stats = core_ ? core_->stats("")
+                              : summarize_stats(host_->sink().stats(snapshot_.get()), snapshot_.get());
     stats.stats.uptime_ms = static_cast<uint64_t>(uptime.count());
     stats.stats.dataplane = host_->sink().kind();
     std::string error;
@@ -348,6 +409,10 @@ int main(int argc, char** argv) {
     std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
     return parsed.exit_code;
   }
+  // Before any thread starts (spdlog, gRPC, the dataplane): the one-arena
+  // setting applies only to threads that have not allocated yet
+  // (control/metrics/allocator_tuning.cc says why and what it saves).
+  if (!parsed.options->metrics_listen.empty()) metrics::tune_allocator_for_scrapes();
   setup_logging(parsed.options->log_format, parsed.options->log_level);
   install_signal_handlers();
   // Holds gRPC's library until the process exits: otherwise destroying the

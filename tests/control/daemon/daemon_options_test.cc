@@ -627,5 +627,58 @@ TEST_F(DaemonTcpOptionsTest, OptionsOutOfContext) {
                "--insecure: without TLS there are no client identities");
 }
 
+// --- Prometheus /metrics (--metrics-listen) ---
+
+// Off by default.
+TEST_F(DaemonOptionsTest, MetricsOffByDefault) {
+  auto r = parse_with_required({});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_TRUE(r.options->metrics_listen.empty());
+}
+
+// IPv4, bracketed IPv6 and localhost (read as 127.0.0.1, no name lookup).
+TEST_F(DaemonOptionsTest, MetricsListenAddresses) {
+  for (const auto& [given, bound] : {std::pair{"127.0.0.1:9100", "127.0.0.1:9100"},
+                                     std::pair{"[::1]:9100", "[::1]:9100"},
+                                     std::pair{"localhost:9100", "127.0.0.1:9100"},
+                                     std::pair{"0.0.0.0:65535", "0.0.0.0:65535"},
+                                     std::pair{"[::]:1", "[::]:1"}}) {
+    auto r = parse_with_required({"--metrics-listen", given});
+    ASSERT_TRUE(r.options.has_value()) << given << ": " << r.output;
+    EXPECT_EQ(r.options->metrics_listen, bound) << given;
+  }
+}
+
+// From the --config file, like every other option.
+TEST_F(DaemonOptionsTest, MetricsListenFromConfigFile) {
+  const std::string ini = write("sluiced.ini", "metrics-listen = localhost:9200\n");
+  auto r = parse_with_required({"--config", ini});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->metrics_listen, "127.0.0.1:9200");
+}
+
+// Anything else is refused, naming the option and the expected form.
+TEST_F(DaemonOptionsTest, BadMetricsListen) {
+  for (const char* address : {"9100", ":9100", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                              "127.0.0.1:http", "::1:9100", "[127.0.0.1]:9100", "[::1]9100",
+                              "metrics.example:9100", "localhost:", "LOCALHOST:x", "[::1]:-1"}) {
+    expect_error(parse_with_required({"--metrics-listen", address}),
+                 std::string("--metrics-listen: \"") + address + "\" is not ADDR:PORT");
+  }
+}
+
+// Beyond loopback earns a warning (no authentication); loopback does not.
+TEST(MetricsListenWarning, OnlyBeyondLoopback) {
+  for (const char* loopback : {"127.0.0.1:9100", "127.1.2.3:9100", "[::1]:9100"}) {
+    EXPECT_EQ(metrics_listen_warning(loopback), "") << loopback;
+  }
+  for (const char* open : {"0.0.0.0:9100", "10.0.0.5:9100", "[::]:9100", "[2001:db8::1]:9100"}) {
+    EXPECT_THAT(metrics_listen_warning(open),
+                HasSubstr(std::string("/metrics listens on ") + open +
+                          " beyond loopback, without authentication"))
+        << open;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::control
