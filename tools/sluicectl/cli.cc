@@ -44,8 +44,9 @@ void print_main_help(std::ostream& out) {
          "Controls sluiced, the sluice load balancer, through its gRPC API: services,\n"
          "their version pools and weights, backends. Every accepted change creates a new\n"
          "revision of the configuration, saved before it takes effect. `stats` and\n"
-         "`events` show what the dataplane does with it: traffic, circuits, and when\n"
-         "each change is in effect on every worker.\n"
+         "`events` show what the dataplane does with it: traffic, connect success,\n"
+         "handshake times, active flows, health, circuits, and when each change is in\n"
+         "effect on every worker. `drain status` tells when a backend can go.\n"
          "\n"
          "Commands:\n";
   for (const Command& c : all_commands()) {
@@ -54,7 +55,8 @@ void print_main_help(std::ostream& out) {
   out << "\n" << global_options() << "\n"
       << "Run `sluicectl COMMAND --help` for a command's arguments and options.\n"
          "Exit status: 0 done; 1 sluiced refused the request or could not be reached, or\n"
-         "the file to apply is bad (the reason is on stderr); 2 the command line is wrong.\n";
+         "the file to apply is bad (the reason is on stderr); 2 the command line is wrong;\n"
+         "3 (`drain status`) not drained.\n";
 }
 
 void print_command_help(const Command& c, std::ostream& out) {

@@ -6,8 +6,8 @@ namespace sluice::sluicectl {
 std::vector<Command> all_commands() {
   return {status_command(),      get_command(),     describe_command(),
           apply_command(),       delete_command(),  set_weights_command(),
-          backend_command(),     explain_command(), stats_command(),
-          events_command()};
+          backend_command(),     drain_command(),   explain_command(),
+          stats_command(),       events_command()};
 }
 
 std::string argument(const po::variables_map& vm, const std::string& name) {

@@ -39,6 +39,7 @@ Command apply_command();
 Command delete_command();
 Command set_weights_command();
 Command backend_command();
+Command drain_command();
 Command explain_command();
 Command stats_command();
 Command events_command();

@@ -16,6 +16,9 @@ namespace sluice::sluicectl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // sluiced refused or could not be reached; a bad file
 inline constexpr int kExitUsage = 2;   // the command line is wrong (help goes to stderr)
+// `drain status`: the target is not (yet) safe to remove, so that a script
+// can tell "wait longer" from an error.
+inline constexpr int kExitNotDrained = 3;
 
 enum class Output { kTable, kJson };
 

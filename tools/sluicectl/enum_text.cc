@@ -26,4 +26,13 @@ std::string circuit_text(v1::CircuitState state) {
   }
 }
 
+// Lower case too, as in sluiced's log and audit lines.
+std::string health_state_text(v1::HealthState state) {
+  switch (state) {
+    case v1::HEALTH_STATE_HEALTHY: return "healthy";
+    case v1::HEALTH_STATE_UNHEALTHY: return "unhealthy";
+    default: return "unknown";
+  }
+}
+
 }  // namespace sluice::sluicectl

@@ -46,6 +46,12 @@ std::string event_text(const v1::Event& e) {
              std::to_string(c.worker()) + ": " + circuit_text(c.from()) + " -> " +
              circuit_text(c.to());
     }
+    case v1::Event::kHealthChanged: {
+      const v1::HealthChanged& h = e.health_changed();
+      return "health    " + h.service() + "/" + h.pool() + " " + h.backend() + ": " +
+             health_state_text(h.from()) + " -> " + health_state_text(h.to()) +
+             (h.reason().empty() ? "" : " (" + h.reason() + ")");
+    }
     case v1::Event::kEventsLost: {
       const v1::EventsLost& l = e.events_lost();
       const std::string range = l.first_sequence() == l.last_sequence()
@@ -109,7 +115,7 @@ Command events_command() {
   Command c;
   c.name = "events";
   c.usage = "events [--since SEQ] [--count N]";
-  c.summary = "follow sluiced's events: changes, workers applying them, circuits";
+  c.summary = "follow sluiced's events: changes, workers, circuits, health";
   c.description =
       "Prints sluiced's events as they happen, one line each, until Ctrl-C:\n"
       "  SEQ  TIME (UTC)  KIND  DETAILS\n"
@@ -118,6 +124,9 @@ Command events_command() {
       "  worker   a worker forwards with a new revision\n"
       "  applied  every worker forwards with that revision (the change is in effect)\n"
       "  circuit  a backend's circuit changed on one worker: closed, open, half-open\n"
+      "  health   a backend's active checks changed its health: unknown, healthy,\n"
+      "           unhealthy (an unhealthy backend gets no new flows), with the last\n"
+      "           check's result\n"
       "  lost     events this stream missed (\"-\" for SEQ): too old for sluiced's\n"
       "           history, or this client read too slowly\n"
       "Sequence numbers grow by one per event. To resume without missing anything,\n"

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluicectl get services / describe service NAME: reading services.
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "tools/sluicectl/command.h"
 #include "tools/sluicectl/enum_text.h"
+#include "tools/sluicectl/health_check_text.h"
 #include "tools/sluicectl/json_output.h"
 #include "tools/sluicectl/rpc.h"
+#include "tools/sluicectl/signal_text.h"
 #include "tools/sluicectl/table.h"
 
 namespace sluice::sluicectl {
@@ -78,7 +82,45 @@ int run_get(Context& ctx, const po::variables_map& vm) {
   return kExitOk;
 }
 
-void describe(const v1::Service& s, uint64_t revision, std::ostream& out) {
+// Whether the service or any of its pools checks its backends.
+bool has_health_checks(const v1::Service& s) {
+  if (health_check_enabled(s.health_check())) return true;
+  for (const v1::Pool& p : s.pools()) {
+    if (p.has_health_check() && health_check_enabled(p.health_check())) return true;
+  }
+  return false;
+}
+
+// Backends' health by "POOL ADDRESS". Health is sluiced's own state, not
+// the configuration's: it comes with the stats. nullopt (said on stderr)
+// when they could not be read.
+using HealthByBackend = std::map<std::string, v1::BackendHealth>;
+std::optional<HealthByBackend> backend_health(Context& ctx, const std::string& service) {
+  v1::GetStatsRequest request;
+  request.set_service(service);
+  grpc::ClientContext context;
+  set_deadline(context);
+  v1::GetStatsResponse response;
+  const grpc::Status status = ctx.stub().GetStats(&context, request, &response);
+  if (!status.ok()) {
+    ctx.err() << "sluicectl: backends' health unknown: GetStats failed: " << status.error_message()
+              << "\n";
+    return std::nullopt;
+  }
+  HealthByBackend health;
+  for (const v1::ServiceStats& s : response.services()) {
+    for (const v1::PoolStats& p : s.pools()) {
+      for (const v1::BackendStats& b : p.backends()) {
+        health[p.name() + " " + b.address()] = b.health();
+      }
+    }
+  }
+  return health;
+}
+
+// `health`: shown in the backends table when given (the service has checks).
+void describe(const v1::Service& s, uint64_t revision, const std::optional<HealthByBackend>& health,
+              std::ostream& out) {
   uint64_t total_weight = 0;
   for (const v1::Pool& p : s.pools()) total_weight += p.weight();
   std::string affinity = short_name(v1::Affinity_Name(s.affinity()), "AFFINITY_");
@@ -116,6 +158,10 @@ void describe(const v1::Service& s, uint64_t revision, std::ostream& out) {
                                   std::to_string(t.tcp_established_ms()) + " ms, closing " +
                                   std::to_string(t.tcp_closing_ms()) + " ms, UDP " +
                                   std::to_string(t.udp_ms()) + " ms");
+  fields.add("Health checks", health_check_text(s.health_check(), s.port()));
+  if (health_check_enabled(s.health_check())) {
+    fields.add("Unhealthy backends", unhealthy_text(s.health_check()));
+  }
   fields.add("Revision", std::to_string(revision));
   fields.print(out);
 
@@ -127,11 +173,39 @@ void describe(const v1::Service& s, uint64_t revision, std::ostream& out) {
   }
   pools.print(out);
 
+  // Pools that check their backends otherwise than the service.
+  Table overrides({"POOL", "HEALTH CHECK (the pool's own)", "THRESHOLDS"});
+  bool any_override = false;
+  for (const v1::Pool& p : s.pools()) {
+    if (!p.has_health_check()) continue;
+    any_override = true;
+    const v1::HealthCheck& h = p.health_check();
+    overrides.add_row({p.name(), health_check_text(h, s.port()),
+                       health_check_enabled(h)
+                           ? "unhealthy " + std::to_string(h.unhealthy_threshold()) +
+                                 ", healthy " + std::to_string(h.healthy_threshold())
+                           : ""});
+  }
+  if (any_override) {
+    out << "\n";
+    overrides.print(out);
+  }
+
   out << "\n";
-  Table backends({"POOL", "BACKEND", "WEIGHT", "STATE"});
+  std::vector<std::string> header = {"POOL", "BACKEND", "WEIGHT", "STATE"};
+  if (health) header.insert(header.end(), {"HEALTH", "LAST CHECK"});
+  Table backends(std::move(header));
   for (const v1::Pool& p : s.pools()) {
     for (const v1::Backend& b : p.backends()) {
-      backends.add_row({p.name(), b.address(), std::to_string(b.weight()), state_text(b.state())});
+      std::vector<std::string> row = {p.name(), b.address(), std::to_string(b.weight()),
+                                      state_text(b.state())};
+      if (health) {
+        auto it = health->find(p.name() + " " + b.address());
+        const v1::BackendHealth none;
+        const v1::BackendHealth& h = it == health->end() ? none : it->second;
+        row.insert(row.end(), {health_text(h), h.checked() ? h.last_result() : ""});
+      }
+      backends.add_row(std::move(row));
     }
   }
   backends.print(out);
@@ -159,7 +233,9 @@ int run_describe(Context& ctx, const po::variables_map& vm) {
   if (ctx.output() == Output::kJson) {
     ctx.out() << to_json(response);
   } else {
-    describe(response.service(), response.revision(), ctx.out());
+    const v1::Service& s = response.service();
+    describe(s, response.revision(),
+             has_health_checks(s) ? backend_health(ctx, s.name()) : std::nullopt, ctx.out());
   }
   return kExitOk;
 }
@@ -188,10 +264,13 @@ Command describe_command() {
   c.summary = "show one service in full: pools, backends, rules, policies";
   c.description =
       "Shows everything about one service as sluiced runs it, defaults included:\n"
-      "listener, affinity, encapsulation, circuit breaking and flow timeouts, each\n"
-      "pool's weight and share of new flows, each backend's weight and state, and\n"
-      "the source rules. `-o json` prints it in the form `apply -f` reads (under\n"
-      "\"service\").";
+      "listener, affinity, encapsulation, circuit breaking, flow timeouts and\n"
+      "health checks (with the pools that override them), each pool's weight and\n"
+      "share of new flows, each backend's weight and state, and the source rules.\n"
+      "When backends are health-checked, each one's health (healthy, unhealthy,\n"
+      "unknown; \"-\" unchecked) and its last check's result, read from sluiced's\n"
+      "stats: health is sluiced's own state, not the configuration's. `-o json`\n"
+      "prints the service in the form `apply -f` reads (under \"service\").";
   c.arguments = {{"kind", 1}, {"name", 1}};
   c.run = run_describe;
   return c;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// sluicectl stats [--watch]: the dataplane's counters, traffic per service,
-// pool and backend, circuits, and rates between two samples.
+// sluicectl stats [--watch]: the dataplane's counters, traffic and golden
+// signals per service, pool and backend (connect success, handshake times,
+// active flows), health and circuits, and rates between two samples.
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "tools/sluicectl/interrupt.h"
 #include "tools/sluicectl/json_output.h"
 #include "tools/sluicectl/rpc.h"
+#include "tools/sluicectl/signal_text.h"
 #include "tools/sluicectl/table.h"
 #include "tools/sluicectl/units.h"
 
@@ -69,6 +71,8 @@ class Printer {
     for (const v1::WorkerStats& w : now_.workers()) generations.push_back(w.generation());
     fields.add("workers", workers_text(generations, now_.revision()));
     fields.add("uptime", uptime_text(now_.uptime_ms()));
+    // ACTIVE comes from a census taken about once a second: say how old.
+    fields.add("active flows", "counted " + duration_text(now_.census_age_ms()) + " ago");
     if (rates()) {
       char interval[32];
       std::snprintf(interval, sizeof(interval), "%.1fs", seconds_);
@@ -78,6 +82,8 @@ class Printer {
     if (now_.services_size() > 0) {
       out << "\n";
       traffic_table().print(out);
+      out << "\n";
+      connections_table().print(out);
     }
     out << "\n";
     counters_table().print(out);
@@ -86,20 +92,32 @@ class Printer {
  private:
   bool rates() const { return seconds_ > 0; }
 
-  // The rate of `key` since the previous sample (remembering its value).
-  std::optional<double> rate(const std::string& key, uint64_t value) {
+  // How much `key` grew since the previous sample (remembering its value).
+  std::optional<uint64_t> delta(const std::string& key, uint64_t value) {
     values_[key] = value;
     if (!rates()) return std::nullopt;
     auto it = before_->values.find(key);
     // A counter that is new, or went down (sluiced restarted), has no rate.
     if (it == before_->values.end() || it->second > value) return std::nullopt;
-    return static_cast<double>(value - it->second) / seconds_;
+    return value - it->second;
+  }
+  // The rate of `key` since the previous sample.
+  std::optional<double> rate(const std::string& key, uint64_t value) {
+    const auto grown = delta(key, value);
+    if (!grown) return std::nullopt;
+    return static_cast<double>(*grown) / seconds_;
   }
 
+  // What a backend row adds to a pool's or a service's: its state, health,
+  // ejections and circuit; empty cells for the others.
+  struct BackendCells {
+    std::string state, health, ejections, circuits;
+  };
+
   void add_traffic_row(Table& table, const std::string& key, const std::string& name,
-                       const std::string& state, const std::string& weight,
-                       const v1::Traffic& t, const std::string& circuits) {
-    std::vector<std::string> row = {name, state, weight, std::to_string(t.packets()),
+                       const std::string& weight, const v1::Traffic& t,
+                       const BackendCells& backend) {
+    std::vector<std::string> row = {name, backend.state, weight, std::to_string(t.packets()),
                                     bytes_text(t.bytes())};
     const auto packets = rate(key + " packets", t.packets());
     const auto bytes = rate(key + " bytes", t.bytes());
@@ -107,27 +125,82 @@ class Printer {
       row.push_back(packets ? per_second_text(*packets) : "-");
       row.push_back(bytes ? bits_per_second_text(*bytes * 8) : "-");
     }
-    row.push_back(circuits);
+    row.insert(row.end(), {backend.health, backend.ejections, backend.circuits});
     table.add_row(std::move(row));
   }
 
+  // Packets and bytes, and what decides whether a backend gets new flows:
+  // its state, health and circuit.
   Table traffic_table() {
     std::vector<std::string> header = {"SERVICE/POOL/BACKEND", "STATE", "WEIGHT", "PACKETS",
                                        "BYTES"};
     if (rates()) header.insert(header.end(), {"PACKETS/S", "BITS/S"});
-    header.push_back("CIRCUIT");
+    header.insert(header.end(), {"HEALTH", "EJECTIONS", "CIRCUIT"});
     Table table(std::move(header));
     for (const v1::ServiceStats& s : now_.services()) {
       const std::string service_key = "traffic " + s.name();
-      add_traffic_row(table, service_key, s.name(), "", "", s.traffic(), "");
+      add_traffic_row(table, service_key, s.name(), "", s.traffic(), {});
       for (const v1::PoolStats& p : s.pools()) {
         const std::string pool_key = service_key + "/" + p.name();
-        add_traffic_row(table, pool_key, "  " + p.name(), "", std::to_string(p.weight()),
-                        p.traffic(), "");
+        add_traffic_row(table, pool_key, "  " + p.name(), std::to_string(p.weight()),
+                        p.traffic(), {});
         for (const v1::BackendStats& b : p.backends()) {
           add_traffic_row(table, pool_key + "/" + b.address(), "    " + b.address(),
-                          state_text(b.state()), std::to_string(b.weight()), b.traffic(),
-                          circuits_text(b));
+                          std::to_string(b.weight()), b.traffic(),
+                          {state_text(b.state()), health_text(b.health()),
+                           std::to_string(b.traffic().ejections()), circuits_text(b)});
+        }
+      }
+    }
+    return table;
+  }
+
+  // GetStats has live flows and handshake times per pool and backend only:
+  // a service's row gets its pools' flows summed in `active`, and no
+  // `handshakes` (null: an empty cell).
+  void add_connections_row(Table& table, const std::string& key, const std::string& name,
+                           const v1::Traffic& t, uint64_t active,
+                           const v1::HandshakeHistogram* handshakes) {
+    const auto new_flows = rate(key + " new_flows", t.new_flows());
+    const auto completed = delta(key + " handshakes_completed", t.handshakes_completed());
+    const auto failures = delta(key + " connect_failures", t.connect_failures());
+    const auto expired = delta(key + " handshakes_expired", t.handshakes_expired());
+    std::vector<std::string> row = {name, std::to_string(t.new_flows())};
+    if (rates()) row.push_back(new_flows ? per_second_text(*new_flows) : "-");
+    row.insert(row.end(), {std::to_string(active), connect_success_text(t)});
+    if (rates()) {
+      row.push_back(completed && failures && expired
+                        ? connect_success_text(*completed, *failures, *expired)
+                        : "-");
+    }
+    row.insert(row.end(), {handshakes ? handshake_quantiles_text(*handshakes) : "",
+                           std::to_string(t.connect_failures()),
+                           std::to_string(t.client_resets()),
+                           std::to_string(t.handshakes_expired())});
+    table.add_row(std::move(row));
+  }
+
+  // The golden signals of connections: new and active flows, connect
+  // success, handshake times and how connections failed.
+  Table connections_table() {
+    std::vector<std::string> header = {"SERVICE/POOL/BACKEND", "NEW FLOWS"};
+    if (rates()) header.push_back("NEW/S");
+    header.insert(header.end(), {"ACTIVE", "CONNECT OK"});
+    if (rates()) header.push_back("INTERVAL OK");
+    header.insert(header.end(), {"HANDSHAKE P50/P99", "FAILED", "RESETS", "EXPIRED"});
+    Table table(std::move(header));
+    for (const v1::ServiceStats& s : now_.services()) {
+      const std::string service_key = "traffic " + s.name();
+      uint64_t active = 0;
+      for (const v1::PoolStats& p : s.pools()) active += p.active().flows();
+      add_connections_row(table, service_key, s.name(), s.traffic(), active, nullptr);
+      for (const v1::PoolStats& p : s.pools()) {
+        const std::string pool_key = service_key + "/" + p.name();
+        add_connections_row(table, pool_key, "  " + p.name(), p.traffic(), p.active().flows(),
+                            &p.handshakes());
+        for (const v1::BackendStats& b : p.backends()) {
+          add_connections_row(table, pool_key + "/" + b.address(), "    " + b.address(),
+                              b.traffic(), b.active().flows(), &b.handshakes());
         }
       }
     }
@@ -249,19 +322,30 @@ Command stats_command() {
   Command c;
   c.name = "stats";
   c.usage = "stats [--service NAME] [--watch [--interval SECONDS] [--count N]] [--all]";
-  c.summary = "traffic per service, pool and backend, circuits and counters";
+  c.summary = "traffic, connect success, handshake times, active flows, health";
   c.description =
       "Shows the dataplane's counters, read from every worker:\n"
       "  - packets and bytes per service, pool and backend (by name: counts survive\n"
-      "    weight and backend changes), each backend's state and weight, and its\n"
-      "    circuit: \"closed\" on every worker, or e.g. \"open 1/2\" (open on one\n"
-      "    worker of two: circuits are judged per worker);\n"
+      "    weight and backend changes), each backend's state and weight, its health\n"
+      "    (healthy, unhealthy or unknown by its active checks; \"-\" unchecked),\n"
+      "    EJECTIONS (its circuit opened) and its circuit: \"closed\" on every\n"
+      "    worker, or e.g. \"open 1/2\" (open on one worker of two: circuits are\n"
+      "    judged per worker);\n"
+      "  - the golden signals of connections: NEW FLOWS; ACTIVE, the live flows of\n"
+      "    the latest flow census (\"active flows\" above says how old it is);\n"
+      "    CONNECT OK = completed / (completed + FAILED + EXPIRED) handshakes, where\n"
+      "    FAILED counts retransmitted SYNs and EXPIRED flows that never completed\n"
+      "    (\"-\" without attempts); HANDSHAKE P50/P99, the client's first SYN to\n"
+      "    its first non-SYN packet, as the upper bound of the histogram bucket\n"
+      "    holding the quantile (\">5s\": beyond the last bound); RESETS, flows the\n"
+      "    client ended with an RST;\n"
       "  - the engine's counters, drops by reason (drops.*), circuit-breaker\n"
       "    counters (circuits.*) and the dataplane's own (dpdk.*), in total and per\n"
       "    worker; zeros are left out unless --all.\n"
       "Counters grow from sluiced's start. With --watch, a new sample is printed\n"
       "every --interval seconds until Ctrl-C (or --count samples), with rates over\n"
-      "the interval: PACKETS/S and BITS/S per row, and PER SECOND per counter.\n"
+      "the interval: PACKETS/S, BITS/S and NEW/S per row, INTERVAL OK (connect\n"
+      "success over the interval alone), and PER SECOND per counter.\n"
       "-o json prints the GetStats response (with --watch one JSON object per line);\n"
       "rates are then for the reader to compute from two samples and their uptime_ms.";
   c.add_options = [](po::options_description& o) {

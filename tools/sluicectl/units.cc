@@ -2,6 +2,7 @@
 #include "tools/sluicectl/units.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace sluice::sluicectl {
 namespace {
@@ -52,6 +53,62 @@ std::string bits_per_second_text(double bits) {
     ++unit;
   }
   return format("%.1f%s", value, kUnits[unit]);
+}
+
+std::string duration_text(uint64_t ms) {
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  if (ms >= 60000) {
+    // Whole seconds, zero parts left out: "24h", "10m", "5m2s", "1h0m3s" reads worse than "1h3s".
+    const uint64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60;
+    return (h ? std::to_string(h) + "h" : "") + (m ? std::to_string(m) + "m" : "") +
+           (s ? std::to_string(s) + "s" : "");
+  }
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  // Tenths, rounded down: "1.9s" must not read as "2.0s" of a quiet time.
+  return std::to_string(ms / 1000) + "." + std::to_string(ms / 100 % 10) + "s";
+}
+
+std::optional<uint64_t> parse_duration_ms(const std::string& text) {
+  constexpr uint64_t kMaxMs = 86400000;
+  if (text == "0") return 0;
+  struct Unit {
+    const char* name;
+    uint64_t ms;
+  };
+  // "ms" before "m", so that "500ms" is not 500 minutes and a stray "s".
+  constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  uint64_t total = 0;
+  size_t at = 0;
+  if (text.empty()) return std::nullopt;
+  while (at < text.size()) {
+    // A number: digits, then optionally '.' and more digits.
+    uint64_t whole = 0, fraction = 0, scale = 1;
+    const size_t start = at;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9' && at - start < 9) {
+      whole = whole * 10 + static_cast<uint64_t>(text[at++] - '0');
+    }
+    if (at == start) return std::nullopt;
+    if (at < text.size() && text[at] == '.') {
+      const size_t digits = ++at;
+      while (at < text.size() && text[at] >= '0' && text[at] <= '9' && at - digits < 6) {
+        fraction = fraction * 10 + static_cast<uint64_t>(text[at++] - '0');
+        scale *= 10;
+      }
+      if (at == digits) return std::nullopt;
+    }
+    const Unit* unit = nullptr;
+    for (const Unit& u : kUnits) {
+      if (text.compare(at, std::strlen(u.name), u.name) == 0) {
+        unit = &u;
+        break;
+      }
+    }
+    if (!unit) return std::nullopt;
+    at += std::strlen(unit->name);
+    total += whole * unit->ms + fraction * unit->ms / scale;
+    if (total > kMaxMs) return std::nullopt;
+  }
+  return total;
 }
 
 }  // namespace sluice::sluicectl

@@ -192,28 +192,42 @@ constexpr const char* kTwoServicesJson = R"({"services": [
 
 // --- stats ---
 
-// stats: the header, the traffic tree with circuits, then the counters
-// that are not zero, in total and per worker.
+// stats: the header, the traffic tree with health and circuits, the
+// connections tree (nothing connected: "-"), then the counters that are not
+// zero, in total and per worker.
 TEST_F(SluicectlTest, StatsTable) {
   core_.set_stats(sample_stats());
   const RunResult r = run({"stats"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "revision:   4\n"
-            "dataplane:  dpdk\n"
-            "workers:    2, all at revision 4\n"
-            "uptime:     1m0s\n"
+            "revision:      4\n"
+            "dataplane:     dpdk\n"
+            "workers:       2, all at revision 4\n"
+            "uptime:        1m0s\n"
+            "active flows:  counted 0ms ago\n"
             "\n"
-            "SERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES    CIRCUIT\n"
+            "SERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES    HEALTH  EJECTIONS  CIRCUIT\n"
             "web                                     900      87.9KiB\n"
             "  stable                        90      600      58.6KiB\n"
-            "    10.77.0.21        ACTIVE    1       300      29.3KiB  closed\n"
-            "    10.77.0.22        ACTIVE    1       300      29.3KiB  closed\n"
+            "    10.77.0.21        ACTIVE    1       300      29.3KiB  -       0          closed\n"
+            "    10.77.0.22        ACTIVE    1       300      29.3KiB  -       0          closed\n"
             "  canary                        10      300      29.3KiB\n"
-            "    10.77.0.31        DRAINING  1       300      29.3KiB  open 1/2\n"
+            "    10.77.0.31        DRAINING  1       300      29.3KiB  -       0          open 1/2\n"
             "dns                                     100      7.8KiB\n"
             "  blue                          1       100      7.8KiB\n"
-            "    2001:db8:1::1     ACTIVE    1       100      7.8KiB   closed\n"
+            "    2001:db8:1::1     ACTIVE    1       100      7.8KiB   -       0          closed\n"
+            "\n"
+            "SERVICE/POOL/BACKEND  NEW FLOWS  ACTIVE  CONNECT OK  HANDSHAKE P50/P99  FAILED  RESETS  "
+            "EXPIRED\n"
+            "web                   0          0       -                              0       0       0\n"
+            "  stable              0          0       -           -                  0       0       0\n"
+            "    10.77.0.21        0          0       -           -                  0       0       0\n"
+            "    10.77.0.22        0          0       -           -                  0       0       0\n"
+            "  canary              0          0       -           -                  0       0       0\n"
+            "    10.77.0.31        0          0       -           -                  0       0       0\n"
+            "dns                   0          0       -                              0       0       0\n"
+            "  blue                0          0       -           -                  0       0       0\n"
+            "    2001:db8:1::1     0          0       -           -                  0       0       0\n"
             "\n"
             "COUNTER            TOTAL  W0 (lcore 1)  W1 (lcore 2)\n"
             "rx_packets         1200   600           600\n"
@@ -289,15 +303,15 @@ TEST_F(SluicectlTest, StatsWatchShowsRates) {
   const std::string third = r.out.substr(headers[2]);
   EXPECT_THAT(first, Not(HasSubstr("rates over")));
   EXPECT_THAT(first, Not(HasSubstr("PACKETS/S")));
-  EXPECT_THAT(second, HasSubstr("rates over:  2.0s\n"));
+  EXPECT_THAT(second, HasSubstr("rates over:    2.0s\n"));
   // web: 900 more packets and 90000 more bytes in 2 s.
   EXPECT_THAT(second,
               HasSubstr("SERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES     PACKETS/S  "
-                        "BITS/S       CIRCUIT\n"
+                        "BITS/S       HEALTH  EJECTIONS  CIRCUIT\n"
                         "web                                     1800     175.8KiB  450        "
                         "360.0kbit/s\n"));
   EXPECT_THAT(second, HasSubstr("    10.77.0.31        DRAINING  1       600      58.6KiB   150"
-                                "        120.0kbit/s  open 1/2\n"));
+                                "        120.0kbit/s  -       0          open 1/2\n"));
   EXPECT_THAT(second, HasSubstr("COUNTER            TOTAL  W0 (lcore 1)  W1 (lcore 2)  PER SECOND\n"
                                 "rx_packets         2400   1200          1200          600\n"));
   EXPECT_THAT(second, HasSubstr("\ndropped            7      0             7             0\n"));
@@ -329,7 +343,7 @@ TEST_F(SluicectlTest, StatsWatchEndsOnInterrupt) {
   ASSERT_EQ(::kill(running.pid, SIGINT), 0);
   const RunResult r = finish(running);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, StartsWith("revision:   4\n"));
+  EXPECT_THAT(r.out, StartsWith("revision:      4\n"));
   EXPECT_EQ(r.err, "");
 }
 
@@ -344,6 +358,149 @@ TEST_F(SluicectlTest, StatsUsageErrors) {
   EXPECT_THAT(r.err, StartsWith("sluicectl stats: --count goes with --watch\n"));
   EXPECT_EQ(run({"stats", "extra"}).exit_code, 2);
   EXPECT_FALSE(core_.last_stats_service());
+}
+
+// sample_stats() with golden signals, handshake times, live flows and
+// health: web/stable's backends are checked (one healthy, one unhealthy),
+// canary's slowest handshakes are beyond the last bound (5 s), and dns saw
+// no connection. New flows and completed handshakes grow with `scale`;
+// failures, expiries and resets do not.
+ControlStats signal_stats(uint64_t uptime_ms = 60000, uint64_t scale = 1) {
+  ControlStats s = sample_stats(uptime_ms, scale);
+  s.census_age_ms = 800;
+  auto signals = [scale](engine::TrafficCounter& t, uint64_t new_flows, uint64_t completed,
+                         uint64_t failures, uint64_t expired, uint64_t resets) {
+    t.new_flows = new_flows * scale;
+    t.handshakes_completed = completed * scale;
+    t.connect_failures = failures;
+    t.handshakes_expired = expired;
+    t.client_resets = resets;
+  };
+  auto handshakes = [](engine::HandshakeHistogram& h, int fast, int at_40ms, int beyond_5s) {
+    for (int i = 0; i < fast; ++i) h.record(2);
+    for (int i = 0; i < at_40ms; ++i) h.record(40);
+    for (int i = 0; i < beyond_5s; ++i) h.record(6000);
+  };
+  auto active = [](ActiveFlows& a, uint64_t w0, uint64_t w1) {
+    a.flows = w0 + w1;
+    a.by_worker = {w0, w1};
+  };
+  ServiceStats& web = s.services[0];
+  signals(web.traffic, 100, 95, 4, 1, 2);
+  PoolStats& stable = web.pools[0];
+  signals(stable.traffic, 80, 79, 1, 0, 2);
+  handshakes(stable.handshakes, 70, 9, 0);
+  active(stable.active, 7, 5);
+  BackendStats& b21 = stable.backends[0];
+  signals(b21.traffic, 40, 40, 0, 0, 0);
+  handshakes(b21.handshakes, 40, 0, 0);
+  active(b21.active, 4, 3);
+  b21.health = {HealthState::kHealthy, true, "ok", 0, 20, 0, 1000};
+  BackendStats& b22 = stable.backends[1];
+  signals(b22.traffic, 40, 39, 1, 0, 2);
+  b22.traffic.ejections = 1;
+  handshakes(b22.handshakes, 30, 9, 0);
+  active(b22.active, 3, 2);
+  b22.health = {HealthState::kUnhealthy, true, "status 503", 1, 20, 4, 50000};
+  PoolStats& canary = web.pools[1];
+  signals(canary.traffic, 20, 16, 3, 1, 0);
+  handshakes(canary.handshakes, 10, 0, 6);
+  signals(canary.backends[0].traffic, 20, 16, 3, 1, 0);
+  handshakes(canary.backends[0].handshakes, 10, 0, 6);
+  return s;
+}
+
+// Connect success, handshake p50/p99 and live flows per service, pool and
+// backend; each backend's health ("-": not checked) and ejections. Connect
+// success rounds down (79/80 is 98.7%, not 98.8%), and a quantile beyond
+// the last bucket's bound reads ">5s".
+TEST_F(SluicectlTest, StatsSignals) {
+  core_.set_stats(signal_stats());
+  const RunResult r = run({"stats"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\nactive flows:  counted 800ms ago\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("\nSERVICE/POOL/BACKEND  STATE     WEIGHT  PACKETS  BYTES    HEALTH     "
+                        "EJECTIONS  CIRCUIT\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n    10.77.0.21        ACTIVE    1       300      29.3KiB  "
+                               "healthy    0          closed\n"
+                               "    10.77.0.22        ACTIVE    1       300      29.3KiB  "
+                               "unhealthy  1          closed\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n    10.77.0.31        DRAINING  1       300      29.3KiB  "
+                               "-          0          open 1/2\n"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("\n"
+                "SERVICE/POOL/BACKEND  NEW FLOWS  ACTIVE  CONNECT OK  HANDSHAKE P50/P99  FAILED  "
+                "RESETS  EXPIRED\n"
+                "web                   100        12      95.0%                          4       "
+                "2       1\n"
+                "  stable              80         12      98.7%       2ms/50ms           1       "
+                "2       0\n"
+                "    10.77.0.21        40         7       100.0%      2ms/2ms            0       "
+                "0       0\n"
+                "    10.77.0.22        40         5       97.5%       2ms/50ms           1       "
+                "2       0\n"
+                "  canary              20         0       80.0%       2ms/>5s            3       "
+                "0       1\n"
+                "    10.77.0.31        20         0       80.0%       2ms/>5s            3       "
+                "0       1\n"
+                "dns                   0          0       -                              0       "
+                "0       0\n"
+                "  blue                0          0       -           -                  0       "
+                "0       0\n"
+                "    2001:db8:1::1     0          0       -           -                  0       "
+                "0       0\n"
+                "\n"
+                "COUNTER "));
+  // Readable on a 120-column terminal.
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 120u) << line;
+}
+
+// -o json keeps printing the whole response: signals, histograms with their
+// quantiles, live flows, health and the census age.
+TEST_F(SluicectlTest, StatsSignalsJson) {
+  core_.set_stats(signal_stats());
+  const RunResult r = run({"stats", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto stats = parse_json<v1::GetStatsResponse>(r.out);
+  EXPECT_EQ(stats.census_age_ms(), 800u);
+  const v1::PoolStats& stable = stats.services(0).pools(0);
+  EXPECT_EQ(stable.traffic().handshakes_completed(), 79u);
+  EXPECT_EQ(stable.traffic().connect_failures(), 1u);
+  EXPECT_EQ(stable.handshakes().p50_ms(), 2u);
+  EXPECT_EQ(stable.handshakes().p99_ms(), 50u);
+  EXPECT_EQ(stable.handshakes().count(), 79u);
+  EXPECT_THAT(stable.active().by_worker(), ElementsAre(7u, 5u));
+  EXPECT_EQ(stable.backends(1).health().state(), v1::HEALTH_STATE_UNHEALTHY);
+  EXPECT_EQ(stable.backends(1).health().last_result(), "status 503");
+  EXPECT_EQ(stable.backends(1).traffic().ejections(), 1u);
+}
+
+// --watch: rates of the new counters too. NEW/S per row, and INTERVAL OK,
+// the connect success of the interval alone (web: 95 more handshakes and no
+// more failures: 100.0%, while the total stays below).
+TEST_F(SluicectlTest, StatsWatchSignalRates) {
+  core_.set_stats({signal_stats(60000, 1), signal_stats(62000, 2)});
+  const RunResult r = run({"stats", "--watch", "--interval", "0.1", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const size_t second = r.out.find("revision:", 1);
+  ASSERT_NE(second, std::string::npos) << r.out;
+  EXPECT_THAT(r.out.substr(0, second), Not(HasSubstr("NEW/S")));
+  EXPECT_THAT(
+      r.out.substr(second),
+      HasSubstr("\n"
+                "SERVICE/POOL/BACKEND  NEW FLOWS  NEW/S  ACTIVE  CONNECT OK  INTERVAL OK  "
+                "HANDSHAKE P50/P99  FAILED  RESETS  EXPIRED\n"
+                "web                   200        50.0   12      97.4%       100.0%       "
+                "                   4       2       1\n"));
+  // No attempts in the interval: no ratio.
+  EXPECT_THAT(r.out.substr(second),
+              HasSubstr("\n  blue                0          0      0       -           -            "
+                        "-                  0       0       0\n"));
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 120u) << line;
 }
 
 // --- events ---
@@ -395,6 +552,26 @@ TEST_F(SluicectlEventsTest, Lines) {
             "3  TIME  applied   revision 5 on every worker (2)\n"
             "4  TIME  circuit   web/canary 10.77.0.31 on worker 1: closed -> open\n");
   EXPECT_EQ(r.err, "");
+}
+
+// A backend's health changing: service/pool, backend, from -> to, and the
+// deciding check's result; -o json carries the HealthChanged event.
+TEST_F(SluicectlEventsTest, HealthChanged) {
+  const Running running = follow({"--count", "2"});
+  core_.events().publish(HealthChangedEvent{"web", "canary", "10.77.0.31", HealthState::kHealthy,
+                                            HealthState::kUnhealthy, "status 503"});
+  core_.events().publish(HealthChangedEvent{"web", "canary", "10.77.0.31",
+                                            HealthState::kUnhealthy, HealthState::kHealthy, "ok"});
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out),
+            "1  TIME  health    web/canary 10.77.0.31: healthy -> unhealthy (status 503)\n"
+            "2  TIME  health    web/canary 10.77.0.31: unhealthy -> healthy (ok)\n");
+  const RunResult json = run({"events", "--since", "1", "--count", "1", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  const auto event = parse_json<v1::Event>(json.out);
+  EXPECT_EQ(event.health_changed().to(), v1::HEALTH_STATE_UNHEALTHY);
+  EXPECT_EQ(event.health_changed().reason(), "status 503");
 }
 
 // -o json: each event as one line of protobuf JSON.
@@ -475,6 +652,207 @@ TEST_F(SluicectlEventsTest, Errors) {
   const RunResult r = run({"--socket", dir_ + "/absent.sock", "events"}, false);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, StartsWith("sluicectl: cannot reach sluiced at " + dir_ + "/absent.sock: "));
+}
+
+// --- drain status ---
+
+// web/canary's answer: `flows` live flows (split over two workers), the
+// newest idle 1.2 s, the oldest 5m2s old.
+DrainResult drain_answer(uint64_t flows, bool safe, const std::string& reason,
+                         std::vector<std::string> still_receiving = {}) {
+  DrainResult result;
+  DrainAnswer& a = result.answer;
+  a.target_kind = "pool";
+  a.backends = {"10.77.0.31", "10.77.0.32"};
+  a.active.flows = flows;
+  a.active.by_worker = {flows - flows / 2, flows / 2};
+  if (flows) {
+    a.active.oldest_age_ms = 302000;
+    a.active.newest_idle_ms = 1200;
+  }
+  a.safe_to_remove = safe;
+  a.reason = reason;
+  a.census_age_ms = 400;
+  a.revision = 7;
+  a.still_receiving = std::move(still_receiving);
+  return result;
+}
+
+const char* const kNotDrained = "3 live flows; the last packet was 1.2 s ago (quiet time 30 s)";
+const char* const kDrained = "no live flow on any worker";
+
+class SluicectlDrainTest : public SluicectlTest {};
+
+// Not safe to remove: the figures, the reason, exit 3; the query as asked
+// (the quiet time and census age are sluiced's defaults).
+TEST_F(SluicectlDrainTest, NotDrained) {
+  core_.drain = drain_answer(3, false, kNotDrained, {"10.77.0.32"});
+  const RunResult r = run({"drain", "status", "web", "canary"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out,
+            "target:           web/canary (pool)\n"
+            "backends:         10.77.0.31, 10.77.0.32\n"
+            "safe to remove:   no\n"
+            "reason:           3 live flows; the last packet was 1.2 s ago (quiet time 30 s)\n"
+            "active flows:     3 (W0=2 W1=1)\n"
+            "oldest flow:      5m2s\n"
+            "idle:             1.2s\n"
+            "quiet time:       30s\n"
+            "still receiving:  10.77.0.32\n"
+            "census:           400ms old, revision 7\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(core_.last_drain_query.service, "web");
+  EXPECT_EQ(core_.last_drain_query.target, "canary");
+  EXPECT_EQ(core_.last_drain_query.quiet_ms, 30000u);
+  EXPECT_EQ(core_.last_drain_query.max_census_age_ms, 1000u);
+}
+
+// Safe to remove: exit 0. --quiet reaches sluiced; no target is the service.
+TEST_F(SluicectlDrainTest, Drained) {
+  core_.drain = drain_answer(0, true, kDrained);
+  const RunResult r = run({"drain", "status", "web", "--quiet", "1m30s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("safe to remove:   yes\n"
+                               "reason:           no live flow on any worker\n"
+                               "active flows:     0\n"
+                               "oldest flow:      -\n"
+                               "idle:             -\n"
+                               "quiet time:       1m30s\n"
+                               "still receiving:  none\n"));
+  EXPECT_EQ(core_.last_drain_query.target, "");
+  EXPECT_EQ(core_.last_drain_query.quiet_ms, 90000u);
+}
+
+// -o json: the DrainStatus; the exit status still tells.
+TEST_F(SluicectlDrainTest, Json) {
+  core_.drain = drain_answer(3, false, kNotDrained);
+  const RunResult r = run({"drain", "status", "web", "10.77.0.31", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const auto status = parse_json<v1::DrainStatus>(r.out);
+  EXPECT_EQ(status.target(), "10.77.0.31");
+  EXPECT_EQ(status.active_flows(), 3u);
+  EXPECT_THAT(status.by_worker(), ElementsAre(2u, 1u));
+  EXPECT_FALSE(status.safe_to_remove());
+}
+
+// --wait-empty asks every --interval, with a census no older than that,
+// printing a line per answer, until safe to remove: exit 0 and the final
+// answer.
+TEST_F(SluicectlDrainTest, WaitEmptyUntilDrained) {
+  core_.set_drain_answers({drain_answer(3, false, kNotDrained, {"10.77.0.32"}),
+                           drain_answer(1, false, "1 live flow"), drain_answer(0, true, kDrained)});
+  const RunResult r =
+      run({"drain", "status", "web", "canary", "--wait-empty", "--interval", "100ms"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(core_.drain_calls(), 3u);
+  EXPECT_EQ(core_.last_drain_query.max_census_age_ms, 100u);
+  static const std::regex kElapsed(R"(waiting \d+ms: )");
+  EXPECT_THAT(std::regex_replace(r.out, kElapsed, "waiting T: "),
+              StartsWith("waiting T: 3 live flows (W0=2 W1=1), oldest 5m2s, idle 1.2s; still "
+                         "receiving: 10.77.0.32\n"
+                         "waiting T: 1 live flow (W0=1 W1=0), oldest 5m2s, idle 1.2s\n"
+                         "target:           web/canary (pool)\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nsafe to remove:   yes\n"));
+  EXPECT_EQ(r.err, "");
+}
+
+// --wait-empty -o json: one DrainStatus per answer, one per line.
+TEST_F(SluicectlDrainTest, WaitEmptyJsonLines) {
+  core_.set_drain_answers({drain_answer(3, false, kNotDrained), drain_answer(0, true, kDrained)});
+  const RunResult r =
+      run({"drain", "status", "web", "canary", "--wait-empty", "--interval", "100ms", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<uint64_t> flows;
+  for (std::string line; std::getline(lines, line);) {
+    flows.push_back(parse_json<v1::DrainStatus>(line).active_flows());
+  }
+  EXPECT_THAT(flows, ElementsAre(3u, 0u));
+}
+
+// Still busy at --timeout: the last answer, the reason on stderr, exit 3.
+TEST_F(SluicectlDrainTest, WaitEmptyTimesOut) {
+  core_.drain = drain_answer(3, false, kNotDrained);
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult r = run({"drain", "status", "web", "canary", "--wait-empty", "--interval",
+                           "100ms", "--timeout", "450ms"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_GE(took, std::chrono::milliseconds(450));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  // Asked at 0, 100, ... 400 ms and once more at the timeout (fewer when
+  // the machine is slow, never more).
+  EXPECT_GE(core_.drain_calls(), 2u);
+  EXPECT_LE(core_.drain_calls(), 6u);
+  EXPECT_THAT(r.out, HasSubstr("\nsafe to remove:   no\n"));
+  EXPECT_THAT(r.err, StartsWith("sluicectl: not drained after "));
+  EXPECT_THAT(r.err, HasSubstr(" (--timeout 450ms)\n"));
+}
+
+// Ctrl-C while waiting: ends at once, not drained (exit 3), said on stderr.
+TEST_F(SluicectlDrainTest, WaitEmptyInterrupted) {
+  core_.drain = drain_answer(3, false, kNotDrained);
+  const Running running = start({"drain", "status", "web", "--wait-empty", "--interval", "5s"});
+  wait_for_output(running);
+  ASSERT_EQ(::kill(running.pid, SIGINT), 0);
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(core_.drain_calls(), 1u);
+  EXPECT_THAT(r.err, StartsWith("sluicectl: interrupted after "));
+  EXPECT_THAT(r.err, HasSubstr(": not drained\n"));
+}
+
+// No such target: sluiced's NOT_FOUND, exit 1, with or without --wait-empty
+// (which does not ask again: the answer will not change).
+TEST_F(SluicectlDrainTest, UnknownTarget) {
+  core_.drain.error = CallError{ErrorCode::kNotFound, "service web has no pool or backend \"x\""};
+  for (bool wait : {false, true}) {
+    std::vector<std::string> args = {"drain", "status", "web", "x"};
+    if (wait) args.push_back("--wait-empty");
+    const RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 1) << wait;
+    EXPECT_EQ(r.err, "sluicectl: NOT_FOUND: service web has no pool or backend \"x\"\n");
+  }
+  EXPECT_EQ(core_.drain_calls(), 2u);
+}
+
+// sluiced unreachable: --wait-empty keeps asking until --timeout, then exit
+// 1 (no answer is not "not drained").
+TEST_F(SluicectlDrainTest, WaitEmptyUnreachable) {
+  const RunResult r = run({"--socket", dir_ + "/absent.sock", "drain", "status", "web",
+                           "--wait-empty", "--interval", "100ms", "--timeout", "300ms"},
+                          false);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(" (asking again)\n"));
+  EXPECT_THAT(r.err, HasSubstr("sluicectl: no answer from sluiced in "));
+}
+
+// A wrong command line: exit 2 naming the argument; nothing asked.
+TEST_F(SluicectlDrainTest, UsageErrors) {
+  auto error_of = [&](const std::vector<std::string>& args) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    return r.err.substr(0, r.err.find('\n'));
+  };
+  EXPECT_EQ(error_of({"drain", "status", "web", "--quiet", "30"}),
+            "sluicectl drain: --quiet: \"30\" is not a duration (a number and its unit: 500ms, "
+            "30s, 2m, 1h)");
+  EXPECT_EQ(error_of({"drain", "status", "web", "--quiet", "2d"}),
+            "sluicectl drain: --quiet: \"2d\" is not a duration (a number and its unit: 500ms, "
+            "30s, 2m, 1h)");
+  EXPECT_EQ(error_of({"drain", "status", "web", "--timeout", "5m"}),
+            "sluicectl drain: --timeout goes with --wait-empty");
+  EXPECT_EQ(error_of({"drain", "status", "web", "--interval", "1s"}),
+            "sluicectl drain: --interval goes with --wait-empty");
+  EXPECT_EQ(error_of({"drain", "status", "web", "--wait-empty", "--interval", "10ms"}),
+            "sluicectl drain: --interval: 10ms is not between 100ms and 10m");
+  EXPECT_EQ(error_of({"drain", "status", "web", "--wait-empty", "--timeout", "0"}),
+            "sluicectl drain: --timeout: 0 is not between 1ms and 24h");
+  EXPECT_EQ(error_of({"drain", "status"}), "sluicectl drain: missing service: the service's name");
+  EXPECT_EQ(error_of({"drain", "stat", "web"}), "sluicectl drain: unknown action \"stat\": status");
+  EXPECT_EQ(error_of({"drain", "status", "web", "canary", "extra"}).rfind("sluicectl drain: ", 0),
+            0u);
+  EXPECT_EQ(core_.drain_calls(), 0u);
 }
 
 // --- Reading ---
@@ -580,6 +958,7 @@ TEST_F(SluicectlTest, DescribeService) {
             "3 half-open trials, at most 50% ejected\n"
             "Flow timeouts:     SYN 10000 ms, established 300000 ms, closing 10000 ms, UDP "
             "30000 ms\n"
+            "Health checks:     off\n"
             "Revision:          2\n"
             "\n"
             "POOL    WEIGHT  SHARE  BACKENDS\n"
@@ -593,6 +972,68 @@ TEST_F(SluicectlTest, DescribeService) {
             "\n"
             "SOURCE        POOL\n"
             "10.20.0.0/16  canary\n");
+  // Without health checks, no stats are read.
+  EXPECT_FALSE(core_.last_stats_service());
+}
+
+// web with an HTTP check (rescheduling unhealthy backends' flows), and a TCP
+// check of its own on canary.
+constexpr const char* kCheckedWebService = R"pb(
+    name: "web" vip: "10.77.100.10" port: 80
+    health_check { type: HEALTH_CHECK_TYPE_HTTP http_path: "/healthz" interval_ms: 1000
+                   interval_jitter_percent: 10 unhealthy_flows: UNHEALTHY_FLOWS_RESCHEDULE }
+    pools { name: "stable" weight: 90 backends { address: "10.77.0.21" }
+            backends { address: "10.77.0.22" } }
+    pools { name: "canary" weight: 10 backends { address: "10.77.0.31" }
+            health_check { type: HEALTH_CHECK_TYPE_TCP port: 8080 unhealthy_threshold: 2 } }
+  )pb";
+
+// describe a health-checked service: the service's check and rule, the
+// pools that override it (field by field: canary inherits the interval and
+// jitter), and each backend's health and last result (from sluiced's
+// stats: health is not configuration).
+TEST_F(SluicectlTest, DescribeServiceHealthChecks) {
+  v1::ServiceList list;
+  *list.add_services() = service_from_text(kCheckedWebService);
+  const auto mapped = config::services_from_proto(list);
+  ASSERT_TRUE(mapped.errors.empty()) << mapped.errors.front().to_string();
+  core_.add_service(mapped.services.at(0));
+  ControlStats stats = signal_stats();
+  stats.services[0].pools[1].backends[0].health = {HealthState::kUnknown, true, "", 0, 0, 0, 0};
+  core_.set_stats(stats);
+  const RunResult r = run({"describe", "service", "web"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              HasSubstr("\nHealth checks:       HTTP GET /healthz, status 200..399, port 80, every "
+                        "1000 ms (+0..10% jitter), timeout 1000 ms\n"
+                        "Unhealthy backends:  after 3 failed checks in a row (healthy again after 2 "
+                        "passes); its established flows move to other backends\n"
+                        "Revision:            1\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("\n\nPOOL    HEALTH CHECK (the pool's own)                                  "
+                        "          THRESHOLDS\n"
+                        "canary  TCP connect, port 8080, every 1000 ms (+0..10% jitter), timeout "
+                        "1000 ms  unhealthy 2, healthy 2\n\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n\nPOOL    BACKEND     WEIGHT  STATE   HEALTH     LAST CHECK\n"
+                               "stable  10.77.0.21  1       ACTIVE  healthy    ok\n"
+                               "stable  10.77.0.22  1       ACTIVE  unhealthy  status 503\n"
+                               "canary  10.77.0.31  1       ACTIVE  unknown\n"));
+  EXPECT_EQ(*core_.last_stats_service(), "web");
+  EXPECT_EQ(r.err, "");
+}
+
+// Health-checked, but sluiced's stats cannot be read: the configuration
+// still shows, without the health columns, and stderr says why.
+TEST_F(SluicectlTest, DescribeServiceHealthUnknown) {
+  v1::ServiceList list;
+  *list.add_services() = service_from_text(kCheckedWebService);
+  core_.add_service(config::services_from_proto(list).services.at(0));
+  const RunResult r = run({"describe", "service", "web"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\n\nPOOL    BACKEND     WEIGHT  STATE\n"
+                               "stable  10.77.0.21  1       ACTIVE\n"));
+  EXPECT_EQ(r.err,
+            "sluicectl: backends' health unknown: GetStats failed: no service named \"web\"\n");
 }
 
 // describe -o json is the GetServiceResponse.
@@ -923,8 +1364,8 @@ TEST_F(SluicectlTest, NoCommand) {
 // Every command has its --help, exit 0, naming its usage.
 TEST_F(SluicectlTest, EveryCommandHasHelp) {
   for (const char* command :
-       {"status", "get", "describe", "apply", "delete", "set-weights", "backend", "explain",
-        "stats", "events"}) {
+       {"status", "get", "describe", "apply", "delete", "set-weights", "backend", "drain",
+        "explain", "stats", "events"}) {
     const RunResult r = run({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_THAT(r.out, StartsWith(std::string("Usage: sluicectl ") + command)) << command;

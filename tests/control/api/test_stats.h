@@ -37,19 +37,44 @@ inline ControlStats sample_stats(uint64_t uptime_ms = 60000, uint64_t scale = 1)
   s.total.circuits_capacity = 128;
   s.total.dataplane = {{"rx_bursts", 80 * scale}, {"tx_full_dropped", 0}};
   const std::vector<CircuitState> closed{CircuitState::kClosed, CircuitState::kClosed};
-  const engine::TrafficCounter per_backend{300 * scale, 30000 * scale};
+  auto backend = [&](const char* address, engine::BackendState state,
+                     engine::TrafficCounter traffic, std::vector<CircuitState> circuits) {
+    BackendStats b;
+    b.address = ip(address);
+    b.state = state;
+    b.weight = 1;
+    b.traffic = traffic;
+    b.circuits = std::move(circuits);
+    return b;
+  };
+  auto pool = [](const char* name, uint32_t weight, engine::TrafficCounter traffic,
+                 std::vector<BackendStats> backends) {
+    PoolStats p;
+    p.name = name;
+    p.weight = weight;
+    p.traffic = traffic;
+    p.backends = std::move(backends);
+    return p;
+  };
+  auto traffic = [](uint64_t packets, uint64_t bytes) {
+    engine::TrafficCounter t;
+    t.packets = packets;
+    t.bytes = bytes;
+    return t;
+  };
+  const engine::TrafficCounter per_backend = traffic(300 * scale, 30000 * scale);
   s.services = {
-      {"web", {900 * scale, 90000 * scale},
-       {{"stable", 90, {600 * scale, 60000 * scale},
-         {{ip("10.77.0.21"), engine::BackendState::kActive, 1, per_backend, closed},
-          {ip("10.77.0.22"), engine::BackendState::kActive, 1, per_backend, closed}}},
-        {"canary", 10, per_backend,
-         {{ip("10.77.0.31"), engine::BackendState::kDraining, 1, per_backend,
-           {CircuitState::kClosed, CircuitState::kOpen}}}}}},
-      {"dns", {100 * scale, 8000 * scale},
-       {{"blue", 1, {100 * scale, 8000 * scale},
-         {{ip("2001:db8:1::1"), engine::BackendState::kActive, 1,
-           {100 * scale, 8000 * scale}, closed}}}}}};
+      {"web", traffic(900 * scale, 90000 * scale),
+       {pool("stable", 90, traffic(600 * scale, 60000 * scale),
+             {backend("10.77.0.21", engine::BackendState::kActive, per_backend, closed),
+              backend("10.77.0.22", engine::BackendState::kActive, per_backend, closed)}),
+        pool("canary", 10, per_backend,
+             {backend("10.77.0.31", engine::BackendState::kDraining, per_backend,
+                      {CircuitState::kClosed, CircuitState::kOpen})})}},
+      {"dns", traffic(100 * scale, 8000 * scale),
+       {pool("blue", 1, traffic(100 * scale, 8000 * scale),
+             {backend("2001:db8:1::1", engine::BackendState::kActive,
+                      traffic(100 * scale, 8000 * scale), closed)})}}};
   return s;
 }
 
