@@ -15,6 +15,7 @@ SLUICE_PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev valgrind python3-scapy
   openssl  # throwaway certificates for the control API's TLS tests
+  libssl-dev  # HTTPS health checks (control/health/tls_client.cc)
   # the control-plane integration tests' independent client (tests/control/integration/)
   python3-grpcio python3-grpc-tools
   # lab topologies (namespaces, veth)
