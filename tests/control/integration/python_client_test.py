@@ -80,8 +80,9 @@ def run_checks(socket_path, protos):
     def methods():
         assert stub.methods == ["ApplyService", "DeleteService", "GetService", "ListServices",
                                 "SetWeights", "SetBackendState", "GetStatus",
-                                "ExplainFlow", "GetStats", "WatchEvents"], stub.methods
-    checks.run("the stub has the .proto's ten methods", methods)
+                                "ExplainFlow", "GetStats", "WatchEvents", "GetDrainStatus"], \
+            stub.methods
+    checks.run("the stub has the .proto's eleven methods", methods)
 
     def status_fresh():
         st = stub.GetStatus(c.GetStatusRequest(), timeout=CALL_TIMEOUT_S)
@@ -314,6 +315,33 @@ def run_checks(socket_path, protos):
                      '\'_\' and \'.\')')
     checks.run("GetStats: revision, worker, counters by name, services by name; errors",
                get_stats)
+
+    def drain_status():
+        # No frame was sent: every target is drained; an ACTIVE backend is
+        # named as still receiving new flows.
+        r = stub.GetDrainStatus(c.GetDrainStatusRequest(service="shop", target="stable",
+                                                        quiet_ms=5000, max_census_age_ms=0),
+                                timeout=CALL_TIMEOUT_S)
+        assert (r.target_kind, list(r.backends), r.active_flows, r.safe_to_remove,
+                r.quiet_ms, r.revision) == \
+            ("pool", ["10.79.0.21", "10.79.0.22"], 0, True, 5000, 6), r
+        assert list(r.by_worker) == [0] and not r.HasField("idle_ms"), r
+        one = stub.GetDrainStatus(c.GetDrainStatusRequest(service="shop", target="10.79.0.31"),
+                                  timeout=CALL_TIMEOUT_S)
+        assert (one.target_kind, one.quiet_ms, list(one.still_receiving)) == \
+            ("backend", 30000, ["10.79.0.31"]), one
+        expect_error(stub.GetDrainStatus, c.GetDrainStatusRequest(service="nosuch"),
+                     grpc.StatusCode.NOT_FOUND, 'no service named "nosuch"')
+        expect_error(stub.GetDrainStatus, c.GetDrainStatusRequest(service="shop", target="gone"),
+                     grpc.StatusCode.NOT_FOUND, 'service shop has no pool or backend "gone"')
+        expect_error(stub.GetDrainStatus,
+                     c.GetDrainStatusRequest(service="shop", quiet_ms=86400001),
+                     grpc.StatusCode.INVALID_ARGUMENT, "quiet_ms: 86400001 is out of range 0..86400000")
+        expect_error(stub.GetDrainStatus, c.GetDrainStatusRequest(service="shop", target="x" * 4096),
+                     grpc.StatusCode.INVALID_ARGUMENT,
+                     "target: must be a pool name or a backend address (at most 64 printable "
+                     'characters), not "%s"' % ("x" * 64))
+    checks.run("GetDrainStatus: pool and backend answers; errors name the field", drain_status)
 
     def watch_history():
         events = stub.WatchEvents(c.WatchEventsRequest(start_sequence=1), timeout=CALL_TIMEOUT_S)
