@@ -60,7 +60,6 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 
 			if (cnt)
 				cnt->flows_moved_cpu++;
-			env->flow_copied = 1;
 		}
 		if (e && e->state != SLUICE_XDP_FLOW_EMPTY &&
 		    e->generation == (uint32_t)env->generation)
@@ -149,7 +148,6 @@ int sluice_xdp(struct xdp_md *ctx)
 		pkt->env.now_ms = sluice_now_ms();
 		pkt->env.flow_hash = 0;
 		pkt->env.service = 0;
-		pkt->env.flow_copied = 0;
 		sluice_adopt(cnt, pkt->env.generation);
 		g = sluice_globals(pkt->env.slot);
 		if (g)

@@ -23,6 +23,7 @@ processes it started (by PID) and removes its own lab.
 import json
 import os
 import random
+import select
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,37 @@ class SignalsEndToEndTest(unittest.TestCase):
         if check and p.returncode != 0:
             raise AssertionError("sluicectl %s failed (%d): %s %s" % (args, p.returncode, p.stdout, p.stderr))
         return p
+
+    def first_event(self, needles, timeout):
+        """The first event (a JSON line) from sequence 1 whose text holds
+        every string of `needles`, read from `sluicectl events`, which
+        follows the stream. Read unbuffered: select() cannot see lines
+        already sitting in a Python file object's buffer."""
+        p = subprocess.Popen([LAB, "ctl", "--", "events", "--since", "1", "-o", "json"],
+                             env=self.lab.environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        seen, pending = [], b""
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([p.stdout], [], [], 0.5)
+                if not ready:
+                    continue
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    text = line.decode()
+                    if all(n in text for n in needles):
+                        return text
+                    seen.append(text)
+            raise AssertionError("no event with %s within %s s; the last of %d read:\n%s" %
+                                 (needles, timeout, len(seen), "\n".join(seen[-5:])))
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+            p.stdout.close()
 
     def stats(self):
         return json.loads(self.ctl("stats", "-o", "json").stdout)
@@ -204,31 +236,37 @@ class SignalsEndToEndTest(unittest.TestCase):
         before = int(self.backend(self.stats(), "10.77.0.31")["traffic"]["new_flows"])
         vip = self.lab.vars["LAB_VIP"]
         load = self.lab.popen("client2", PYTHON, CLIENT, "connect", vip, "80", "150")
+        # The server dies somewhere inside server-stop: from before it, the
+        # time to unhealthy is an upper bound; from after it, a lower one.
+        stopping = time.monotonic()
         self.lab.run("server-stop", "canary1")
         stopped = time.monotonic()
         try:
             took = None
             while time.monotonic() < stopped + 10:
                 if self.health("10.77.0.31") == "HEALTH_STATE_UNHEALTHY":
-                    took = time.monotonic() - stopped
+                    took = time.monotonic() - stopping
+                    at_least = time.monotonic() - stopped
                     break
                 time.sleep(0.05)
             out, err = load.communicate(timeout=300)
             self.assertEqual(load.returncode, 0, err)
             during = json.loads(out.strip().splitlines()[-1])
             sent_to_dead = int(self.backend(self.stats(), "10.77.0.31")["traffic"]["new_flows"]) - before
-            print("health: canary1 unhealthy after %s s (bound %.1f s); during: %d ok, %d failed, %d "
-                  "flows sent to canary1" % (took, (unhealthy + 1) * interval_ms / 1000.0,
-                                             during["ok"], during["failed"], sent_to_dead))
             self.assertIsNotNone(took, "canary1 never turned unhealthy")
+            print("health: canary1 unhealthy %.2f..%.2f s after its server stopped (bound %.2f s); "
+                  "during: %d ok, %d failed, %d flows sent to canary1" %
+                  (at_least, took, (unhealthy + 1) * interval_ms / 1000.0 + 0.25,
+                   during["ok"], during["failed"], sent_to_dead))
             # Every failed connection is one that went to canary1: none to the others.
             self.assertEqual(during["failed"], int(sent_to_dead), during["errors"])
             after = self.connect("client1", 100)
             self.assertEqual(after["failed"], 0, after["errors"])
             self.assertNotIn("canary1", after["backends"])
             self.assertIn("canary2", after["backends"])
-            events = self.ctl("events", "--since", "1", "--count", "200", "-o", "json", timeout=30).stdout
-            self.assertIn("health_changed", events)
+            changed = json.loads(self.first_event(
+                ('"health_changed"', '"10.77.0.31"', '"to":"HEALTH_STATE_UNHEALTHY"'), timeout=30))
+            self.assertEqual(changed["health_changed"]["pool"], "canary", changed)
         finally:
             self.lab.run("server-start", "canary1")
         restarted = time.monotonic()
@@ -245,6 +283,8 @@ class SignalsEndToEndTest(unittest.TestCase):
         self.assertIn("canary1", again["backends"])
         # Checked last, so that the server always restarts above.
         self.assertLessEqual(took, (unhealthy + 1) * interval_ms / 1000.0 + 0.25)
+        # One failed check is not enough: `unhealthy` of them, an interval apart.
+        self.assertGreaterEqual(took, (unhealthy - 1) * interval_ms / 1000.0 - 0.05)
 
     # 3
     def test_3_drain_status(self):

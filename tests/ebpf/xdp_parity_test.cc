@@ -292,5 +292,55 @@ TEST_F(XdpParityTest, FlowMovedToAnotherCpuKeepsItsBackend) {
   EXPECT_EQ(per_cpu[static_cast<size_t>(cpu_)].flows_moved_cpu, 0u);
 }
 
+// A flow that moves between CPUs moves; it does not fork. Its SYN on one
+// CPU, its first ACK on another (where the handshake completes), then more
+// packets back on the first: the handshake is counted once, and the first
+// CPU copies the entry back rather than completing its stale SYN_SENT copy.
+TEST_F(XdpParityTest, FlowMovingBetweenCpusCountsItsHandshakeOnce) {
+  int other = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (c != cpu_ && CPU_ISSET(c, &saved_affinity_)) {
+      other = c;
+      break;
+    }
+  }
+  if (other < 0) GTEST_SKIP() << "needs a second CPU to move a flow to";
+  publish(0, 1);
+  if (HasFatalFailure()) return;
+  auto segment = [](uint8_t flags) {
+    return FrameBuilder().eth().ipv4("192.0.2.78", "10.100.0.10").tcp(42000, 80, flags).build();
+  };
+  auto on_cpu = [](int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+  };
+  const uint64_t now_ns = kStartNs;
+  ASSERT_EQ(run_xdp(segment(SLUICE_TCP_SYN), now_ns).action, XDP_TX);
+  ASSERT_EQ(on_cpu(other), 0);
+  const XdpRun ack = run_xdp(segment(SLUICE_TCP_ACK), now_ns + 3000000);
+  ASSERT_EQ(on_cpu(cpu_), 0);
+  const XdpRun data = run_xdp(segment(SLUICE_TCP_ACK | SLUICE_TCP_PSH), now_ns + 4000000);
+  const XdpRun more = run_xdp(segment(SLUICE_TCP_ACK), now_ns + 5000000);
+  EXPECT_EQ(ack.action, XDP_TX);
+  EXPECT_EQ(data.action, XDP_TX);
+  EXPECT_EQ(more.action, XDP_TX);
+
+  std::vector<sluice_xdp_counters> per_cpu(static_cast<size_t>(cpus_));
+  const uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(maps_.counters, &zero, per_cpu.data()), 0);
+  uint64_t handshakes = 0, moved = 0, new_flows = 0;
+  for (const sluice_xdp_counters& c : per_cpu) {
+    handshakes += c.handshakes_completed;
+    moved += c.flows_moved_cpu;
+    new_flows += c.new_flows;
+  }
+  EXPECT_EQ(handshakes, 1u) << "the handshake was completed on both CPUs";
+  EXPECT_EQ(new_flows, 1u);
+  EXPECT_EQ(moved, 2u) << "there and back again";
+  EXPECT_EQ(per_cpu[static_cast<size_t>(other)].handshakes_completed, 1u);
+}
+
 }  // namespace
 }  // namespace sluice::engine::test::parity

@@ -76,7 +76,6 @@ struct sluice_xdp_env {
 	uint32_t slot;      /* 0 or 1 */
 	uint32_t now_ms;    /* wrapping milliseconds, as the engine's now_ms */
 	uint32_t service;   /* the packet's service index (service packets) */
-	uint32_t flow_copied; /* this CPU's flow entry was just copied from another CPU's */
 };
 
 /* A packet's verdict, and what its traffic is counted against. */

@@ -66,7 +66,11 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_live(struct sluice_xdp_flo
  * breaks it if the weights changed since, copy the most recently used live
  * copy from the other CPUs (bpf_map_lookup_percpu_elem, Linux 5.19). Only
  * that case pays the scan: a key absent from the map is a new flow.
- * Returns whether `e` now holds an entry.
+ * The flow moves rather than forks: the copied CPU's entry is emptied, so
+ * that a handshake completed here is not completed again there (signals
+ * count each flow's events once, wherever its packets run); should a packet
+ * go back there, that CPU copies the entry back the same way. Returns
+ * whether `e` now holds an entry.
  */
 #define SLUICE_XDP_MAX_CPU_SCAN 4096
 
@@ -102,7 +106,7 @@ SLUICE_XDP_INLINE bool sluice_flow_from_other_cpu(struct sluice_xdp_flow *e,
 						  const struct sluice_flow_key *key)
 {
 	struct sluice_cpu_scan scan = {};
-	const struct sluice_xdp_flow *best;
+	struct sluice_xdp_flow *best;
 
 	scan.key = *key;
 	bpf_loop(SLUICE_XDP_MAX_CPU_SCAN, sluice_cpu_scan_step, &scan, 0);
@@ -112,6 +116,7 @@ SLUICE_XDP_INLINE bool sluice_flow_from_other_cpu(struct sluice_xdp_flow *e,
 	if (!best || best->state == SLUICE_XDP_FLOW_EMPTY)
 		return false;
 	*e = *best;
+	best->state = SLUICE_XDP_FLOW_EMPTY;
 	return true;
 }
 
@@ -290,8 +295,9 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 
 	e = sluice_flow_live(entry, now_ms, svc);
 	if (!e) {
-		/* An entry copied from another CPU stays counted there. */
-		if (entry && entry->state == SLUICE_XDP_FLOW_SYN_SENT && !env->flow_copied)
+		/* Moved here from another CPU or not, the entry is this CPU's
+		 * alone now (sluice_flow_from_other_cpu emptied the other). */
+		if (entry && entry->state == SLUICE_XDP_FLOW_SYN_SENT)
 			sluice_expire_handshake(entry, slot, service);
 		return 1;
 	}

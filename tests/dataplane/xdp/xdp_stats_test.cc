@@ -70,7 +70,11 @@ TEST_F(XdpStatsTest, CounterBlockMapsToWorkerCountersPerCpu) {
 // maps' size).
 TEST_F(XdpStatsTest, TrafficPerCounterSlotAndCpu) {
   std::vector<sluice_xdp_traffic> per_cpu(cpus_);
-  for (size_t cpu = 0; cpu < cpus_; ++cpu) per_cpu[cpu] = {10 + cpu, 1000 + cpu};
+  for (size_t cpu = 0; cpu < cpus_; ++cpu) {
+    per_cpu[cpu] = {};
+    per_cpu[cpu].packets = 10 + cpu;
+    per_cpu[cpu].bytes = 1000 + cpu;
+  }
   const uint32_t slot = 3;
   ASSERT_EQ(bpf_map_update_elem(maps_.pool_traffic, &slot, per_cpu.data(), BPF_ANY), 0);
   const uint32_t last = bpf_map__max_entries(skel_->maps.backend_traffic) - 1;
