@@ -280,8 +280,12 @@ class DataplaneEndToEndTest(unittest.TestCase):
             self.connect("client2", 5)
             time.sleep(0.2)
         self.assertEqual(set(self.backend_circuit("10.77.0.31")), {"closed"})
-        # Opening within 2 s is checked last so the recovery above always runs.
-        self.assertLess(opened_after, 2.0)
+        # Opening soon is checked last so the recovery above always runs.
+        # The bound: the clients' first SYNs (Python starting four clients
+        # on a loaded 2-core VM: up to ~1 s), Linux's first SYN retransmit
+        # 1 s later (two flows' retries are the two failures), one stats poll.
+        # CI once saw 2.34 s against an earlier 2.0 s bound.
+        self.assertLess(opened_after, 3.0)
 
     # 5
     def test_5_icmp(self):
