@@ -11,22 +11,16 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/mocks/control/null_dataplane_sink.h"
+
 namespace sluice::control {
 namespace {
 
 using namespace std::chrono_literals;
 
-class CountingSink final : public DataplaneSink {
+// Counts its censuses, each taking scan_time.
+class CountingSink final : public fakes::NullDataplaneSink {
  public:
-  std::string kind() const override { return "counting"; }
-  void publish(std::shared_ptr<const engine::Snapshot>) override {}
-  bool wait_applied(uint64_t, std::chrono::steady_clock::time_point) override { return true; }
-  std::vector<uint64_t> worker_generations() const override { return {}; }
-  DataplaneStats stats(const engine::Snapshot*) const override { return {}; }
-  std::vector<std::vector<CircuitSample>> circuit_states(const engine::Snapshot&) const override {
-    return {};
-  }
-  void set_backend_health(uint32_t, uint8_t) override {}
   FlowCensus flow_census(const engine::Snapshot&) const override {
     const uint32_t n = ++calls;
     std::this_thread::sleep_for(scan_time);

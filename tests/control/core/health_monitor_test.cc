@@ -13,6 +13,8 @@
 #include <map>
 #include <set>
 
+#include "tests/mocks/control/null_dataplane_sink.h"
+
 namespace sluice::control {
 namespace {
 
@@ -54,18 +56,10 @@ class ScriptedProber final : public health::Prober {
   std::map<uint64_t, engine::IpAddress> pending_;
 };
 
-class RecordingSink final : public DataplaneSink {
+// Records the health marks set in the dataplane.
+class RecordingSink final : public fakes::NullDataplaneSink {
  public:
-  std::string kind() const override { return "recording"; }
-  void publish(std::shared_ptr<const engine::Snapshot>) override {}
-  bool wait_applied(uint64_t, std::chrono::steady_clock::time_point) override { return true; }
-  std::vector<uint64_t> worker_generations() const override { return {}; }
-  DataplaneStats stats(const engine::Snapshot*) const override { return {}; }
-  std::vector<std::vector<CircuitSample>> circuit_states(const engine::Snapshot&) const override {
-    return {};
-  }
   void set_backend_health(uint32_t slot, uint8_t health) override { marks[slot] = health; }
-  FlowCensus flow_census(const engine::Snapshot&) const override { return {}; }
   std::map<uint32_t, uint8_t> marks;  // slot -> last value set
 };
 
