@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "control/health/health_checker.h"
+#include "tests/control/health/self_signed_tls.h"
 
 namespace {
 
@@ -93,26 +94,13 @@ double thread_cpu_s(pthread_t thread) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// A throwaway self-signed P-256 certificate for the https responder.
+// The https responder's context (self-signed, made in memory).
 SSL_CTX* make_server_tls() {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("health-bench"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_sign(cert, key, EVP_sha256());
-  if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+  SSL_CTX* ctx = health::testing::make_self_signed_server_tls("health-bench");
+  if (!ctx) {
     std::fprintf(stderr, "responder TLS setup failed\n");
     std::exit(1);
   }
-  X509_free(cert);
-  EVP_PKEY_free(key);
   return ctx;
 }
 

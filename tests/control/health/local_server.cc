@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tests/control/health/local_server.h"
 
+#include "tests/control/health/self_signed_tls.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ec.h>
@@ -49,26 +51,9 @@ int bound_socket(const char* address, uint16_t& port) {
   return fd;
 }
 
-// A throwaway self-signed P-256 certificate, made in memory.
 SSL_CTX* make_server_tls() {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("sluice-test"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_sign(cert, key, EVP_sha256());
-  if (!ctx || !key || SSL_CTX_use_certificate(ctx, cert) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx, key) != 1) {
-    throw std::runtime_error("test TLS context");
-  }
-  X509_free(cert);
-  EVP_PKEY_free(key);
+  SSL_CTX* ctx = make_self_signed_server_tls("sluice-test");
+  if (!ctx) throw std::runtime_error("test TLS context");
   return ctx;
 }
 
