@@ -28,5 +28,4 @@
   X(unhealthy_rescheduled, "flows moved off an unhealthy backend (unhealthy_flows)") \
   X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
   X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
-  X(flows_moved_cpu, "XDP: flows found in another CPU's table (RSS moved them)")     \
   X(snapshot_switches, "configuration generations adopted")
