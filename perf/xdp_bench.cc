@@ -166,7 +166,7 @@ Options parse(int argc, char** argv) {
 }
 
 int run(const Options& o) {
-  // Per-CPU flow state: every run must be on one CPU.
+  // Per-CPU counters and circuits: every run must be on one CPU.
   const int cpu = sched_getcpu();
   cpu_set_t one;
   CPU_ZERO(&one);

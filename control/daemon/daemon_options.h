@@ -39,7 +39,7 @@ struct DaemonOptions {
   sluice_hash_seed seed{};                   // 128-bit secret
   engine::ForwardingConfig forwarding;       // local_mac filled from the port later
   bool next_hop_set = false;
-  uint32_t flow_capacity = 1u << 20;         // per worker
+  uint32_t flow_capacity = 1u << 20;         // per worker (DPDK), all CPUs together (XDP)
   uint32_t circuit_capacity = 1u << 16;      // per worker
   std::string log_format = "text";           // text | json
   std::string log_level = "info";

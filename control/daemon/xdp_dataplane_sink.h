@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The XDP dataplane seen by the control core. A "worker" is the program on
-// one CPU: its flow table, circuits and counters are that CPU's values of
-// the per-CPU maps. Publication writes the inactive slot, switches the root
-// and waits for the grace period (dataplane/xdp/xdp_publisher.h), so once
-// publish() returns every CPU forwards with the new generation, idle CPUs
-// included: wait_applied answers truthfully. Backend health is the program's
+// one CPU: its circuits and counters are that CPU's values of the per-CPU
+// maps, and its flows those whose latest packet it carried (the flow table
+// is one map shared by every CPU; dataplane/xdp/flow_census.h).
+// Publication writes the inactive slot, switches the root and waits for
+// the grace period (dataplane/xdp/xdp_publisher.h), so once publish()
+// returns every CPU forwards with the new generation, idle CPUs included:
+// wait_applied answers truthfully. Backend health is the program's
 // "backend_health" map, written in place; the flow census walks its "flows"
 // map from here (dataplane/xdp/flow_census.h) and removes the handshakes
 // that expired unseen, which stats() then adds to the program's counts.

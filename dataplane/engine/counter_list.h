@@ -29,5 +29,4 @@
   X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
   X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
   X(icmp_to_host, "ICMP to a VIP handed to the kernel (ND and others; in to_host)")  \
-  X(flows_moved_cpu, "XDP: flows found in another CPU's table (RSS moved them)")     \
   X(snapshot_switches, "configuration generations adopted")

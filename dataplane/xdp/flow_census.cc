@@ -16,13 +16,12 @@
 namespace sluice::xdp {
 namespace {
 
-// Per-CPU values come in 8-byte strides; the entry needs no rounding.
-static_assert(sizeof(sluice_xdp_flow) % 8 == 0);
+// 40 bytes: with the 40-byte key and the kernel's 48-byte element header, a
+// map element is two whole cache lines (xdp_layout.h).
+static_assert(sizeof(sluice_xdp_flow) == 40);
 
 constexpr int kEnotsupp = 524;             // the kernel's ENOTSUPP
-constexpr size_t kBatchBytes = 8u << 20;   // per-CPU values read per syscall, at most
-constexpr uint32_t kMinBatch = 256;        // keys per syscall, at least
-constexpr uint32_t kMaxBatch = 8192;
+constexpr uint32_t kBatch = 8192;          // entries per syscall (640 KiB of keys and values)
 
 // Idle time or age: 0 for a time after `now_ms` (written during the walk).
 uint32_t since(uint32_t now_ms, uint32_t then_ms) {
@@ -53,33 +52,25 @@ class Tally {
     }
   }
 
-  // Judges one key by its values (one per CPU). True when the key is to be
-  // deleted (an expired handshake).
-  bool judge(const sluice_flow_key& key, const sluice_xdp_flow* values, XdpFlowCensus& out) {
+  // Judges one entry. True when the key is to be deleted (an expired
+  // handshake).
+  bool judge(const sluice_flow_key& key, const sluice_xdp_flow& e, XdpFlowCensus& out) {
+    if (e.state == SLUICE_XDP_FLOW_EMPTY) return false;
     const engine::CompiledService* svc = snapshot_.find_service(key);
     if (svc == nullptr) return false;
-    int freshest = -1;
-    for (int cpu = 0; cpu < static_cast<int>(slots_.size()); ++cpu) {
-      const sluice_xdp_flow& v = values[cpu];
-      if (v.state == SLUICE_XDP_FLOW_EMPTY) continue;
-      if (freshest < 0 ||
-          static_cast<int32_t>(v.last_seen_ms - values[freshest].last_seen_ms) > 0) {
-        freshest = cpu;
-      }
-    }
-    if (freshest < 0) return false;
-    const sluice_xdp_flow& e = values[freshest];
+    // A CPU beyond the possible ones cannot have written it: CPU 0.
+    const uint32_t cpu = e.cpu < slots_.size() ? e.cpu : 0;
     const uint32_t idle = since(now_ms_, e.last_seen_ms);
     const uint16_t index = svc->find_backend(e.backend_fingerprint);
     const engine::CompiledBackend* b =
         index == engine::kNoBackendIndex ? nullptr : &svc->backends[index];
     if (idle < timeout_ms(e.state, svc->config.timeouts)) {
-      if (b != nullptr) count_live(static_cast<uint32_t>(freshest), b->counter_slot, e, idle);
+      if (b != nullptr) count_live(cpu, b->counter_slot, e, idle);
       return false;
     }
     if (e.state != SLUICE_XDP_FLOW_SYN_SENT) return false;  // dead: the LRU's to reclaim
     ExpiredHandshake x;
-    x.cpu = static_cast<uint32_t>(freshest);
+    x.cpu = cpu;
     x.service_slot = svc->counter_slot;
     if (b != nullptr) {
       x.has_backend = true;
@@ -133,11 +124,10 @@ bool batch_unsupported(int err) {
 // Reads the map in batches, handing each batch to `visit(keys, values, n)`.
 // False, having read nothing, when the kernel has no batch lookup for it.
 template <typename Visit>
-bool walk_batched(int fd, size_t cpus, Visit&& visit) {
-  uint32_t batch = static_cast<uint32_t>(
-      std::clamp<size_t>(kBatchBytes / (sizeof(sluice_xdp_flow) * cpus), kMinBatch, kMaxBatch));
+bool walk_batched(int fd, Visit&& visit) {
+  uint32_t batch = kBatch;
   std::vector<sluice_flow_key> keys(batch);
-  std::vector<sluice_xdp_flow> values(size_t{batch} * cpus);
+  std::vector<sluice_xdp_flow> values(batch);
   uint64_t token = 0;  // the kernel's position: a bucket index
   bool first = true;
   for (;;) {
@@ -150,7 +140,7 @@ bool walk_batched(int fd, size_t cpus, Visit&& visit) {
       // One bucket holds more keys than a batch: read it with a larger one.
       batch *= 2;
       keys.resize(batch);
-      values.resize(size_t{batch} * cpus);
+      values.resize(batch);
       continue;
     }
     if (rc != 0 && err != ENOENT) {
@@ -165,18 +155,18 @@ bool walk_batched(int fd, size_t cpus, Visit&& visit) {
 
 // The same, one key at a time.
 template <typename Visit>
-void walk_by_key(int fd, size_t cpus, Visit&& visit) {
-  std::vector<sluice_xdp_flow> values(cpus);
+void walk_by_key(int fd, Visit&& visit) {
+  sluice_xdp_flow value{};
   sluice_flow_key key{}, next{};
   const sluice_flow_key* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     key = next;
     prev = &key;
-    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
+    if (bpf_map_lookup_elem(fd, &key, &value) != 0) {
       if (errno == ENOENT) continue;  // evicted meanwhile
       fail("read", errno);
     }
-    visit(&key, values.data(), 1);
+    visit(&key, &value, 1);
   }
   if (errno != ENOENT) fail("list the keys of", errno);
 }
@@ -200,7 +190,7 @@ XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snap
   auto visit = [&](const sluice_flow_key* keys, const sluice_xdp_flow* values, uint32_t n) {
     out.keys += n;
     for (uint32_t i = 0; i < n; ++i) {
-      if (tally.judge(keys[i], values + size_t{i} * static_cast<size_t>(cpus), out)) {
+      if (tally.judge(keys[i], values[i], out)) {
         doomed.push_back(keys[i]);
       }
     }
@@ -211,8 +201,8 @@ XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snap
       doomed.clear();
     }
   };
-  out.batched = walk_batched(maps.flows, static_cast<size_t>(cpus), visit);
-  if (!out.batched) walk_by_key(maps.flows, static_cast<size_t>(cpus), visit);
+  out.batched = walk_batched(maps.flows, visit);
+  if (!out.batched) walk_by_key(maps.flows, visit);
   out.cpus = tally.result();
   return out;
 }

@@ -1,26 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // The XDP dataplane's flow census (engine/flow_census.h for the engine's):
-// the live flows of every CPU per backend counter slot, read from userspace
-// out of the program's "flows" map (LRU_PERCPU_HASH: one key per flow, one
-// value per CPU) while the program keeps forwarding.
+// the live flows per CPU and backend counter slot, read from userspace out
+// of the program's "flows" map (LRU_HASH: one entry per flow, shared by
+// every CPU) while the program keeps forwarding.
 //
-// How it reads: BPF_MAP_LOOKUP_BATCH, a few thousand keys with all their
-// per-CPU values per syscall (key by key with get_next_key + lookup where
-// the kernel has no batch operation). The kernel walks the map bucket by
-// bucket under each bucket's lock only while copying it; the program is
-// never stopped or slowed. Bounded-error, as the engine's census: a flow
-// created or ended during the walk may or may not be in it, an entry
-// written while it is copied may be seen in its old or its new state.
+// How it reads: BPF_MAP_LOOKUP_BATCH, a few thousand entries per syscall
+// (key by key with get_next_key + lookup where the kernel has no batch
+// operation). The kernel walks the map bucket by bucket under each bucket's
+// lock only while copying it; the program is never stopped or slowed.
+// Bounded-error, as the engine's census: a flow created or ended during the
+// walk may or may not be in it, an entry written while it is copied may be
+// seen in its old or its new state.
 //
 // What counts, with `now_ms` the program's clock (CLOCK_MONOTONIC_COARSE,
 // which bpf_ktime_get_coarse_ns reads) and the timeouts of the service the
 // key belongs to in `snapshot` (keys of services the snapshot no longer has
 // are skipped, as are flows of backends it no longer has):
-//  - Each key is judged by its most recent copy (the CPU value with the
-//    latest last_seen_ms). A flow has copies on several CPUs only when the
-//    program copied it to a new CPU after RSS moved it
-//    (ebpf/xdp/lib/flow.h); the older copy is stale and is not a flow of
-//    its own.
+//  - A flow is counted on the CPU that carried its latest packet (the
+//    entry's `cpu`, which the program keeps current), as an engine
+//    worker's flows are those in its table: each flow once, on one CPU.
 //  - Live (not empty, idle less than its state's timeout): one flow of its
 //    backend's slot on that CPU; age = now - first_seen_ms, idle = now -
 //    last_seen_ms (an entry written after `now_ms` was read counts 0).
@@ -30,9 +28,10 @@
 //    against the backend's service, pool and backend slots (the service's
 //    only when the snapshot no longer has the backend), and the key is
 //    deleted. A packet of the flow arriving between the read and the
-//    delete may have counted it too, or see its new entry deleted (the
-//    next packet then schedules the flow again): both need a packet within
-//    microseconds of a census on a flow idle for seconds.
+//    delete may have counted it too (the census cannot take the entry's
+//    handshake claim, ebpf/xdp/lib/flow.h), or see its new entry deleted
+//    (the next packet then schedules the flow again): both need a packet
+//    within microseconds of a census on a flow idle for seconds.
 //  - Anything else expired is left to the LRU.
 #pragma once
 
@@ -59,8 +58,9 @@ struct ExpiredHandshake {
 };
 
 struct XdpFlowCensus {
-  // By possible CPU, each in backend-slot order, one element per slot with
-  // at least one live flow on that CPU.
+  // By possible CPU (the one that carried the flows' latest packets), each in
+  // backend-slot order, one element per slot with at least one live flow
+  // on that CPU.
   std::vector<std::vector<engine::SlotFlows>> cpus;
   std::vector<ExpiredHandshake> expired;  // counted and deleted
   uint64_t keys = 0;                      // keys read

@@ -196,6 +196,35 @@ void pin(int fd, const std::string& path) {
   }
 }
 
+// A pinned map must be of the type, key and value size this program was
+// built for. The layout version should have said so already; this catches
+// a layout change that forgot to bump it, before bpf_map__reuse_fd (which
+// takes whatever the fd is) lets the program read, say, one CPU's value of
+// a per-CPU map as if it were the whole entry.
+void check_pinned_shape(const bpf_map* map, int fd, const std::string& path) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
+    throw XdpError("cannot inspect the pinned XDP map " + path + ": " + std::strerror(errno));
+  }
+  const auto want = bpf_map__type(map);
+  if (info.type == static_cast<uint32_t>(want) && info.key_size == bpf_map__key_size(map) &&
+      info.value_size == bpf_map__value_size(map)) {
+    return;
+  }
+  auto shape = [](uint32_t type, uint32_t key, uint32_t value) {
+    const char* name = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(type));
+    return std::string(name ? name : "map type " + std::to_string(type)) + " (key " +
+           std::to_string(key) + " B, value " + std::to_string(value) + " B)";
+  };
+  throw XdpError("the pinned XDP map " + path + " is " +
+                 shape(info.type, info.key_size, info.value_size) + ", this sluiced needs " +
+                 shape(want, bpf_map__key_size(map), bpf_map__value_size(map)) +
+                 ": it cannot be adopted. Either run the sluiced that made it, or remove the "
+                 "pins with `sluiced --xdp-detach` (forwarding stops; flows and configuration "
+                 "are lost) and start again");
+}
+
 // Entries of a fresh map, from the per-slot sizes of the options.
 uint32_t fresh_size(const std::string& map, const XdpMapSizes& s) {
   if (map == "services" || map == "vips" || map == "service_config") return SLUICE_XDP_SLOTS * s.services;
@@ -308,6 +337,7 @@ void XdpLoader::adopt_or_size_maps(bool adopt) {
       if (pinned.get() < 0) {
         throw XdpError("cannot open the pinned XDP map " + path + ": " + std::strerror(errno));
       }
+      check_pinned_shape(map, pinned.get(), path);
       const int err = bpf_map__reuse_fd(map, pinned.get());  // takes its own copy
       if (err != 0) {
         throw XdpError("cannot reuse the pinned XDP map " + path + ": " + std::strerror(-err));

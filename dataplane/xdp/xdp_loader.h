@@ -17,7 +17,9 @@
 //    netlink update (XDP_FLAGS_REPLACE; an upgrade), so no packet meets an
 //    interface without a program.
 // Pins are adopted only when their `layout` map holds this build's
-// SLUICE_XDP_LAYOUT_VERSION; otherwise loading fails and says what to do.
+// SLUICE_XDP_LAYOUT_VERSION and every pinned map has the type, key and
+// value size the program was built for; otherwise loading fails, says what
+// to do, and leaves the running program and its pins alone.
 //
 // Pin folder: <pin_root>/<interface>/, one file per map (by its name) plus
 // "program". The `root` pin is written last: a folder without it is an
@@ -43,7 +45,7 @@ struct XdpMapSizes {
   uint32_t backends = SLUICE_XDP_MAX_BACKENDS;         // per slot, all services
   uint32_t maglev_entries = SLUICE_XDP_MAGLEV_ENTRIES; // per slot, all tables
   uint32_t rules = SLUICE_XDP_MAX_RULES;               // per slot, all services
-  uint32_t flows = SLUICE_XDP_FLOWS;                   // per CPU (LRU)
+  uint32_t flows = SLUICE_XDP_FLOWS;                   // all CPUs together (LRU)
   uint32_t circuits = SLUICE_XDP_CIRCUITS;             // per CPU (LRU)
   uint32_t counter_slots = SLUICE_XDP_COUNTER_SLOTS;   // per kind
 };

@@ -54,13 +54,6 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 		 * scratch map value, which any verifier takes as a key; the entry
 		 * goes to sluice_handle_flow only when not NULL.) */
 		e = bpf_map_lookup_elem(&flows, &p->key);
-		if (e && e->state == SLUICE_XDP_FLOW_EMPTY &&
-		    sluice_flow_from_other_cpu(e, &p->key)) {
-			struct sluice_xdp_counters *cnt = sluice_counters();
-
-			if (cnt)
-				cnt->flows_moved_cpu++;
-		}
 		if (e && e->state != SLUICE_XDP_FLOW_EMPTY &&
 		    e->generation == (uint32_t)env->generation)
 			service = e->service;

@@ -31,6 +31,9 @@
 extern "C" {
 #endif
 
+/* 5: "flows" became one LRU_HASH entry per flow shared by every CPU (was
+ * LRU_PERCPU_HASH, one value per possible CPU), with handshake_claimed;
+ * the counter icmp_to_host was added. */
 #define SLUICE_XDP_LAYOUT_VERSION 5u
 #define SLUICE_XDP_SLOTS 2u
 
@@ -177,9 +180,31 @@ struct sluice_xdp_rule_key {
 	uint8_t addr[16];
 };
 
-/* map "flows", LRU_PERCPU_HASH: sluice_flow_key -> this CPU's entry (an
- * engine FlowEntry without the key, plus the service it was scheduled by).
- * state 0 (empty) on this CPU = absent. */
+/*
+ * map "flows", LRU_HASH: sluice_flow_key -> the flow's entry (an engine
+ * FlowEntry without the key, plus the service it was scheduled by), one per
+ * flow, shared by every CPU: a flow whose packets move to another CPU (RSS
+ * rebalanced; on veth and generic XDP the program runs on the sending CPU)
+ * finds its entry there. State 0 (empty) = absent.
+ *
+ * Why one shared entry rather than one per CPU: an LRU_PERCPU_HASH holds a
+ * value for every possible CPU in every key (1M flows: 2.1 GiB at 64 CPUs,
+ * 4.2 GiB at 128, nearly all zeros), and a flow that moved had to be looked
+ * for on every CPU. Here memory is entries x (key + value + the kernel's
+ * element header and bucket), whatever the CPU count: README.md (XDP).
+ *
+ * Writes from two CPUs at once (one flow's packets running on two CPUs in
+ * the same instant, which only a moving flow does) are plain stores of
+ * last_seen_ms, state and, on a generation change or a steered SYN, of
+ * fields both CPUs compute alike from the same configuration: the last
+ * store wins, and a lost one at worst delays a state change by a packet.
+ * What must happen once per flow, counting its handshake's outcome
+ * (completed or expired), is claimed with an atomic exchange of
+ * handshake_claimed (sluice_flow_claim_handshake, ebpf/xdp/lib/flow.h).
+ *
+ * 40 bytes: with the 40-byte key and the kernel's 48-byte element header,
+ * an element is 128 bytes, two whole cache lines.
+ */
 struct sluice_xdp_flow {
 	uint64_t backend_fingerprint;
 	uint32_t last_seen_ms;
@@ -192,7 +217,16 @@ struct sluice_xdp_flow {
 	 * current, the service lookup would return it again, and an established
 	 * packet skips that lookup. */
 	uint32_t service;
-	uint32_t pad;
+	/* The CPU that carried the flow's latest packet (its scheduler at
+	 * first): where the flow census counts it, as each CPU's copy used to
+	 * be counted. Stored only when it changes, so a flow that stays on its
+	 * CPU never writes it again. */
+	uint32_t cpu;
+	/* 0 until a CPU claims the handshake's outcome (completed or expired)
+	 * with an atomic exchange to 1: a 64-bit word, since BPF_XCHG is 64-bit
+	 * below clang's -mcpu=v3 (which this program does not use). A new
+	 * entry (a new connection on the tuple) starts at 0 again. */
+	uint64_t handshake_claimed;
 };
 
 /* engine::FlowState, the values of sluice_xdp_flow.state. */

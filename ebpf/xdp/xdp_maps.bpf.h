@@ -83,8 +83,19 @@ struct {
 	__type(value, uint32_t);
 } rules SEC(".maps");
 
+/*
+ * One entry per flow, shared by every CPU (why: xdp_layout.h). The common
+ * LRU, not BPF_F_NO_COMMON_LRU: with per-CPU LRU lists the kernel splits
+ * the preallocated entries evenly over the *possible* CPUs, and a CPU can
+ * only hold the flows it created in its share. A VM with 128 possible and
+ * 2 online CPUs would keep 1/64 of the table usable, and RSS skew (or a
+ * flood on one queue) would evict a busy CPU's flows while other shares sit
+ * idle. The common LRU's cost is a lock taken on inserts only, and even
+ * then only when a CPU's local free list (128 entries) runs dry; lookups
+ * just set a reference bit.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SLUICE_XDP_FLOWS);
 	__type(key, struct sluice_flow_key);
 	__type(value, struct sluice_xdp_flow);

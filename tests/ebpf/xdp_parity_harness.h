@@ -19,7 +19,8 @@
 // mismatches_.
 //
 // The test thread is pinned to one CPU, so the program's per-CPU state
-// (flows, circuits, counters) is one CPU's, like the engine worker's.
+// (circuits, counters) is one CPU's, and its flow table (one map shared by
+// every CPU) holds only what that CPU carried, like the engine worker's.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -279,6 +280,16 @@ class XdpParityHarness : public ::testing::Test {
     sluice_xdp_counters c{};
     EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
     return flatten(c);
+  }
+
+  // The program's value of a worker counter, this CPU.
+  uint64_t xdp_counter(const std::string& name) {
+    const Values v = xdp_counters();
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (counter_names()[i] == name) return v[i];
+    }
+    ADD_FAILURE() << "no counter " << name;
+    return 0;
   }
 
   // The engine's slot signals and histograms, as slot_value_names() lists them.

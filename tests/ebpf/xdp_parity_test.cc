@@ -35,6 +35,38 @@ class XdpParityTest : public XdpParityHarness {
     XdpParityHarness::publish(scenario_config(step), generation);
   }
 
+  // A CPU this thread may run on besides cpu_, or -1.
+  int other_cpu() const {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (c != cpu_ && CPU_ISSET(c, &saved_affinity_)) return c;
+    }
+    return -1;
+  }
+
+  static int on_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+  }
+
+  std::vector<sluice_xdp_counters> counters_per_cpu() {
+    std::vector<sluice_xdp_counters> per_cpu(static_cast<size_t>(cpus_));
+    const uint32_t zero = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(maps_.counters, &zero, per_cpu.data()), 0);
+    return per_cpu;
+  }
+
+  // The flow map's one entry (the test made one flow).
+  sluice_xdp_flow only_flow() {
+    sluice_flow_key key{}, next{};
+    sluice_xdp_flow e{};
+    EXPECT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
+    EXPECT_NE(bpf_map_get_next_key(maps_.flows, &key, &next), 0) << "more than one flow";
+    EXPECT_EQ(bpf_map_lookup_elem(maps_.flows, &key, &e), 0);
+    return e;
+  }
+
   // Both health tables as scenario_health(step, late) says.
   void apply_health(uint32_t step, bool late) {
     for (const CompiledService& s : snapshot_->services()) {
@@ -226,18 +258,12 @@ TEST_F(XdpParityTest, RedirectsForwardedFramesWhenTxIfindexIsSet) {
 }
 
 // Not parity (the engine's workers never share flows) but the XDP side of
-// the same promise: flow tables are per CPU, and a flow whose packets move to
-// another CPU (RSS rebalanced; on veth XDP runs on the sending CPU) keeps its
-// backend even after the weights changed. The program copies the entry from
-// the CPU that had it instead of scheduling the flow afresh.
+// the same promise: a flow whose packets move to another CPU (RSS
+// rebalanced; on veth XDP runs on the sending CPU) keeps its backend even
+// after the weights changed. The flow table is one map shared by every
+// CPU: the other CPU finds the entry, as a hit, and schedules nothing.
 TEST_F(XdpParityTest, FlowMovedToAnotherCpuKeepsItsBackend) {
-  int other = -1;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (c != cpu_ && CPU_ISSET(c, &saved_affinity_)) {
-      other = c;
-      break;
-    }
-  }
+  const int other = other_cpu();
   if (other < 0) GTEST_SKIP() << "needs a second CPU to move a flow to";
   publish(0, 1);  // web: stable 90, canary 10
   if (HasFatalFailure()) return;
@@ -270,56 +296,41 @@ TEST_F(XdpParityTest, FlowMovedToAnotherCpuKeepsItsBackend) {
   publish(6, 2);  // stable 0, canary 100: a rescheduled flow would go to canary
   if (HasFatalFailure()) return;
 
-  cpu_set_t there;
-  CPU_ZERO(&there);
-  CPU_SET(other, &there);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(there), &there), 0);
+  ASSERT_EQ(on_cpu(other), 0);
   const XdpRun moved = run_xdp(segment(port, SLUICE_TCP_ACK), now_ns + 1000000);
   // A flow no CPU has seen is scheduled with the new weights (canary).
   const XdpRun fresh = run_xdp(segment(port + 1000, SLUICE_TCP_ACK), now_ns + 1000000);
-  std::vector<sluice_xdp_counters> per_cpu(static_cast<size_t>(cpus_));
-  const uint32_t zero = 0;
-  ASSERT_EQ(bpf_map_lookup_elem(maps_.counters, &zero, per_cpu.data()), 0);
-  cpu_set_t back;
-  CPU_ZERO(&back);
-  CPU_SET(cpu_, &back);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(back), &back), 0);
+  ASSERT_EQ(on_cpu(cpu_), 0);
+  const std::vector<sluice_xdp_counters> per_cpu = counters_per_cpu();
+  if (HasFatalFailure()) return;
 
   ASSERT_EQ(moved.action, XDP_TX);
   EXPECT_EQ(backend_of(moved), backend) << "the moved flow was rescheduled";
   EXPECT_EQ(backend_of(fresh).rfind("10.1.1.", 0), 0u) << backend_of(fresh);
-  EXPECT_EQ(per_cpu[static_cast<size_t>(other)].flows_moved_cpu, 1u);
-  EXPECT_EQ(per_cpu[static_cast<size_t>(cpu_)].flows_moved_cpu, 0u);
+  const sluice_xdp_counters& there = per_cpu[static_cast<size_t>(other)];
+  EXPECT_EQ(there.flow_hits, 1u) << "the moved flow's entry was not found";
+  EXPECT_EQ(there.new_flows, 1u) << "only the unseen flow is new";
+  EXPECT_EQ(there.flows_rescheduled, 0u);
 }
 
-// A flow that moves between CPUs moves; it does not fork. Its SYN on one
-// CPU, its first ACK on another (where the handshake completes), then more
-// packets back on the first: the handshake is counted once, and the first
-// CPU copies the entry back rather than completing its stale SYN_SENT copy.
+// A flow whose packets run on two CPUs is one flow: its SYN on one CPU, its
+// first ACK on another (where the handshake completes), then more packets
+// back on the first. The handshake is counted once, on the CPU that
+// completed it; the flow is new once; its entry names the CPU that carried
+// its latest packet (where the flow census counts it).
 TEST_F(XdpParityTest, FlowMovingBetweenCpusCountsItsHandshakeOnce) {
-  int other = -1;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (c != cpu_ && CPU_ISSET(c, &saved_affinity_)) {
-      other = c;
-      break;
-    }
-  }
+  const int other = other_cpu();
   if (other < 0) GTEST_SKIP() << "needs a second CPU to move a flow to";
   publish(0, 1);
   if (HasFatalFailure()) return;
   auto segment = [](uint8_t flags) {
     return FrameBuilder().eth().ipv4("192.0.2.78", "10.100.0.10").tcp(42000, 80, flags).build();
   };
-  auto on_cpu = [](int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set);
-  };
   const uint64_t now_ns = kStartNs;
   ASSERT_EQ(run_xdp(segment(SLUICE_TCP_SYN), now_ns).action, XDP_TX);
   ASSERT_EQ(on_cpu(other), 0);
   const XdpRun ack = run_xdp(segment(SLUICE_TCP_ACK), now_ns + 3000000);
+  EXPECT_EQ(only_flow().cpu, static_cast<uint32_t>(other)) << "the flow moved";
   ASSERT_EQ(on_cpu(cpu_), 0);
   const XdpRun data = run_xdp(segment(SLUICE_TCP_ACK | SLUICE_TCP_PSH), now_ns + 4000000);
   const XdpRun more = run_xdp(segment(SLUICE_TCP_ACK), now_ns + 5000000);
@@ -327,19 +338,79 @@ TEST_F(XdpParityTest, FlowMovingBetweenCpusCountsItsHandshakeOnce) {
   EXPECT_EQ(data.action, XDP_TX);
   EXPECT_EQ(more.action, XDP_TX);
 
-  std::vector<sluice_xdp_counters> per_cpu(static_cast<size_t>(cpus_));
-  const uint32_t zero = 0;
-  ASSERT_EQ(bpf_map_lookup_elem(maps_.counters, &zero, per_cpu.data()), 0);
-  uint64_t handshakes = 0, moved = 0, new_flows = 0;
+  const std::vector<sluice_xdp_counters> per_cpu = counters_per_cpu();
+  if (HasFatalFailure()) return;
+  uint64_t handshakes = 0, new_flows = 0, hits = 0;
   for (const sluice_xdp_counters& c : per_cpu) {
     handshakes += c.handshakes_completed;
-    moved += c.flows_moved_cpu;
     new_flows += c.new_flows;
+    hits += c.flow_hits;
   }
   EXPECT_EQ(handshakes, 1u) << "the handshake was completed on both CPUs";
   EXPECT_EQ(new_flows, 1u);
-  EXPECT_EQ(moved, 2u) << "there and back again";
+  EXPECT_EQ(hits, 3u);
   EXPECT_EQ(per_cpu[static_cast<size_t>(other)].handshakes_completed, 1u);
+  // One entry, completed, back on this CPU.
+  const sluice_xdp_flow e = only_flow();
+  EXPECT_EQ(e.state, SLUICE_XDP_FLOW_ESTABLISHED);
+  EXPECT_EQ(e.handshake_claimed, 1u);
+  EXPECT_EQ(e.cpu, static_cast<uint32_t>(cpu_));
+}
+
+// Two CPUs racing on one flow's SYN_SENT entry both see SYN_SENT; the one
+// that claims the handshake counts it, the other does not. The race is
+// set up by hand: the entry is SYN_SENT but its handshake already claimed
+// (another CPU's state store not yet seen). The first ACK then completes
+// the handshake without counting it; likewise, once the SYN timeout has
+// passed, a claimed SYN_SENT entry is not counted as expired again.
+TEST_F(XdpParityTest, AHandshakeAnotherCpuClaimedIsNotCountedAgain) {
+  publish(0, 1);
+  if (HasFatalFailure()) return;
+  auto segment = [](uint16_t port, uint8_t flags) {
+    return FrameBuilder().eth().ipv4("192.0.2.79", "10.100.0.10").tcp(port, 80, flags).build();
+  };
+  const uint64_t now_ns = kStartNs;
+  auto claim_only_flow = [&] {
+    sluice_flow_key key{};
+    ASSERT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
+    sluice_xdp_flow e{};
+    ASSERT_EQ(bpf_map_lookup_elem(maps_.flows, &key, &e), 0);
+    ASSERT_EQ(e.state, SLUICE_XDP_FLOW_SYN_SENT);
+    e.handshake_claimed = 1;
+    ASSERT_EQ(bpf_map_update_elem(maps_.flows, &key, &e, BPF_EXIST), 0);
+  };
+  const CompiledService* web = find_service("web");
+  ASSERT_NE(web, nullptr);
+  auto expired = [&] {
+    sluice_xdp_traffic t{};
+    const uint32_t slot = web->counter_slot;
+    EXPECT_TRUE(read_this_cpu(maps_.service_traffic, &slot, &t));
+    return t.handshakes_expired;
+  };
+
+  ASSERT_EQ(run_xdp(segment(43000, SLUICE_TCP_SYN), now_ns).action, XDP_TX);
+  claim_only_flow();
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(run_xdp(segment(43000, SLUICE_TCP_ACK), now_ns + 1000000).action, XDP_TX);
+  EXPECT_EQ(only_flow().state, SLUICE_XDP_FLOW_ESTABLISHED);
+  EXPECT_EQ(xdp_counter("handshakes_completed"), 0u);
+  EXPECT_EQ(xdp_counter("flow_hits"), 1u);
+
+  // The same with an expired handshake: a new SYN after the SYN timeout
+  // schedules the flow again (new_flows 2) without counting the expiry.
+  sluice_flow_key key{};
+  ASSERT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
+  ASSERT_EQ(bpf_map_delete_elem(maps_.flows, &key), 0);
+  ASSERT_EQ(run_xdp(segment(43001, SLUICE_TCP_SYN), now_ns).action, XDP_TX);
+  claim_only_flow();
+  if (HasFatalFailure()) return;
+  const uint64_t late = now_ns + (uint64_t{web->config.timeouts.tcp_syn_ms} + 1) * 1000000;
+  EXPECT_EQ(run_xdp(segment(43001, SLUICE_TCP_SYN), late).action, XDP_TX);
+  EXPECT_EQ(expired(), 0u);
+  EXPECT_EQ(xdp_counter("new_flows"), 3u);
+  const sluice_xdp_flow again = only_flow();
+  EXPECT_EQ(again.state, SLUICE_XDP_FLOW_SYN_SENT);
+  EXPECT_EQ(again.handshake_claimed, 0u) << "a new entry starts unclaimed";
 }
 
 }  // namespace

@@ -44,16 +44,6 @@ class XdpSignalsParityTest : public XdpParityHarness {
     return &d.service->backends[d.backend];
   }
 
-  // The program's value of a worker counter, this CPU.
-  uint64_t xdp_counter(const std::string& name) {
-    const Values v = xdp_counters();
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (counter_names()[i] == name) return v[i];
-    }
-    ADD_FAILURE() << "no counter " << name;
-    return 0;
-  }
-
   // The program's signals of one slot (this CPU).
   TrafficCounter xdp_signals(int map, uint32_t slot) {
     sluice_xdp_traffic t{};

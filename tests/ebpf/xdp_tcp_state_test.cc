@@ -6,7 +6,7 @@
 // timeout at its exact boundary. Only the program runs here (run_xdp; the
 // engine is used only to find client ports that land on a given backend,
 // which parity guarantees). Every assertion reads what userspace can see:
-// this CPU's entry in the "flows" map (state, times, backend), the
+// the flow's entry in the "flows" map (state, times, backend), the
 // counters and golden-signal maps, and where a forwarded frame went (its
 // outer destination) after a weight change moved every new flow to the
 // canary pool.
@@ -71,11 +71,11 @@ class XdpTcpStateTest : public XdpParityHarness {
     return p.key;
   }
 
-  // This CPU's entry for kClient:port, unless absent or empty.
+  // The entry for kClient:port (one for every CPU), unless absent or empty.
   std::optional<sluice_xdp_flow> entry(uint16_t port) {
     const sluice_flow_key k = key_of(port);
     sluice_xdp_flow f{};
-    if (!read_this_cpu(maps_.flows, &k, &f) || f.state == SLUICE_XDP_FLOW_EMPTY) return {};
+    if (bpf_map_lookup_elem(maps_.flows, &k, &f) != 0 || f.state == SLUICE_XDP_FLOW_EMPTY) return {};
     return f;
   }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Packets of TCP/UDP flows to a service: engine Worker::handle_flow over the
- * "flows" map (LRU_PERCPU_HASH: the key is shared, each CPU has its own
- * entry; a zeroed entry, state EMPTY, is how other CPUs see a key one CPU
- * created, and reads as absent).
+ * "flows" map (LRU_HASH: one entry per flow, shared by every CPU; a zeroed
+ * entry, state EMPTY, reads as absent). A flow whose packets move to another
+ * CPU (RSS rebalanced; veth and generic XDP run the program on the sending
+ * CPU) finds its entry there and keeps its backend: no per-CPU copies to
+ * look for or reconcile.
  *
  * Expiry: an entry idle for at least its state's timeout (the service's
  * timeouts) is absent, as engine FlowTable::lookup has it, and a new flow
@@ -14,6 +16,16 @@
  * completed (signal handshakes_expired): a packet of its flow that finds it
  * counts it and empties it; the XDP flow census (dataplane/xdp/
  * flow_census.h) counts and deletes those no packet comes back for.
+ *
+ * Two CPUs may run packets of one flow at the same instant (only while it
+ * moves): their plain stores to the shared entry (last_seen_ms, state, the
+ * revalidated backend) race benignly, the last one wins and a lost one at
+ * worst delays a state change by a packet (xdp_layout.h). A handshake's
+ * outcome is counted once per flow all the same: the CPU that counts it
+ * first claims it (sluice_flow_claim_handshake). Two first packets of a new
+ * flow on two CPUs at once may both schedule it (new_flows counted twice,
+ * the second insert wins); both pick with the same configuration, so the
+ * same backend unless a SYN's circuit or health state differs per CPU.
  *
  * Signals (signal_list.h) counted here: new_flows, handshakes_completed
  * with the handshake time, client_resets and handshakes_expired, on the
@@ -58,69 +70,18 @@ SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_live(struct sluice_xdp_flo
 }
 
 /*
- * A flow another CPU has been handling. Flow tables are per CPU, which is
- * right while the NIC's RSS keeps each flow on one CPU; but RSS tables get
- * rebalanced, and on veth (and generic XDP) a flow's packets run on the
- * sending CPU, which moves. Then the key exists (another CPU created it)
- * while this CPU's value is empty: instead of rescheduling the flow, which
- * breaks it if the weights changed since, copy the most recently used live
- * copy from the other CPUs (bpf_map_lookup_percpu_elem, Linux 5.19). Only
- * that case pays the scan: a key absent from the map is a new flow.
- * The flow moves rather than forks: the copied CPU's entry is emptied, so
- * that a handshake completed here is not completed again there (signals
- * count each flow's events once, wherever its packets run); should a packet
- * go back there, that CPU copies the entry back the same way. Returns
- * whether `e` now holds an entry.
+ * Whether this CPU is the first to settle the handshake of entry `e`
+ * (completed or expired): an atomic exchange of handshake_claimed, so that
+ * two CPUs racing on one flow's SYN_SENT entry count it once, without a
+ * lock or a compare-and-swap. Only packets that settle a handshake pay for
+ * it (a locked instruction, tens of ns), once per flow.
  */
-#define SLUICE_XDP_MAX_CPU_SCAN 4096
-
-/* bpf_loop state of the scan: the key (a stack copy, which every verifier
- * takes as a map key) and which CPU holds the freshest live entry. A
- * bpf_loop callback is verified once, whatever the CPU count; the entry
- * itself is not kept here, to spare the 512-byte stack. */
-struct sluice_cpu_scan {
-	struct sluice_flow_key key;
-	uint32_t best_cpu;
-	uint32_t best_seen_ms;
-	uint32_t found;
-	uint32_t pad;
-};
-
-static long sluice_cpu_scan_step(uint32_t cpu, void *arg)
+SLUICE_XDP_INLINE bool sluice_flow_claim_handshake(struct sluice_xdp_flow *e)
 {
-	struct sluice_cpu_scan *scan = arg;
-	const struct sluice_xdp_flow *o = bpf_map_lookup_percpu_elem(&flows, &scan->key, cpu);
-
-	if (!o)
-		return 1; /* past the last possible CPU (or the key is gone) */
-	if (o->state != SLUICE_XDP_FLOW_EMPTY &&
-	    (!scan->found || (int32_t)(o->last_seen_ms - scan->best_seen_ms) > 0)) {
-		scan->best_cpu = cpu;
-		scan->best_seen_ms = o->last_seen_ms;
-		scan->found = 1;
-	}
-	return 0;
+	return __sync_lock_test_and_set(&e->handshake_claimed, 1) == 0;
 }
 
-SLUICE_XDP_INLINE bool sluice_flow_from_other_cpu(struct sluice_xdp_flow *e,
-						  const struct sluice_flow_key *key)
-{
-	struct sluice_cpu_scan scan = {};
-	struct sluice_xdp_flow *best;
-
-	scan.key = *key;
-	bpf_loop(SLUICE_XDP_MAX_CPU_SCAN, sluice_cpu_scan_step, &scan, 0);
-	if (!scan.found)
-		return false;
-	best = bpf_map_lookup_percpu_elem(&flows, &scan.key, scan.best_cpu);
-	if (!best || best->state == SLUICE_XDP_FLOW_EMPTY)
-		return false;
-	*e = *best;
-	best->state = SLUICE_XDP_FLOW_EMPTY;
-	return true;
-}
-
-/* This CPU's live entry for the key, or NULL (absent, empty or expired).
+/* The live entry for the key, or NULL (absent, empty or expired).
  * The key is copied to the stack first: older verifiers take map keys only
  * from the stack, a packet or a map value, and a global function's pointer
  * argument is none of these. */
@@ -236,12 +197,13 @@ SLUICE_XDP_FN int sluice_flow_handshake(uint32_t slot, uint32_t service, uint32_
 }
 
 /*
- * This CPU's entry `e` for the packet's key is a SYN_SENT entry idle past
- * tcp_syn_ms: the handshake never completed. Counted once, on the service
- * and, when the configuration still has the backend (found by fingerprint:
- * the entry's cached index may be of an older generation), on its pool and
- * backend; then the entry is emptied on this CPU (the new flow the caller
- * schedules overwrites it, and if none can be scheduled it stays empty).
+ * The entry `e` for the packet's key is a SYN_SENT entry idle past
+ * tcp_syn_ms: the handshake never completed. Counted once (by the CPU that
+ * claims it), on the service and, when the configuration still has the
+ * backend (found by fingerprint: the entry's cached index may be of an
+ * older generation), on its pool and backend; then the entry is emptied
+ * (the new flow the caller schedules overwrites it, and if none can be
+ * scheduled it stays empty).
  */
 SLUICE_XDP_FN int sluice_expire_handshake(struct sluice_xdp_flow *e, uint32_t slot,
 					  uint32_t service)
@@ -252,6 +214,8 @@ SLUICE_XDP_FN int sluice_expire_handshake(struct sluice_xdp_flow *e, uint32_t sl
 	if (!e || !svc)
 		return 0;
 	e->state = SLUICE_XDP_FLOW_EMPTY;
+	if (!sluice_flow_claim_handshake(e))
+		return 0; /* another CPU settled it */
 	index = sluice_find_backend(slot & 1, service, e->backend_fingerprint);
 	if (sluice_backend(slot & 1, svc, index))
 		sluice_flow_signal(slot, service, index, SLUICE_SIGNAL(handshakes_expired));
@@ -261,7 +225,7 @@ SLUICE_XDP_FN int sluice_expire_handshake(struct sluice_xdp_flow *e, uint32_t sl
 }
 
 /*
- * A packet of a TCP/UDP flow to service env->service, with this CPU's entry
+ * A packet of a TCP/UDP flow to service env->service, with the entry
  * `entry` for its key (the caller looked it up): when the entry is usable it
  * decides (engine handle_flow up to its forward). Returns 1, deciding
  * nothing, when it is not (empty, expired, its backend removed or disabled,
@@ -277,7 +241,7 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	const struct sluice_xdp_backend *b;
 	struct sluice_xdp_target t = {};
 	struct sluice_xdp_flow *e;
-	uint32_t now_ms, gen32, slot, service;
+	uint32_t now_ms, gen32, slot, service, cpu;
 	bool tcp, syn;
 
 	if (!p || !d || !env || !cnt)
@@ -295,8 +259,6 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 
 	e = sluice_flow_live(entry, now_ms, svc);
 	if (!e) {
-		/* Moved here from another CPU or not, the entry is this CPU's
-		 * alone now (sluice_flow_from_other_cpu emptied the other). */
 		if (entry && entry->state == SLUICE_XDP_FLOW_SYN_SENT)
 			sluice_expire_handshake(entry, slot, service);
 		return 1;
@@ -336,15 +298,19 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 			sluice_retry_syn(e, p, env, service);
 	} else if (e->state == SLUICE_XDP_FLOW_SYN_SENT) {
 		/* The client's first non-SYN packet: the handshake completed, in
-		 * the time since the flow's first SYN. */
+		 * the time since the flow's first SYN; counted by the CPU that
+		 * claims it (its circuit records the success). */
 		e->state = SLUICE_XDP_FLOW_ESTABLISHED;
-		cnt->handshakes_completed++;
-		sluice_flow_handshake(slot, service, e->backend_index, now_ms - e->first_seen_ms);
-		if (svc->circuit_enabled) {
-			struct sluice_circuit_policy policy;
+		if (sluice_flow_claim_handshake(e)) {
+			cnt->handshakes_completed++;
+			sluice_flow_handshake(slot, service, e->backend_index,
+					      now_ms - e->first_seen_ms);
+			if (svc->circuit_enabled) {
+				struct sluice_circuit_policy policy;
 
-			sluice_circuit_policy_of(svc, &policy);
-			sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
+				sluice_circuit_policy_of(svc, &policy);
+				sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
+			}
 		}
 	}
 	if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
@@ -354,6 +320,12 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 			sluice_flow_signal(slot, service, e->backend_index, SLUICE_SIGNAL(client_resets));
 	}
 	e->last_seen_ms = now_ms;
+	/* The CPU that carries the flow now, where the flow census counts it
+	 * (as a worker's flows are those in its table on DPDK). Stored only
+	 * when the flow moved; the helper is inlined by the JIT (6.10+). */
+	cpu = bpf_get_smp_processor_id();
+	if (e->cpu != cpu)
+		e->cpu = cpu;
 	t.slot = slot;
 	t.service = service;
 	t.backend = e->backend_index;
@@ -363,7 +335,7 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 }
 
 /*
- * A flow this CPU has not seen (or must reschedule): pool and backend from
+ * A flow not in the map (or one to reschedule): pool and backend from
  * the rules, the split and Maglev, a new flow-table entry, and forward
  * (engine handle_flow from its schedule on).
  */
@@ -412,6 +384,7 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	fresh.service = service;
 	fresh.last_seen_ms = s.now_ms;
 	fresh.first_seen_ms = s.now_ms;
+	fresh.cpu = bpf_get_smp_processor_id();
 	if (!tcp)
 		fresh.state = SLUICE_XDP_FLOW_UDP;
 	else if (syn)

@@ -202,9 +202,8 @@ SLUICE_XDP_FN int sluice_handle_icmp(struct xdp_md *ctx, const struct sluice_xdp
 		}
 	}
 	if (t.backend == SLUICE_XDP_NO_BACKEND) {
-		/* Not tracked on this CPU: the stateless choice is what this CPU
-		 * would pick for the flow, which is where it went unless weights
-		 * moved. */
+		/* Not tracked: the stateless choice is what this CPU would pick
+		 * for the flow, which is where it went unless weights moved. */
 		s.flow_hash = flow_hash;
 		s.service = (uint32_t)service;
 		s.slot = slot;

@@ -1,7 +1,8 @@
 // Tests of dataplane/xdp/flow_census.h: entries written by hand into the
-// program's "flows" map (per CPU, as the program would leave them), counted
-// per CPU and backend slot with their ages, expired handshakes counted and
-// deleted, the rest left alone; and the expired counts added to the stats.
+// program's "flows" map (one per flow, as the program would leave them),
+// counted per carrying CPU and backend slot with their ages, expired
+// handshakes counted and deleted, the rest left alone; and the expired
+// counts added to the stats.
 #include "dataplane/xdp/flow_census.h"
 
 #include <arpa/inet.h>
@@ -61,8 +62,9 @@ class FlowCensusTest : public test::LoadedProgramTest {
   }
 
   static sluice_xdp_flow entry(const engine::CompiledBackend& b, uint8_t state,
-                               uint32_t first_seen, uint32_t last_seen) {
+                               uint32_t first_seen, uint32_t last_seen, uint32_t cpu = 0) {
     sluice_xdp_flow e{};
+    e.cpu = cpu;
     e.backend_fingerprint = b.fingerprint;
     e.state = state;
     e.first_seen_ms = first_seen;
@@ -71,15 +73,13 @@ class FlowCensusTest : public test::LoadedProgramTest {
     return e;
   }
 
-  // Writes a key with `per_cpu` (index: CPU; missing CPUs empty).
-  void put(const sluice_flow_key& key, std::vector<sluice_xdp_flow> per_cpu) {
-    per_cpu.resize(cpus_);
-    ASSERT_EQ(bpf_map_update_elem(maps_.flows, &key, per_cpu.data(), BPF_ANY), 0);
+  void put(const sluice_flow_key& key, const sluice_xdp_flow& e) {
+    ASSERT_EQ(bpf_map_update_elem(maps_.flows, &key, &e, BPF_ANY), 0);
   }
 
   bool present(const sluice_flow_key& key) {
-    std::vector<sluice_xdp_flow> v(cpus_);
-    return bpf_map_lookup_elem(maps_.flows, &key, v.data()) == 0;
+    sluice_xdp_flow v{};
+    return bpf_map_lookup_elem(maps_.flows, &key, &v) == 0;
   }
 
   // The census's figures for one CPU and slot (flows 0 when absent).
@@ -103,23 +103,22 @@ TEST_F(FlowCensusTest, CountsLiveFlowsWithTheirAges) {
   const engine::CompiledBackend& a = web_->backends[0];
   const engine::CompiledBackend& b = web_->backends[3];
   const engine::CompiledBackend& d = dns_->backends[1];
-  put(web_key(1), {entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 5000, kNow - 100)});
-  put(web_key(2), {entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 2000, kNow - 10)});
-  put(web_key(3), {entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - 30, kNow - 30)});
-  put(web_key(4), {entry(b, SLUICE_XDP_FLOW_CLOSING, kNow - 900, kNow - 9000)});  // 9 s of 10
-  put(web_key(5), {entry(b, SLUICE_XDP_FLOW_CLOSING, kNow - 20000, kNow - 10000)});  // expired
-  put(web_key(6), {entry(b, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 1, kNow + 5)});  // after `now`
-  put(web_key(7), {sluice_xdp_flow{}});                                          // emptied
+  put(web_key(1), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 5000, kNow - 100));
+  put(web_key(2), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 2000, kNow - 10));
+  put(web_key(3), entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - 30, kNow - 30));
+  put(web_key(4), entry(b, SLUICE_XDP_FLOW_CLOSING, kNow - 900, kNow - 9000));  // 9 s of 10
+  put(web_key(5), entry(b, SLUICE_XDP_FLOW_CLOSING, kNow - 20000, kNow - 10000));  // expired
+  put(web_key(6), entry(b, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 1, kNow + 5));  // after `now`
+  put(web_key(7), sluice_xdp_flow{});                                          // emptied
   sluice_xdp_flow orphan = entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow, kNow);
   orphan.backend_fingerprint = 0x0bad;
-  put(web_key(8), {orphan});
+  put(web_key(8), orphan);
   sluice_flow_key foreign = web_key(9);
   foreign.dport = htons(8080);  // no such service
-  put(foreign, {entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow, kNow)});
-  // dns6 on the last CPU (UDP, 30 s timeout).
-  std::vector<sluice_xdp_flow> last(cpus_);
-  last[cpus_ - 1] = entry(d, SLUICE_XDP_FLOW_UDP, kNow - 29000, kNow - 29000);
-  put(dns_key(1), last);
+  put(foreign, entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow, kNow));
+  // dns6 carried by the last CPU (UDP, 30 s timeout).
+  put(dns_key(1), entry(d, SLUICE_XDP_FLOW_UDP, kNow - 29000, kNow - 29000,
+                        static_cast<uint32_t>(cpus_ - 1)));
 
   const XdpFlowCensus c = census_xdp_flows(maps_, *snap_, kNow);
   EXPECT_TRUE(c.batched) << "BPF_MAP_LOOKUP_BATCH refused: read key by key";
@@ -157,12 +156,12 @@ TEST_F(FlowCensusTest, CountsLiveFlowsWithTheirAges) {
 TEST_F(FlowCensusTest, ExpiredHandshakesAreCountedAndDeleted) {
   const engine::CompiledBackend& a = web_->backends[1];
   const uint32_t syn_ms = web_->config.timeouts.tcp_syn_ms;
-  put(web_key(1), {entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms - 5, kNow - syn_ms)});
-  put(web_key(2), {entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms, kNow - syn_ms + 1)});  // alive
+  put(web_key(1), entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms - 5, kNow - syn_ms));
+  put(web_key(2), entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms, kNow - syn_ms + 1));  // alive
   sluice_xdp_flow gone = entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - 2 * syn_ms, kNow - 2 * syn_ms);
   gone.backend_fingerprint = 0x0bad;
-  put(web_key(3), {gone});
-  put(web_key(4), {entry(a, SLUICE_XDP_FLOW_ESTABLISHED, 0, kNow - 400000)});  // dead, not a handshake
+  put(web_key(3), gone);
+  put(web_key(4), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, 0, kNow - 400000));  // dead, not a handshake
 
   const XdpFlowCensus c = census_xdp_flows(maps_, *snap_, kNow);
   ASSERT_EQ(c.expired.size(), 2u);
@@ -186,23 +185,24 @@ TEST_F(FlowCensusTest, ExpiredHandshakesAreCountedAndDeleted) {
   EXPECT_EQ(again.keys, 2u);
 }
 
-// A key with copies on two CPUs (the program copied it when RSS moved the
-// flow) is judged by its most recent copy, once.
-TEST_F(FlowCensusTest, TheMostRecentCopyOfAKeyDecides) {
+// A flow counts on the CPU that carried its latest packet (its entry's
+// `cpu`), live or as an expired handshake; a CPU number beyond the possible
+// ones (no program writes one) counts on CPU 0.
+TEST_F(FlowCensusTest, FlowsCountOnTheCpuThatCarriedThem) {
   if (cpus_ < 2) GTEST_SKIP() << "needs two possible CPUs";
   const engine::CompiledBackend& a = web_->backends[0];
   const uint32_t syn_ms = web_->config.timeouts.tcp_syn_ms;
-  // Moved while its handshake ran, completed on CPU 1: CPU 0's stale
-  // SYN_SENT is no expired handshake.
-  put(web_key(1), {entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - 2 * syn_ms, kNow - 2 * syn_ms),
-                   entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 2 * syn_ms, kNow - 50)});
-  // A new connection on the tuple of an older one, on CPU 1, never answered.
-  put(web_key(2), {entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 90000, kNow - 80000),
-                   entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms - 1, kNow - syn_ms - 1)});
+  put(web_key(1), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 700, kNow - 50, 1));
+  put(web_key(2), entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - syn_ms - 1, kNow - syn_ms - 1, 1));
+  put(web_key(3), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - 600, kNow - 60, 4096));
 
   const XdpFlowCensus c = census_xdp_flows(maps_, *snap_, kNow);
-  EXPECT_EQ(at(c, 0, a.counter_slot).flows, 0u);
-  EXPECT_EQ(at(c, 1, a.counter_slot).flows, 1u);
+  const engine::SlotFlows on1 = at(c, 1, a.counter_slot);
+  EXPECT_EQ(on1.flows, 1u);
+  EXPECT_EQ(on1.oldest_age_ms, 700u);
+  const engine::SlotFlows on0 = at(c, 0, a.counter_slot);
+  EXPECT_EQ(on0.flows, 1u);
+  EXPECT_EQ(on0.oldest_age_ms, 600u);
   ASSERT_EQ(c.expired.size(), 1u);
   EXPECT_EQ(c.expired[0].cpu, 1u);
   EXPECT_TRUE(present(web_key(1)));
@@ -217,9 +217,8 @@ TEST_F(FlowCensusTest, ReadsEveryKeyOfALargeMap) {
   std::vector<sluice_xdp_flow> values;
   for (uint16_t k = 0; k < kKeys; ++k) {
     keys.push_back(web_key(k));
-    std::vector<sluice_xdp_flow> v(cpus_);
-    v[k % cpus_] = entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - k, kNow);
-    values.insert(values.end(), v.begin(), v.end());
+    values.push_back(
+        entry(a, SLUICE_XDP_FLOW_ESTABLISHED, kNow - k, kNow, static_cast<uint32_t>(k % cpus_)));
   }
   uint32_t n = kKeys;
   ASSERT_EQ(bpf_map_update_batch(maps_.flows, keys.data(), values.data(), &n, nullptr), 0);

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -138,10 +139,10 @@ TEST_F(XdpLoaderTest, RestartAdoptsMapsProgramAndGeneration) {
     auto first = start(options_);
     XdpPublisher publisher(first->maps());
     publisher.publish(snapshot(5));
-    std::vector<sluice_xdp_flow> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-    per_cpu[0].backend_fingerprint = 0xabcdef;
-    per_cpu[0].state = 2;
-    ASSERT_EQ(bpf_map_update_elem(first->maps().flows, &flow, per_cpu.data(), BPF_ANY), 0);
+    sluice_xdp_flow entry{};
+    entry.backend_fingerprint = 0xabcdef;
+    entry.state = 2;
+    ASSERT_EQ(bpf_map_update_elem(first->maps().flows, &flow, &entry, BPF_ANY), 0);
     program = first->program_id();
     root_id = map_id(first->maps().root);
     flows_id = map_id(first->maps().flows);
@@ -155,9 +156,9 @@ TEST_F(XdpLoaderTest, RestartAdoptsMapsProgramAndGeneration) {
   EXPECT_EQ(attached(), program);
   EXPECT_EQ(map_id(second->maps().root), root_id);
   EXPECT_EQ(map_id(second->maps().flows), flows_id);
-  std::vector<sluice_xdp_flow> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-  ASSERT_EQ(bpf_map_lookup_elem(second->maps().flows, &flow, per_cpu.data()), 0);
-  EXPECT_EQ(per_cpu[0].backend_fingerprint, 0xabcdefu);
+  sluice_xdp_flow entry{};
+  ASSERT_EQ(bpf_map_lookup_elem(second->maps().flows, &flow, &entry), 0);
+  EXPECT_EQ(entry.backend_fingerprint, 0xabcdefu);
 
   XdpPublisher publisher(second->maps());
   EXPECT_EQ(publisher.published_generation(), 5u);
@@ -263,6 +264,63 @@ TEST_F(XdpLoaderTest, OtherLayoutVersionIsRefused) {
               std::string::npos) << what;
     EXPECT_NE(what.find("--xdp-detach"), std::string::npos) << what;
     EXPECT_NE(what.find(options_.pin_folder()), std::string::npos) << what;
+  }
+  EXPECT_EQ(attached(), program);
+}
+
+// Replaces the pinned "flows" map with one shaped as layout version 4 had
+// it: one value per possible CPU (LRU_PERCPU_HASH) of the 32-byte entry.
+void pin_percpu_flows(const std::string& path) {
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  const int fd = bpf_map_create(BPF_MAP_TYPE_LRU_PERCPU_HASH, "flows", sizeof(sluice_flow_key),
+                                32, 1024, nullptr);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  EXPECT_EQ(bpf_obj_pin(fd, path.c_str()), 0) << std::strerror(errno);
+  close(fd);
+}
+
+// An upgrade from layout 4 (per-CPU flow entries) to this one: the old
+// pins are refused by their version, not adopted, and the running program
+// and its pins are left alone.
+TEST_F(XdpLoaderTest, PinsOfTheLayoutWithPerCpuFlowsAreRefused) {
+  static_assert(SLUICE_XDP_LAYOUT_VERSION == 5u, "this test names the layout before it");
+  uint32_t program = 0;
+  {
+    auto first = start(options_);
+    program = first->program_id();
+    const uint32_t zero = 0, old = 4;
+    ASSERT_EQ(bpf_map_update_elem(first->maps().layout, &zero, &old, BPF_ANY), 0);
+  }
+  pin_percpu_flows(pin("flows"));
+  try {
+    start(options_);
+    FAIL() << "pins of layout 4 were adopted";
+  } catch (const XdpError& e) {
+    EXPECT_NE(std::string(e.what()).find("layout version 4, this sluiced uses 5"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_EQ(attached(), program);
+  EXPECT_TRUE(pin_exists(pin("flows")));
+}
+
+// A pinned map of another type or size is refused even when the layout
+// version matches (a layout change that forgot its version bump).
+TEST_F(XdpLoaderTest, PinnedMapOfAnotherShapeIsRefused) {
+  uint32_t program = 0;
+  {
+    auto first = start(options_);
+    program = first->program_id();
+  }
+  pin_percpu_flows(pin("flows"));
+  try {
+    start(options_);
+    FAIL() << "a per-CPU flows map was adopted";
+  } catch (const XdpError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(pin("flows") + " is lru_percpu_hash (key 40 B, value 32 B)"),
+              std::string::npos) << what;
+    EXPECT_NE(what.find("needs lru_hash (key 40 B, value 40 B)"), std::string::npos) << what;
+    EXPECT_NE(what.find("--xdp-detach"), std::string::npos) << what;
   }
   EXPECT_EQ(attached(), program);
 }
