@@ -13,7 +13,7 @@
   X(rx_packets, "frames given to the engine")                                        \
   X(forwarded, "frames encapsulated toward a backend")                               \
   X(replied, "ICMP echo replies sent for a VIP")                                     \
-  X(to_host, "frames handed to the kernel (not for a VIP)")                          \
+  X(to_host, "frames handed to the kernel (not for a VIP, or icmp_to_host)")         \
   X(dropped, "frames dropped; see drop reasons")                                     \
   X(new_flows, "flows scheduled to a backend for the first time")                    \
   X(flow_hits, "packets of flows found in the flow table")                           \
@@ -31,5 +31,6 @@
   X(unhealthy_rescheduled, "flows moved off an unhealthy backend (unhealthy_flows)") \
   X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
   X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
+  X(icmp_to_host, "ICMP to a VIP handed to the kernel (ND and others; in to_host)")  \
   X(flows_moved_cpu, "XDP: flows found in another CPU's table (RSS moved them)")     \
   X(snapshot_switches, "configuration generations adopted")

@@ -30,7 +30,7 @@
   X(kNoHeadroom, NO_HEADROOM, "no-headroom", "buffer lacks headroom for the encapsulation header") \
   X(kTooBig, TOO_BIG, "too-big", "encapsulated frame would exceed the maximum frame size")         \
   X(kNoFlowForIcmp, NO_FLOW_FOR_ICMP, "icmp-no-flow", "ICMP error toward a VIP whose inner flow has no backend") \
-  X(kBadIcmp, BAD_ICMP, "bad-icmp", "ICMP type toward a VIP that is neither echo nor a PMTU error")
+  X(kBadIcmp, BAD_ICMP, "bad-icmp", "ICMP echo request or PMTU error toward a VIP that cannot be handled as one")
 
 enum sluice_drop_reason {
 #define SLUICE_X(name, c_name, str, help) SLUICE_DROP_##c_name,

@@ -186,6 +186,29 @@ Decision Worker::decide(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t 
   return drop(DropReason::kUnsupportedProtocol);
 }
 
+// ICMP and ICMPv6 addressed to a VIP (README "Packet policies"):
+//  - an echo request is answered here (`replied`): the VIP has no host of
+//    its own to answer it, and ping is how operators check a VIP;
+//  - a path-MTU error (IPv4 frag-needed, ICMPv6 packet-too-big) goes to the
+//    backend that owns the quoted flow (`icmp_errors_forwarded`); one whose
+//    quote names no service is dropped (icmp-no-flow): no backend of ours
+//    sent that packet;
+//  - everything else goes to the host (`icmp_to_host`): neighbour discovery
+//    (ICMPv6 133..137: an on-link IPv6 VIP whose unicast neighbour probes
+//    were dropped would be declared unreachable and flap), other errors
+//    (time exceeded, unreachable codes), echo replies, informational types.
+// Why the host and not a drop: these are the host's business (its
+// neighbour cache, its view of the network), and the kernel is the careful
+// party on an internet edge: it validates ND (hop limit 255, RFC 4861),
+// never answers an ICMP error with one (RFC 1122 3.2.2, RFC 4443 2.4),
+// rate-limits the ICMP it sends (icmp_ratelimit, icmp_msgs_per_sec,
+// net.ipv6.icmp.ratelimit) and ignores errors quoting flows it has no
+// socket for. None of it is amplified: the kernel receives no more than
+// anyone could already send to the host's own address. Why not forward
+// other errors to backends: no backend needs them to keep a connection
+// working, and a forged one could abort a backend's connection attempt.
+// Malformed ICMP never gets here: the parser drops it with its reason
+// (truncated-l4, truncated-icmp-inner, bad-ip-version, ...).
 Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPacket& p,
                              uint32_t now_ms) {
   if (is_echo_request(p)) {
@@ -196,7 +219,14 @@ Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPack
     d.verdict = {Action::kForward, DropReason::kNone};
     return d;
   }
-  if (!is_pmtu_error(p) || !p.has_inner) return drop(DropReason::kBadIcmp);
+  if (!is_pmtu_error(p)) {
+    counters_.icmp_to_host++;
+    Decision host;
+    host.verdict = {Action::kHost, DropReason::kNone};
+    return host;
+  }
+  // The parser quotes every PMTU error it accepts; kept for safety.
+  if (!p.has_inner) return drop(DropReason::kBadIcmp);
   // The quoted packet is the backend's reply (VIP -> client); `inner` reads
   // it back as the client -> VIP flow, which is how it was scheduled.
   const CompiledService* svc = snap.find_service(p.inner);

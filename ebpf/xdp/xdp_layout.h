@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define SLUICE_XDP_LAYOUT_VERSION 4u
+#define SLUICE_XDP_LAYOUT_VERSION 5u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the

@@ -24,7 +24,8 @@
 // that open circuits, handshakes after delays from 0 to over 5 s, data,
 // FIN, RST, RST before anything else, reuse of a closed tuple),
 // UDP flows, untracked TCP, ICMP echo (with IPv4 options) and PMTU errors
-// quoting live or unknown flows, other ICMP, fragments, traffic not for a
+// quoting live or unknown flows, other ICMP and ICMPv6 neighbour discovery
+// (to the host), fragments, traffic not for a
 // VIP, non-IP frames, VLAN tags, Ethernet padding, frames too big to
 // encapsulate, and malformed frames made by cutting or corrupting good ones.
 //
@@ -669,22 +670,37 @@ class Corpus {
     return {f.build(), "icmp-pmtu"};
   }
 
+  // ICMP toward a VIP that the balancer hands to the host (icmp_to_host):
+  // other errors, echo replies, informational types, and for IPv6 neighbour
+  // discovery (RS, RA, NS, NA, redirect; NS also to the solicited-node
+  // multicast address, which is no VIP) and multicast listener queries.
   Item other_icmp() {
     const Listener& l = listeners()[uniform(static_cast<uint32_t>(listeners().size()))];
     const IpAddress client = client_for(l.vip.family);
     Bytes quote = quoted_reply(l.vip, l.port, client, ephemeral_port(), l.proto);
+    const uint32_t r = uniform(l.vip.is_v4() ? 6 : 10);
+    if (!l.vip.is_v4() && r >= 4 && r <= 8) {
+      const auto type = static_cast<uint8_t>(133 + (r - 4));  // RS, RA, NS, NA, redirect
+      const bool multicast = type == 135 && chance(300);
+      FrameBuilder f = ip_frame(addr("fe80::1"), multicast ? addr("ff02::1:ff00:10") : l.vip,
+                                chance(100), static_cast<uint16_t>(uniform(4096)));
+      f.icmpv6_nd(type, l.vip);
+      return {f.build(), "icmpv6-nd"};
+    }
     FrameBuilder f = ip_frame(client, l.vip);
-    const uint32_t r = uniform(4);
     if (l.vip.is_v4()) {
       if (r == 0) f.icmp_time_exceeded(quote);
       else if (r == 1) f.icmp(SLUICE_ICMP_DEST_UNREACH, 3, 0, quote);  // port unreachable
       else if (r == 2) f.icmp_echo(1, 2, /*request=*/false);           // a reply
-      else f.icmp(13, 0, 0, Bytes(12, 0));                             // timestamp
+      else if (r == 3) f.icmp(13, 0, 0, Bytes(12, 0));                 // timestamp
+      else if (r == 4) f.icmp(12, 0, 0, quote);                        // parameter problem
+      else f.icmp(5, 1, 0x0a000001, quote);                            // redirect
     } else {
       if (r == 0) f.icmp(3, 0, 0, quote);                              // time exceeded
       else if (r == 1) f.icmp(SLUICE_ICMPV6_DEST_UNREACH, 4, 0, quote);
       else if (r == 2) f.icmp_echo(1, 2, /*request=*/false);
-      else f.icmp(135, 0, 0, Bytes(16, 0));                            // neighbour solicitation
+      else if (r == 3) f.icmp(4, 0, 40, quote);                        // parameter problem
+      else f.icmp(130, 0, 0, Bytes(16, 0));                            // listener query
     }
     return {f.build(), "icmp-other"};
   }

@@ -5,7 +5,11 @@
  * checksum arithmetic of encap_headers.h), and path-MTU errors (IPv4
  * fragmentation needed, ICMPv6 packet too big) are forwarded to the backend
  * that owns the quoted flow, which is where the oversized segments came
- * from. Everything else toward a VIP is dropped.
+ * from; one quoting no service is dropped (icmp-no-flow). Everything else
+ * toward a VIP (neighbour discovery, other errors, echo replies,
+ * informational types) goes to the host, counted in icmp_to_host: why, in
+ * the comment on engine Worker::handle_icmp. Malformed ICMP was dropped by
+ * the parser with its reason.
  */
 #pragma once
 
@@ -162,7 +166,13 @@ SLUICE_XDP_FN int sluice_handle_icmp(struct xdp_md *ctx, const struct sluice_xdp
 		d->counted = 0;
 		return 0;
 	}
-	if (!sluice_is_pmtu_error(p) || !p->has_inner) {
+	if (!sluice_is_pmtu_error(p)) {
+		cnt->icmp_to_host++;
+		sluice_decide_host(d);
+		return 0;
+	}
+	/* The parser quotes every PMTU error it accepts; kept for safety. */
+	if (!p->has_inner) {
 		sluice_decide_drop(d, SLUICE_DROP_BAD_ICMP);
 		return 0;
 	}

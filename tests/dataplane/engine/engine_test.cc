@@ -377,20 +377,101 @@ TEST_F(EngineTest, PacketTooBigV6GoesToFlowOwner) {
   EXPECT_EQ(backend_of(d), backend_of(syn));
 }
 
-// Other ICMP toward a VIP is dropped; errors for unknown services too.
-TEST_F(EngineTest, OtherIcmpToVipDropped) {
+// ICMP toward a VIP that is neither an echo request nor a PMTU error goes
+// to the host, counted in icmp_to_host (and to_host); a PMTU error quoting
+// no service is still dropped.
+TEST_F(EngineTest, OtherIcmpToVipGoesToHost) {
   const std::vector<uint8_t> quoted = FrameBuilder().ipv4("192.0.2.10", "198.51.100.62").tcp(80, 1).build();
-  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp_time_exceeded(quoted).build(), 0)
-                .verdict.reason,
-            DropReason::kBadIcmp);
+  Buffer* out = nullptr;
+  const std::vector<uint8_t> exceeded =
+      FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp_time_exceeded(quoted).build();
+  EXPECT_EQ(send(exceeded, 0, &out).verdict.action, Action::kHost);
+  EXPECT_EQ(out->bytes(), exceeded) << "a host frame leaves unchanged";
+  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10")
+                     .icmp(SLUICE_ICMP_DEST_UNREACH, 3, 0, quoted).build(), 0)
+                .verdict.action,
+            Action::kHost);
   EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp_echo(1, 1, false).build(), 0)
-                .verdict.reason,
-            DropReason::kBadIcmp);
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp(13, 0, 0, std::vector<uint8_t>(12, 0)).build(), 0)
+                .verdict.action,
+            Action::kHost);  // timestamp request
+  EXPECT_EQ(worker_.counters().icmp_to_host, 4u);
+  EXPECT_EQ(worker_.counters().to_host, 4u);
+  EXPECT_EQ(worker_.counters().dropped, 0u);
   const std::vector<uint8_t> other_port =
       FrameBuilder().ipv4("192.0.2.10", "198.51.100.62").tcp(8080, 1).build();
   EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp_frag_needed(1400, other_port).build(), 0)
                 .verdict.reason,
             DropReason::kNoFlowForIcmp);
+  EXPECT_EQ(worker_.counters().icmp_to_host, 4u);
+}
+
+// ICMPv6 neighbour discovery (router solicitation and advertisement,
+// neighbour solicitation and advertisement, redirect) addressed to an IPv6
+// VIP goes to the host, so that the VIP's neighbours keep resolving it; to
+// any other address it went there anyway (not counted as ICMP to a VIP).
+TEST_F(EngineTest, NeighbourDiscoveryToVipGoesToHost) {
+  ServiceConfig v6 = web_service();
+  v6.name = "web6";
+  v6.vip = ip("2001:db8::10");
+  v6.pools = {{"stable", 1, {{ip("fd00:1::1")}}}};
+  config_.services.push_back(v6);
+  publish();
+  const IpAddress vip = ip("2001:db8::10");
+  uint64_t n = 0;
+  for (const uint8_t type : {133, 134, 135, 136, 137}) {
+    Buffer* out = nullptr;
+    const std::vector<uint8_t> f =
+        FrameBuilder().eth().ipv6("fe80::1", "2001:db8::10").icmpv6_nd(type, vip).build();
+    const Decision d = send(f, 0, &out);
+    EXPECT_EQ(d.verdict.action, Action::kHost) << "type " << int{type};
+    EXPECT_EQ(out->bytes(), f) << "type " << int{type};
+    EXPECT_EQ(worker_.counters().icmp_to_host, ++n) << "type " << int{type};
+  }
+  // A solicitation to the VIP's solicited-node multicast address is not for a VIP.
+  EXPECT_EQ(send(FrameBuilder().eth().ipv6("fe80::1", "ff02::1:ff00:10").icmpv6_nd(135, vip).build(), 0)
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(worker_.counters().icmp_to_host, n);
+  EXPECT_EQ(worker_.counters().to_host, n + 1);
+  // Other ICMPv6 to the VIP: the host's too (time exceeded, unreachable,
+  // an echo reply, a multicast listener query).
+  const std::vector<uint8_t> quoted = FrameBuilder().ipv6("2001:db8::10", "2001:db8:9::1").tcp(80, 5).build();
+  EXPECT_EQ(send(FrameBuilder().eth().ipv6("2001:db8:ff::1", "2001:db8::10").icmp(3, 0, 0, quoted).build(), 0)
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(send(FrameBuilder().eth().ipv6("2001:db8:ff::1", "2001:db8::10").icmp(SLUICE_ICMPV6_DEST_UNREACH, 4, 0, quoted).build(), 0)
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(send(FrameBuilder().eth().ipv6("2001:db8:ff::1", "2001:db8::10").icmp_echo(1, 1, false).build(), 0)
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(send(FrameBuilder().eth().ipv6("fe80::1", "2001:db8::10").icmp(130, 0, 0, std::vector<uint8_t>(16, 0)).build(), 0)
+                .verdict.action,
+            Action::kHost);
+  EXPECT_EQ(worker_.counters().icmp_to_host, n + 4);
+  EXPECT_EQ(worker_.counters().dropped, 0u);
+}
+
+// Malformed ICMP to a VIP is still dropped with its reason: a header cut
+// short, an error whose quote is cut short or of the wrong IP version.
+TEST_F(EngineTest, MalformedIcmpToVipDropped) {
+  const std::vector<uint8_t> quoted = FrameBuilder().ipv4("192.0.2.10", "198.51.100.62").tcp(80, 1).build();
+  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp_time_exceeded(quoted).shorten(14 + 20 + 6).build(), 0)
+                .verdict.reason,
+            DropReason::kTruncatedL4);
+  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10")
+                     .icmp_time_exceeded(std::vector<uint8_t>(quoted.begin(), quoted.begin() + 24)).build(), 0)
+                .verdict.reason,
+            DropReason::kTruncatedIcmpInner);
+  const std::vector<uint8_t> quoted6 = FrameBuilder().ipv6("2001:db8::1", "2001:db8::2").tcp(80, 1).build();
+  EXPECT_EQ(send(FrameBuilder().eth().ipv4("203.0.113.1", "192.0.2.10").icmp(SLUICE_ICMP_DEST_UNREACH, 3, 0, quoted6).build(), 0)
+                .verdict.reason,
+            DropReason::kBadIpVersion);
+  EXPECT_EQ(worker_.counters().icmp_to_host, 0u);
+  EXPECT_EQ(worker_.counters().dropped, 3u);
 }
 
 // UDP flows stick to their backend; an idle flow expires after udp_ms.

@@ -355,6 +355,32 @@ class FrameBuilder {
     return icmp(SLUICE_ICMPV6_PACKET_TOO_BIG, 0, mtu, std::move(quoted));
   }
 
+  // ICMPv6 neighbour discovery (RFC 4861), hop limit 255 as ND requires:
+  // router solicitation (133) / advertisement (134) with a source
+  // link-layer option, neighbour solicitation (135) / advertisement (136)
+  // for `target` with a link-layer option, redirect (137) of `target`.
+  FrameBuilder& icmpv6_nd(uint8_t type, const IpAddress& target = {}) {
+    require_family(SLUICE_AF_INET6, "icmpv6_nd");
+    ttl(255);
+    std::vector<uint8_t> body;
+    uint32_t rest = 0;
+    if (type == 134) {
+      rest = (64u << 24) | 1800;                // cur hop limit, router lifetime
+      body.insert(body.end(), 8, 0);            // reachable time, retrans timer
+    } else if (type == 135 || type == 136 || type == 137) {
+      if (type == 136) rest = 0x60000000;       // solicited, override
+      body.insert(body.end(), target.bytes.begin(), target.bytes.end());
+      if (type == 137) body.insert(body.end(), target.bytes.begin(), target.bytes.end());
+    }
+    if (type != 137) {
+      // Source (1) or target (2) link-layer address option, 8 bytes.
+      body.push_back(type == 136 ? 2 : 1);
+      body.push_back(1);
+      body.insert(body.end(), kTestSrcMac.begin(), kTestSrcMac.end());
+    }
+    return icmp(type, 0, rest, std::move(body));
+  }
+
   // Appends `n` payload bytes of value `fill` after the L4 header.
   FrameBuilder& payload(size_t n, uint8_t fill = 0xab) {
     payload_.insert(payload_.end(), n, fill);
