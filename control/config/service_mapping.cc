@@ -271,6 +271,7 @@ void map_timeouts(const v1::FlowTimeouts& p, engine::FlowTimeouts& t) {
   if (p.has_tcp_established_ms()) t.tcp_established_ms = p.tcp_established_ms();
   if (p.has_tcp_closing_ms()) t.tcp_closing_ms = p.tcp_closing_ms();
   if (p.has_udp_ms()) t.udp_ms = p.udp_ms();
+  if (p.has_probation_ms()) t.probation_ms = p.probation_ms();
 }
 
 bool starts_with(const std::string& text, const std::string& prefix) {
@@ -427,6 +428,7 @@ v1::Service service_to_proto(const engine::ServiceConfig& s) {
   t->set_tcp_established_ms(s.timeouts.tcp_established_ms);
   t->set_tcp_closing_ms(s.timeouts.tcp_closing_ms);
   t->set_udp_ms(s.timeouts.udp_ms);
+  t->set_probation_ms(s.timeouts.probation_ms);
   health_check_to_proto(s.health_check, p.mutable_health_check());
   return p;
 }

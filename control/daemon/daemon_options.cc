@@ -210,6 +210,8 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   std::vector<std::string> operator_texts, read_only_texts;
   DaemonOptions o;
   uint32_t max_frame = o.forwarding.max_frame_size;
+  uint32_t new_flow_rate = o.forwarding.new_flow_rate;
+  uint32_t new_flow_burst = o.forwarding.new_flow_burst;
 
   po::options_description general("General");
   general.add_options()
@@ -263,7 +265,14 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
       ("next-hop-mac", po::value(&next_hop),
        "Ethernet destination of encapsulated packets (the router toward the backends)")
       ("max-frame-size", po::value(&max_frame)->default_value(max_frame),
-       "largest frame sent after encapsulation; bigger ones are dropped and counted");
+       "largest frame sent after encapsulation; bigger ones are dropped and counted")
+      ("new-flow-rate", po::value(&new_flow_rate)->default_value(new_flow_rate),
+       "new flows each worker (DPDK lcore, XDP CPU) enters in its flow table per second; "
+       "above it new flows are forwarded statelessly, to the backend consistent hashing "
+       "gives (the same while the configuration is unchanged), counted in "
+       "flows_stateless_rate. 0: no limit")
+      ("new-flow-burst", po::value(&new_flow_burst)->default_value(new_flow_burst),
+       "new flows a worker may enter at once above --new-flow-rate (the token bucket's size)");
   po::options_description access("Control API over TCP");
   access.add_options()
       ("listen-tcp", po::value(&o.listen_tcp)->value_name("HOST:PORT"),
@@ -393,6 +402,16 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     o.next_hop_set = true;
   }
   o.forwarding.max_frame_size = max_frame;
+  if (new_flow_rate > 100000000) {
+    return fail("--new-flow-rate: " + std::to_string(new_flow_rate) +
+                " is out of range 0..100000000 (0: no limit)");
+  }
+  if (new_flow_rate != 0 && (new_flow_burst < 1 || new_flow_burst > 100000000)) {
+    return fail("--new-flow-burst: " + std::to_string(new_flow_burst) +
+                " is out of range 1..100000000");
+  }
+  o.forwarding.new_flow_rate = new_flow_rate;
+  o.forwarding.new_flow_burst = new_flow_burst;
   if (o.log_format != "text" && o.log_format != "json") {
     return fail("--log-format: \"" + o.log_format + "\" is neither text nor json");
   }

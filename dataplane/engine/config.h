@@ -146,11 +146,28 @@ struct CircuitPolicy {
   uint32_t max_ejected_percent = 50;    // of a pool's backends, per core
 };
 
+// Idle timeouts of flow-table entries, by state (flow_table.h FlowState).
+// Established: 3 hours. Why hours: an idle connection forgotten by the
+// balancer is rescheduled by its next packet, and after a weight change or
+// on a draining backend that is a reset; pools, websockets and database
+// sessions sit idle for long. 3 h outlasts Linux's default TCP keepalive
+// (tcp_keepalive_time 7200 s), so a connection with keepalive on is never
+// forgotten. Others chose: conntrack 5 days (nf_conntrack_tcp_timeout_
+// established), IPVS 15 min, Katran none (its LRU forgets the least
+// recently used flow when full). The cost is memory: a flow that ends
+// without a FIN or RST from its client (the client vanished) holds its
+// entry (72 B in the engine) for 3 h; flows that close properly leave
+// after tcp_closing_ms. README "Flow state under attack" sizes tables.
 struct FlowTimeouts {
-  uint32_t tcp_syn_ms = 10000;          // handshake not yet completed
-  uint32_t tcp_established_ms = 300000;
+  uint32_t tcp_syn_ms = 10000;          // SYN seen, handshake not completed (unconfirmed)
+  uint32_t tcp_established_ms = 10800000;  // 3 h
   uint32_t tcp_closing_ms = 10000;      // after FIN or RST seen
-  uint32_t udp_ms = 30000;
+  uint32_t udp_ms = 30000;              // a confirmed UDP flow
+  // Probation: the first packet of a flow that is not a TCP SYN (a UDP
+  // flow's first datagram; mid-stream TCP: a flow placed before a restart
+  // or by another balancer, or an ACK flood) waits this long for a second
+  // packet that confirms it. Short, since spoofed packets never get one.
+  uint32_t probation_ms = 5000;
 };
 
 struct ServiceConfig {
@@ -179,6 +196,13 @@ struct ForwardingConfig {
   MacAddress local_mac{};     // Ethernet source of forwarded frames
   MacAddress next_hop_mac{};  // Ethernet destination (the router toward backends)
   uint32_t max_frame_size = 1514 + 40;  // Ethernet frame limit after encapsulation
+  // New flows a worker (DPDK lcore, XDP CPU) enters in its flow table per
+  // second, with bursts of new_flow_burst; above it a new flow is forwarded
+  // statelessly (consistent hashing gives it the same backend while the
+  // configuration is unchanged) and counted in flows_stateless_rate.
+  // 0: no limit. README "Flow state under attack".
+  uint32_t new_flow_rate = 250000;
+  uint32_t new_flow_burst = 250000;
 };
 
 struct EngineConfig {

@@ -208,7 +208,8 @@ void validate_policies(const ServiceConfig& s, const std::string& path, Errors& 
       {"tcp_syn_ms", t.tcp_syn_ms},
       {"tcp_established_ms", t.tcp_established_ms},
       {"tcp_closing_ms", t.tcp_closing_ms},
-      {"udp_ms", t.udp_ms}};
+      {"udp_ms", t.udp_ms},
+      {"probation_ms", t.probation_ms}};
   for (const auto& [name, value] : timeouts) {
     if (value < 1 || value > kMaxTimeout) {
       errors.add(tp + "." + name, range_message(value, 1, kMaxTimeout));

@@ -18,7 +18,10 @@
   X(new_flows, "flows scheduled to a backend for the first time")                    \
   X(flow_hits, "packets of flows found in the flow table")                           \
   X(flows_rescheduled, "tracked flows whose backend was removed or disabled")        \
-  X(untracked_tcp, "non-SYN TCP packets of unknown flows (scheduled statelessly)")   \
+  X(untracked_tcp, "new flows whose first TCP packet was not a SYN (probation)")     \
+  X(flows_confirmed, "probation flows confirmed by their second packet")             \
+  X(flows_stateless_rate, "new-flow packets not entered: per-core new-flow rate")    \
+  X(flows_stateless_full, "new-flow packets not entered: buckets full of confirmed") \
   X(rule_matches, "new flows pinned to a pool by a source-CIDR rule")                \
   X(handshakes_completed, "tracked TCP handshakes completed (circuit successes)")    \
   X(connect_failures, "retransmitted SYNs counted as connect failures")              \

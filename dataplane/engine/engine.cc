@@ -311,14 +311,20 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       }
     } else if (e->state == FlowState::kSynSent) {
       // The client's first non-SYN packet: the handshake completed, in the
-      // time since the flow's first SYN (retries and steering included).
-      e->state = FlowState::kEstablished;
+      // time since the flow's first SYN (retries and steering included),
+      // and the flow is confirmed.
+      flows_.set_state(e, FlowState::kEstablished);
       counters_.handshakes_completed++;
       count_handshake(svc, svc.backends[e->backend_index], now_ms - e->first_seen_ms);
       if (policy.enabled) circuits_.record_success(e->backend_fingerprint, now_ms, policy);
+    } else if (e->state == FlowState::kProbation) {
+      // The second packet of a flow first seen mid-stream (TCP) or of a UDP
+      // flow: confirmed (flow_table.h FlowState).
+      flows_.set_state(e, tcp ? FlowState::kEstablished : FlowState::kUdp);
+      counters_.flows_confirmed++;
     }
     if (tcp && (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) && e->state != FlowState::kClosing) {
-      e->state = FlowState::kClosing;
+      flows_.set_state(e, FlowState::kClosing);
       if (p.tcp_flags & SLUICE_TCP_RST) {
         count_event<&TrafficCounter::client_resets>(svc, svc.backends[e->backend_index]);
       }
@@ -326,32 +332,55 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
     e->last_seen_ms = now_ms;
     return forward(snap, pkt, p, d, s.flow_hash);
   }
+  return new_flow(snap, pkt, s, now_ms);
+}
 
-  // A flow this core has not seen (or must reschedule).
-  d = schedule(snap, svc, p.key, s.flow_hash, now_ms, /*consume=*/syn || !tcp);
-  if (d.verdict.action == Action::kDrop) return d;
+// A flow this core has not seen (or must reschedule): scheduled, and
+// entered in the table unless the per-core new-flow rate is exceeded or
+// its two buckets hold only confirmed flows; then it is forwarded
+// statelessly to the same backend, which is where its next packet goes too
+// while the configuration is unchanged (README "Flow state under attack").
+// A stateless flow takes no half-open trial and is no new flow in the
+// signals: it is counted per packet in flows_stateless_rate/_full.
+Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms) {
+  const ParsedPacket& p = s.parsed;
+  const CompiledService& svc = *s.service;
+  const bool tcp = p.key.proto == SLUICE_IPPROTO_TCP;
+  const bool syn = tcp && (p.tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
+  const ForwardingConfig& fwd = snap.forwarding();
+  FlowEntry* e = nullptr;
+  if (sluice_new_flow_admit(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst)) {
+    e = flows_.insert(p.key, s.flow_hash, now_ms, svc.config.timeouts, &reclaimed_);
+    // The slot may have held another flow's expired entry (a full bucket).
+    if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
+    if (e == nullptr) counters_.flows_stateless_full++;
+  } else {
+    counters_.flows_stateless_rate++;
+  }
+  Decision d = schedule(snap, svc, p.key, s.flow_hash, now_ms,
+                        /*consume=*/e != nullptr && (syn || !tcp));
+  if (d.verdict.action == Action::kDrop) {
+    if (e != nullptr) flows_.erase(e);
+    return d;
+  }
+  if (e == nullptr) return forward(snap, pkt, p, d, s.flow_hash);
   const CompiledBackend& b = svc.backends[d.backend];
   counters_.new_flows++;
   count_event<&TrafficCounter::new_flows>(svc, b);
   if (tcp && !syn) counters_.untracked_tcp++;
-  e = flows_.insert(p.key, s.flow_hash, now_ms, timeouts, &reclaimed_);
-  // The slot may have held another flow's expired entry (a full bucket).
-  if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
   e->backend_fingerprint = b.fingerprint;
   e->backend_index = d.backend;
   e->pool = d.pool;
-  e->generation = gen32;
+  e->generation = static_cast<uint32_t>(snap.generation());
   e->last_seen_ms = now_ms;
   e->first_seen_ms = now_ms;
-  if (!tcp) {
-    e->state = FlowState::kUdp;
-  } else if (syn) {
-    e->state = FlowState::kSynSent;
-  } else if (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) {
-    e->state = FlowState::kClosing;
+  if (syn) {
+    flows_.set_state(e, FlowState::kSynSent);
+  } else if (tcp && (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST))) {
+    flows_.set_state(e, FlowState::kClosing);
     if (p.tcp_flags & SLUICE_TCP_RST) count_event<&TrafficCounter::client_resets>(svc, b);
   } else {
-    e->state = FlowState::kEstablished;
+    flows_.set_state(e, FlowState::kProbation);  // UDP, or TCP first seen mid-stream
   }
   return forward(snap, pkt, p, d, s.flow_hash);
 }

@@ -19,6 +19,7 @@
 #include "dataplane/engine/circuit.h"
 #include "dataplane/engine/counters.h"
 #include "dataplane/engine/flow_table.h"
+#include "dataplane/engine/new_flow_limit.h"
 #include "dataplane/engine/packet.h"
 #include "dataplane/engine/parse.h"
 #include "dataplane/engine/snapshot.h"
@@ -96,6 +97,7 @@ class Worker {
   Decision decide(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
   Decision handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, uint32_t now_ms);
   Decision handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
+  Decision new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_t now_ms);
   // Chooses pool and backend for a new flow; consume = take half-open trials.
   Decision schedule(const Snapshot& snap, const CompiledService& svc, const sluice_flow_key& key,
                     uint64_t flow_hash, uint32_t now_ms, bool consume);
@@ -124,6 +126,7 @@ class Worker {
   WorkerCounters counters_;
   const BackendHealthTable* health_ = nullptr;
   FlowEntry reclaimed_;  // what insert reclaimed (a member: no 64-byte-aligned stack frame)
+  sluice_new_flow_bucket new_flow_bucket_{};  // new_flow_limit.h
   uint64_t generation_ = 0;
   std::array<Scratch, kMaxBurst> scratch_;
 };

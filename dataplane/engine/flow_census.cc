@@ -53,7 +53,7 @@ std::vector<SlotFlows> census_flows(const FlowTable& table, const Snapshot& snap
   const auto gen32 = static_cast<uint32_t>(snapshot.generation());
   table.for_each_entry([&](const FlowEntry& e) {
     // Empty, or a state no writer stores (a torn read): not a flow.
-    if (e.state == FlowState::kEmpty || e.state > FlowState::kUdp) return;
+    if (e.state == FlowState::kEmpty || e.state > FlowState::kProbation) return;
     const CompiledService* svc = snapshot.find_service(e.key);
     if (svc == nullptr) return;  // its service is gone
     if (flow_expired(e, now_ms, svc->config.timeouts) &&

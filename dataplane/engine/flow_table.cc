@@ -51,7 +51,7 @@ uint32_t popcount8(uint32_t x) {
 }
 
 uint32_t min_timeout_ms(const FlowTimeouts& t) {
-  return std::min({t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms});
+  return std::min({t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms, t.probation_ms});
 }
 
 struct WayAge {
@@ -109,6 +109,8 @@ uint32_t flow_timeout_ms(FlowState state, const FlowTimeouts& t) {
       return t.tcp_closing_ms;
     case FlowState::kUdp:
       return t.udp_ms;
+    case FlowState::kProbation:
+      return t.probation_ms;
     case FlowState::kEmpty:
       break;
   }
@@ -187,7 +189,11 @@ FlowEntry* FlowTable::insert(const sluice_flow_key& key, uint64_t hash, uint32_t
   if (slot != kNoSlot && expired != nullptr) *expired = entries_[slot];
   if (slot == kNoSlot) slot = try_make_room(b1, b2);
   if (slot == kNoSlot) {
-    slot = oldest.slot;
+    slot = stalest_unconfirmed(b1, b2, now_ms);
+    if (slot == kNoSlot) {
+      ++stats_.full;
+      return nullptr;
+    }
     ++stats_.evictions;
   }
   return claim(slot, sig, key, now_ms);
@@ -211,6 +217,30 @@ FlowTable::SlotAge FlowTable::stalest(uint32_t b1, uint32_t b2, uint32_t now_ms)
   const WayAge o = oldest_way(sigs_[b1].seen, sigs_[b2].seen, now_ms);
   const uint32_t bucket = o.way < kWays ? b1 : b2;
   return {bucket * kWays + o.way % kWays, o.age};
+}
+
+// The unconfirmed entry of b1 or b2 (both full of live entries) whose
+// last-seen copy is oldest, or kNoSlot when every entry is confirmed. Reads
+// only the two signature lines: the confirmed bit is in the signature.
+// Scalar: it runs only when insert must evict (a table kept full, as by a
+// flood), and then 16 compares are a few ns beside the lines it reads.
+uint32_t FlowTable::stalest_unconfirmed(uint32_t b1, uint32_t b2, uint32_t now_ms) const {
+  uint32_t best = kNoSlot;
+  uint32_t best_age = 0;
+  const uint32_t buckets[2] = {b1, b2};
+  const uint32_t n = b2 != b1 ? 2 : 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    const SignatureLine& line = sigs_[buckets[i]];
+    for (uint32_t w = 0; w < kWays; ++w) {
+      if ((line.sig[w] & kConfirmedBit) != 0) continue;
+      const uint32_t age = now_ms - line.seen[w];
+      if (best == kNoSlot || age > best_age) {
+        best = buckets[i] * kWays + w;
+        best_age = age;
+      }
+    }
+  }
+  return best;
 }
 
 // An expired entry of the two (full) buckets, or kNoSlot. The last-seen
@@ -334,7 +364,8 @@ FlowEntry* FlowTable::claim(uint32_t slot, uint32_t sig, const sluice_flow_key& 
   e.generation = 0;
   e.backend_index = 0;
   e.pool = 0;
-  e.state = key.proto == kIpProtoTcp ? FlowState::kSynSent : FlowState::kUdp;
+  // Unconfirmed (the signature carries no confirmed bit) until set_state.
+  e.state = key.proto == kIpProtoTcp ? FlowState::kSynSent : FlowState::kProbation;
   return &e;
 }
 

@@ -15,7 +15,8 @@
 //  - A lookup compares signatures in b1's line, then b2's, and reads an entry
 //    only on a signature match: a hit costs one or two signature lines and
 //    one entry line (the 4-way table this replaces read four entry lines),
-//    and a false signature match has odds of about 2^-28 per lookup.
+//    and a false signature match has odds of about 2^-27 per lookup (31-bit
+//    signatures; bit 0 marks confirmed entries).
 //  - The last-seen copies let insert pick the stalest of 16 entries, and
 //    tell which entries cannot have expired yet, without reading entries.
 // Why two choices with moves, and not one bigger bucket: with one bucket per
@@ -24,13 +25,15 @@
 // goes to the less loaded of its two buckets, and when both are full of live
 // flows one resident moves to its own other bucket if that has a free way.
 // That keeps every live flow of a table filled to 90% (tested; the first
-// losses appear near 93%) and loses about 1.3% of them at 100%. An evicted
-// established flow would be rescheduled and could break if weights changed,
-// which the product promises never to do.
+// losses appear near 93%). Beyond that only unconfirmed entries are evicted
+// (FlowState): an evicted established flow would be rescheduled and could
+// break if weights changed, which the product promises never to do, so when
+// both buckets hold only confirmed flows the new flow is not entered at all
+// (insert returns nullptr) and the engine forwards it statelessly.
 // Why b2 is derived from the signature and not from the full hash: a resident
 // being moved must know its other bucket, and the table has only the bucket
 // it sits in and its signature (the key is there, the seeded hash is not).
-// b1 uses hash bits 0..26 and the signature bits 32..63, so b2 is uniform
+// b1 uses hash bits 0..26 and the signature bits 33..63, so b2 is uniform
 // and independent of b1. For one key in 2^(bucket bits) the two coincide
 // (always, in a one-bucket table); such a key simply has 8 ways.
 // The caller's hash is a keyed SipHash (flow_hash.h), so a client cannot aim
@@ -58,13 +61,31 @@
 
 namespace sluice::engine {
 
+// Confirmed and unconfirmed entries (README "Flow state under attack").
+// A flow is confirmed by a second packet from its client, the only
+// direction a direct-server-return balancer sees: a TCP flow by the
+// client's first non-SYN packet after its SYN (the handshake completed) or
+// by any second packet after a mid-stream first one; a UDP flow by its
+// second datagram. Spoofed packets from random sources (a SYN flood, an ACK
+// flood, backscatter) are each the first and only packet of their flow, so
+// they never confirm anything.
+// Confirmed: kEstablished, kUdp. Unconfirmed: kSynSent, kProbation,
+// kClosing (a flow that is ending). A full table evicts only unconfirmed
+// entries: a confirmed flow leaves by its own expiry, close or
+// reconfiguration, never to make room for a new flow (FlowTable::insert).
 enum class FlowState : uint8_t {
   kEmpty,        // free slot
-  kSynSent,      // TCP SYN seen, handshake not completed
-  kEstablished,  // TCP handshake completed (client's first non-SYN packet)
-  kClosing,      // TCP FIN or RST seen
-  kUdp,          // UDP (and other connectionless) flows
+  kSynSent,      // TCP SYN seen, handshake not completed (unconfirmed)
+  kEstablished,  // TCP, confirmed (handshake completed, or a second packet)
+  kClosing,      // TCP FIN or RST seen (unconfirmed: evictable)
+  kUdp,          // UDP (and other connectionless) flows, confirmed
+  kProbation,    // first packet was not a TCP SYN; waiting for a second
 };
+
+// Whether entries in `s` are protected from eviction.
+inline bool flow_confirmed(FlowState s) {
+  return s == FlowState::kEstablished || s == FlowState::kUdp;
+}
 
 // One flow; exactly one cache line so a hit touches one entry line.
 struct alignas(64) FlowEntry {
@@ -87,7 +108,8 @@ struct FlowTableStats {
   uint64_t lookups = 0;
   uint64_t hits = 0;           // lookups that found a live entry
   uint64_t inserts = 0;        // calls to insert, whatever slot they got
-  uint64_t evictions = 0;      // live entries overwritten because both buckets were full
+  uint64_t evictions = 0;      // live unconfirmed entries overwritten (both buckets full)
+  uint64_t full = 0;           // inserts refused: both buckets full of live confirmed entries
   uint64_t expirations = 0;    // expired entries reclaimed by insert
   uint64_t erases = 0;
   uint64_t displacements = 0;  // live entries moved to their other bucket to make room
@@ -152,10 +174,13 @@ class FlowTable {
   // entry for key if any (live or expired), else a free way of the less
   // loaded bucket, else an expired entry (judged, like lookup, by the
   // timeouts passed), else a way freed by moving a live entry to its other
-  // bucket, else the stalest entry of the two buckets (evicted). The entry
-  // comes back with key set, last_seen_ms = first_seen_ms = now_ms, backend
-  // fields zero, and state kSynSent for TCP or kUdp otherwise; the caller
-  // fills the backend and sets the state it means. Never fails.
+  // bucket, else the stalest unconfirmed entry of the two buckets (evicted).
+  // nullptr when all 16 entries are live and confirmed (counted in `full`):
+  // no confirmed flow is evicted for a new one; the caller forwards the new
+  // flow statelessly. The entry comes back with key set, last_seen_ms =
+  // first_seen_ms = now_ms, backend fields zero, and state kSynSent for TCP
+  // or kProbation otherwise (unconfirmed); the caller fills the backend and
+  // sets the state it means with set_state.
   // If `expired` is not null it receives a copy of the expired entry the
   // slot held (the key's own, or another key's reclaimed), or an entry with
   // state kEmpty when the slot held none (free, live, or evicted live).
@@ -167,6 +192,16 @@ class FlowTable {
   // Frees an entry returned by lookup or insert of this table (and not moved
   // since: see insert). nullptr and already-free entries are ignored.
   void erase(FlowEntry* e);
+
+  // Sets the state of an entry returned by lookup or insert (not moved
+  // since), and the confirmed mark its signature carries for insert's
+  // choice of a victim: every state change goes through here.
+  void set_state(FlowEntry* e, FlowState state) {
+    e->state = state;
+    const auto slot = static_cast<uint32_t>(e - entries_.get());
+    uint32_t& sig = sigs_[slot / kWays].sig[slot % kWays];
+    sig = (sig & ~kConfirmedBit) | (flow_confirmed(state) ? kConfirmedBit : 0u);
+  }
 
   // Frees the expired entries of the next `buckets` buckets (at most one
   // pass) of a cursor that walks the table round and round; returns how many
@@ -293,9 +328,13 @@ class FlowTable {
   }
 
  private:
+  // Bit 0 of a stored signature: the way's entry is confirmed (set_state).
+  // Signatures are compared without it, so a key's signature has 31 bits.
+  static constexpr uint32_t kConfirmedBit = 1;
+
   // Per bucket: what a lookup reads before it touches any entry.
   struct alignas(64) SignatureLine {
-    uint32_t sig[kWays];   // signature of the way's key; 0: free way
+    uint32_t sig[kWays];   // signature of the way's key | confirmed bit; 0: free way
     uint32_t seen[kWays];  // now_ms of the way's insert or latest lookup hit
   };
   static_assert(sizeof(SignatureLine) == 64, "a signature line is one cache line");
@@ -306,27 +345,34 @@ class FlowTable {
     void operator()(void* p) const;
   };
 
-  // Bit w set where line[w] == value, for the kWays (8) words of a line.
+  // Bit w set where line[w], its confirmed bit cleared, == value (a
+  // signature, or 0 for free ways: stored signatures are never 0 or 1), for
+  // the kWays (8) words of a line.
   static uint32_t ways_matching(const uint32_t* line, uint32_t value) {
     static_assert(kWays == 8, "ways_matching compares two 128-bit halves");
 #if defined(__SSE2__)
     const __m128i v = _mm_set1_epi32(static_cast<int>(value));
-    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(line));
-    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(line + 4));
+    const __m128i keep = _mm_set1_epi32(static_cast<int>(~kConfirmedBit));
+    const __m128i lo =
+        _mm_and_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(line)), keep);
+    const __m128i hi =
+        _mm_and_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(line + 4)), keep);
     const int m_lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, v)));
     const int m_hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, v)));
     return static_cast<uint32_t>(m_lo | (m_hi << 4));
 #else
     uint32_t m = 0;
-    for (uint32_t w = 0; w < kWays; ++w) m |= static_cast<uint32_t>(line[w] == value) << w;
+    for (uint32_t w = 0; w < kWays; ++w) {
+      m |= static_cast<uint32_t>((line[w] & ~kConfirmedBit) == value) << w;
+    }
     return m;
 #endif
   }
 
-  // Never 0, which marks a free way.
+  // Never 0, which marks a free way; bit 0 clear (kConfirmedBit).
   static uint32_t signature(uint64_t hash) {
-    const auto s = static_cast<uint32_t>(hash >> 32);
-    return s != 0 ? s : 1;
+    const auto s = static_cast<uint32_t>(hash >> 32) & ~kConfirmedBit;
+    return s != 0 ? s : 2;
   }
   // An involution: the other bucket of the other bucket is the first one, so
   // a resident's other bucket follows from where it is and its signature.
@@ -334,7 +380,8 @@ class FlowTable {
   // the first bucket's bits 0..26); one multiply spreads all of its bits
   // into the offset.
   uint32_t other_bucket(uint32_t bucket, uint32_t sig) const {
-    const auto offset = static_cast<uint32_t>((uint64_t{sig} * 0x9e3779b97f4a7c15ULL) >> 32);
+    const uint64_t key_sig = sig & ~kConfirmedBit;  // a stored one may carry the bit
+    const auto offset = static_cast<uint32_t>((key_sig * 0x9e3779b97f4a7c15ULL) >> 32);
     return bucket ^ (offset & mask_);
   }
 
@@ -347,6 +394,7 @@ class FlowTable {
   uint32_t find(uint32_t bucket, uint32_t sig, const sluice_flow_key& key) const;
   uint32_t free_slot(uint32_t b1, uint32_t b2) const;
   SlotAge stalest(uint32_t b1, uint32_t b2, uint32_t now_ms) const;
+  uint32_t stalest_unconfirmed(uint32_t b1, uint32_t b2, uint32_t now_ms) const;
   uint32_t reclaim_expired(uint32_t b1, uint32_t b2, SlotAge oldest, uint32_t now_ms,
                            const FlowTimeouts& t);
   uint32_t try_make_room(uint32_t b1, uint32_t b2);

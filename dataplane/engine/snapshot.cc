@@ -183,7 +183,8 @@ SnapshotCompiler::Result SnapshotCompiler::compile(const EngineConfig& config,
     svc.has_rules = !sc.rules.empty();
     svc.reschedule_unhealthy = sc.health_check.unhealthy_flows == UnhealthyFlows::kReschedule;
     const FlowTimeouts& t = sc.timeouts;
-    for (uint32_t ms : {t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms}) {
+    for (uint32_t ms :
+         {t.tcp_syn_ms, t.tcp_established_ms, t.tcp_closing_ms, t.udp_ms, t.probation_ms}) {
       if (snap->min_flow_timeout_ms_ == 0 || ms < snap->min_flow_timeout_ms_) {
         snap->min_flow_timeout_ms_ = ms;
       }

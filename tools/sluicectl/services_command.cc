@@ -157,7 +157,8 @@ void describe(const v1::Service& s, uint64_t revision, const std::optional<Healt
   fields.add("Flow timeouts", "SYN " + std::to_string(t.tcp_syn_ms()) + " ms, established " +
                                   std::to_string(t.tcp_established_ms()) + " ms, closing " +
                                   std::to_string(t.tcp_closing_ms()) + " ms, UDP " +
-                                  std::to_string(t.udp_ms()) + " ms");
+                                  std::to_string(t.udp_ms()) + " ms, probation " +
+                                  std::to_string(t.probation_ms()) + " ms");
   fields.add("Health checks", health_check_text(s.health_check(), s.port()));
   if (health_check_enabled(s.health_check())) {
     fields.add("Unhealthy backends", unhealthy_text(s.health_check()));

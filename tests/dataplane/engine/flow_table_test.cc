@@ -131,11 +131,13 @@ class FlowTableTest : public ::testing::Test {
   FlowTimeouts timeouts_{.tcp_syn_ms = 1000,
                          .tcp_established_ms = 5000,
                          .tcp_closing_ms = 2000,
-                         .udp_ms = 3000};
+                         .udp_ms = 3000,
+                         .probation_ms = 4000};
   FlowTimeouts never_{.tcp_syn_ms = UINT32_MAX,
                       .tcp_established_ms = UINT32_MAX,
                       .tcp_closing_ms = UINT32_MAX,
-                      .udp_ms = UINT32_MAX};
+                      .udp_ms = UINT32_MAX,
+                      .probation_ms = UINT32_MAX};
 };
 
 // The entry is one cache line, aligned to one, with the documented layout.
@@ -240,10 +242,11 @@ TEST_F(FlowTableTest, ZeroHashWorks) {
   EXPECT_EQ(t.occupied(), 1u);
 }
 
-// Insert sets kUdp for non-TCP keys.
+// Insert sets kProbation for non-TCP keys (unconfirmed until a second
+// packet), kSynSent for TCP.
 TEST_F(FlowTableTest, InsertInitialStateFollowsProtocol) {
   FlowTable t(16);
-  EXPECT_EQ(insert(t, v4_key(1, 1, kUdp), 0)->state, FlowState::kUdp);
+  EXPECT_EQ(insert(t, v4_key(1, 1, kUdp), 0)->state, FlowState::kProbation);
   EXPECT_EQ(insert(t, v4_key(1, 2, kTcp), 0)->state, FlowState::kSynSent);
 }
 
@@ -302,7 +305,8 @@ TEST_F(FlowTableTest, ExpiryBoundaryPerState) {
   const Case cases[] = {{FlowState::kSynSent, 1000},
                         {FlowState::kEstablished, 5000},
                         {FlowState::kClosing, 2000},
-                        {FlowState::kUdp, 3000}};
+                        {FlowState::kUdp, 3000},
+                        {FlowState::kProbation, 4000}};
   for (const Case& c : cases) {
     FlowTable t(16);
     const sluice_flow_key k = v4_key(3, 77);
@@ -323,6 +327,7 @@ TEST_F(FlowTableTest, TimeoutsComeFromTheCall) {
   FlowTable t(16);
   const sluice_flow_key k = v4_key(3, 78, kUdp);
   FlowEntry* e = insert(t, k, 0);
+  t.set_state(e, FlowState::kUdp);
   FlowTimeouts longer = timeouts_;
   longer.udp_ms = 60000;
   EXPECT_EQ(t.lookup(k, hash_of(k), 59999, longer), e);
@@ -663,7 +668,7 @@ TEST_F(FlowTableTest, SweepFreesExpiredEntries) {
   FlowEntry* est = insert(t, v4_key(2, 2), 0);        // 5000 ms
   est->state = FlowState::kEstablished;
   FlowEntry* late_syn = insert(t, v4_key(3, 3), 900);  // alive until 1900
-  insert(t, dns, 0);                                   // 60000 ms
+  t.set_state(insert(t, dns, 0), FlowState::kUdp);     // 60000 ms
   ASSERT_EQ(t.occupied(), 4u);
 
   EXPECT_EQ(t.sweep(1500, 8, 1000, timeouts_of), 1u);
@@ -821,7 +826,8 @@ TEST_F(FlowTableTest, SweptTableKeepsLiveFlowsInSteadyState) {
     const FlowTimeouts udp10{.tcp_syn_ms = 1000,
                              .tcp_established_ms = 10000,
                              .tcp_closing_ms = 1000,
-                             .udp_ms = 10000};
+                             .udp_ms = 10000,
+                             .probation_ms = 10000};
     const auto timeouts_of = [&](const sluice_flow_key&) { return &udp10; };
     const double per_ms = 0.7 * t.capacity() / 15000.0;  // live 15 s each
     std::vector<uint32_t> second_at;                      // per flow id
