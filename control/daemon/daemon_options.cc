@@ -230,8 +230,9 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "override one profile setting, as section.key=value (repeatable), "
        "e.g. --profile-set eal.file_prefix=lb1")
       ("flow-capacity", po::value(&o.flow_capacity)->default_value(o.flow_capacity),
-       "flow-table entries: per worker with DPDK (72 bytes each), one table for "
-       "all CPUs with XDP (144 bytes each)")
+       "flow-table entries: per worker with DPDK (72 bytes each); with XDP, confirmed "
+       "flows of all CPUs together (144 bytes each), plus a quarter as many "
+       "unconfirmed ones (README \"Flow state under attack\")")
       ("circuit-capacity", po::value(&o.circuit_capacity)->default_value(o.circuit_capacity),
        "backends with circuit state tracked per worker")
       ("xdp-interface", po::value(&o.xdp_interface)->value_name("IFNAME"),

@@ -348,20 +348,22 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
   const bool tcp = p.key.proto == SLUICE_IPPROTO_TCP;
   const bool syn = tcp && (p.tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
   const ForwardingConfig& fwd = snap.forwarding();
+  const bool admitted =
+      sluice_new_flow_admit(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst);
+  if (!admitted) counters_.flows_stateless_rate++;
+  // Scheduled before the entry is taken, so that a flow with no backend
+  // (dropped) leaves the table as it was: the XDP program does the same.
+  // A flow then refused by a full pair of buckets has taken a half-open
+  // trial it cannot report on; that needs a table full of confirmed flows.
+  Decision d = schedule(snap, svc, p.key, s.flow_hash, now_ms,
+                        /*consume=*/admitted && (syn || !tcp));
+  if (d.verdict.action == Action::kDrop) return d;
   FlowEntry* e = nullptr;
-  if (sluice_new_flow_admit(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst)) {
+  if (admitted) {
     e = flows_.insert(p.key, s.flow_hash, now_ms, svc.config.timeouts, &reclaimed_);
     // The slot may have held another flow's expired entry (a full bucket).
     if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
     if (e == nullptr) counters_.flows_stateless_full++;
-  } else {
-    counters_.flows_stateless_rate++;
-  }
-  Decision d = schedule(snap, svc, p.key, s.flow_hash, now_ms,
-                        /*consume=*/e != nullptr && (syn || !tcp));
-  if (d.verdict.action == Action::kDrop) {
-    if (e != nullptr) flows_.erase(e);
-    return d;
   }
   if (e == nullptr) return forward(snap, pkt, p, d, s.flow_hash);
   const CompiledBackend& b = svc.backends[d.backend];

@@ -35,6 +35,7 @@ uint32_t timeout_ms(uint8_t state, const engine::FlowTimeouts& t) {
     case SLUICE_XDP_FLOW_ESTABLISHED: return t.tcp_established_ms;
     case SLUICE_XDP_FLOW_CLOSING: return t.tcp_closing_ms;
     case SLUICE_XDP_FLOW_UDP: return t.udp_ms;
+    case SLUICE_XDP_FLOW_PROBATION: return t.probation_ms;
   }
   return 0;
 }
@@ -117,7 +118,7 @@ bool batch_unsupported(int err) {
 }
 
 [[noreturn]] void fail(const char* what, int err) {
-  throw XdpError(std::string("flow census: cannot ") + what + " the XDP map \"flows\": " +
+  throw XdpError(std::string("flow census: cannot ") + what + " the XDP flow maps: " +
                  std::strerror(err));
 }
 
@@ -187,22 +188,30 @@ XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snap
   XdpFlowCensus out;
   Tally tally(snapshot, now_ms, cpus);
   std::vector<sluice_flow_key> doomed;
-  auto visit = [&](const sluice_flow_key* keys, const sluice_xdp_flow* values, uint32_t n) {
-    out.keys += n;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (tally.judge(keys[i], values[i], out)) {
-        doomed.push_back(keys[i]);
+  // Confirmed flows, then unconfirmed ones (xdp_layout.h); a key is in one
+  // of them at a time (a flow confirmed during the walk may be seen in
+  // both or in neither: the census is bounded-error).
+  for (const auto& [fd, name] : {std::pair{maps.flows, "flows"}, std::pair{maps.flows_new, "flows_new"}}) {
+    if (fd < 0) continue;
+    auto visit = [&, fd = fd, name = name](const sluice_flow_key* keys,
+                                           const sluice_xdp_flow* values, uint32_t n) {
+      out.keys += n;
+      for (uint32_t i = 0; i < n; ++i) {
+        if (tally.judge(keys[i], values[i], out)) {
+          doomed.push_back(keys[i]);
+        }
       }
-    }
-    // Deleted batch by batch: the sooner after the read, the smaller the
-    // window for a packet to revive the flow in between.
-    if (!doomed.empty()) {
-      delete_elements(maps.flows, "flows", doomed.data(), sizeof(sluice_flow_key), doomed.size());
-      doomed.clear();
-    }
-  };
-  out.batched = walk_batched(maps.flows, visit);
-  if (!out.batched) walk_by_key(maps.flows, visit);
+      // Deleted batch by batch: the sooner after the read, the smaller the
+      // window for a packet to revive the flow in between.
+      if (!doomed.empty()) {
+        delete_elements(fd, name, doomed.data(), sizeof(sluice_flow_key), doomed.size());
+        doomed.clear();
+      }
+    };
+    const bool batched = walk_batched(fd, visit);
+    if (!batched) walk_by_key(fd, visit);
+    out.batched = batched;
+  }
   out.cpus = tally.result();
   return out;
 }

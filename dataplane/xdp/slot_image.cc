@@ -64,6 +64,7 @@ sluice_xdp_service service_value(const engine::CompiledService& svc, uint32_t ba
   v.tcp_established_ms = c.timeouts.tcp_established_ms;
   v.tcp_closing_ms = c.timeouts.tcp_closing_ms;
   v.udp_ms = c.timeouts.udp_ms;
+  v.probation_ms = c.timeouts.probation_ms;
   v.unhealthy_reschedule =
       c.health_check.unhealthy_flows == engine::UnhealthyFlows::kReschedule ? 1 : 0;
   return v;
@@ -92,6 +93,8 @@ sluice_xdp_globals globals_value(const engine::Snapshot& snapshot, uint32_t tx_i
   g.min_flow_timeout_ms = snapshot.min_flow_timeout_ms();
   g.tx_ifindex = tx_ifindex;
   g.service_count = static_cast<uint32_t>(snapshot.services().size());
+  g.new_flow_rate = f.new_flow_rate;
+  g.new_flow_burst = f.new_flow_burst;
   return g;
 }
 

@@ -232,6 +232,7 @@ uint32_t fresh_size(const std::string& map, const XdpMapSizes& s) {
   if (map == "maglev") return SLUICE_XDP_SLOTS * (s.maglev_entries / SLUICE_XDP_MAGLEV_PER_VALUE);
   if (map == "rules") return SLUICE_XDP_SLOTS * s.rules;
   if (map == "flows") return s.flows;
+  if (map == "flows_new") return s.flows_new;
   if (map == "circuits") return s.circuits;
   // Counters, histograms and health are indexed by counter slot.
   if (ends_with(map, "_traffic") || ends_with(map, "_handshakes") || map == "backend_health") {
@@ -256,6 +257,7 @@ void check_sizes(const XdpMapSizes& s) {
   }
   in_range(s.rules, UINT32_MAX / SLUICE_XDP_SLOTS, "rules");
   in_range(s.flows, UINT32_MAX, "flows");
+  in_range(s.flows_new, UINT32_MAX, "flows_new");
   in_range(s.circuits, UINT32_MAX, "circuits");
   in_range(s.counter_slots, UINT32_MAX, "counter_slots");
 }

@@ -45,7 +45,8 @@ struct XdpMapSizes {
   uint32_t backends = SLUICE_XDP_MAX_BACKENDS;         // per slot, all services
   uint32_t maglev_entries = SLUICE_XDP_MAGLEV_ENTRIES; // per slot, all tables
   uint32_t rules = SLUICE_XDP_MAX_RULES;               // per slot, all services
-  uint32_t flows = SLUICE_XDP_FLOWS;                   // all CPUs together (LRU)
+  uint32_t flows = SLUICE_XDP_FLOWS;                   // confirmed, all CPUs together (LRU)
+  uint32_t flows_new = SLUICE_XDP_FLOWS_NEW;           // unconfirmed, all CPUs together (LRU)
   uint32_t circuits = SLUICE_XDP_CIRCUITS;             // per CPU (LRU)
   uint32_t counter_slots = SLUICE_XDP_COUNTER_SLOTS;   // per kind
 };

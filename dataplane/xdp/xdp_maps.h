@@ -36,6 +36,8 @@ class XdpError : public std::runtime_error {
   X(maglev, true)           \
   X(rules, true)            \
   X(flows, true)            \
+  X(flows_new, true)        \
+  X(new_flow_buckets, false) \
   X(circuits, false)        \
   X(counters, false)        \
   X(seen_generation, true)  \

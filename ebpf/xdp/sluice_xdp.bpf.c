@@ -52,8 +52,18 @@ SLUICE_XDP_INLINE void sluice_decide(struct xdp_md *ctx, const struct sluice_xdp
 		 * find, so an established packet skips that lookup. TCP/UDP for
 		 * the host pays a missed flow lookup for it. (The key is in the
 		 * scratch map value, which any verifier takes as a key; the entry
-		 * goes to sluice_handle_flow only when not NULL.) */
+		 * goes to sluice_handle_flow only when not NULL.) Confirmed
+		 * flows first, the established packets' map; then the
+		 * unconfirmed ones (xdp_layout.h "flows_new"). */
+		env->entry_map = SLUICE_XDP_IN_NONE;
 		e = bpf_map_lookup_elem(&flows, &p->key);
+		if (e) {
+			env->entry_map = SLUICE_XDP_IN_FLOWS;
+		} else {
+			e = bpf_map_lookup_elem(&flows_new, &p->key);
+			if (e)
+				env->entry_map = SLUICE_XDP_IN_FLOWS_NEW;
+		}
 		if (e && e->state != SLUICE_XDP_FLOW_EMPTY &&
 		    e->generation == (uint32_t)env->generation)
 			service = e->service;

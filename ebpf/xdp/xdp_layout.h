@@ -24,6 +24,7 @@
 #include "dataplane/engine/counter_list.h"
 #include "dataplane/engine/drop_reasons.h"
 #include "dataplane/engine/flow_hash.h"
+#include "dataplane/engine/new_flow_limit.h"
 #include "dataplane/engine/pool_split.h"
 #include "dataplane/engine/signal_list.h"
 
@@ -34,7 +35,9 @@ extern "C" {
 /* 5: "flows" became one LRU_HASH entry per flow shared by every CPU (was
  * LRU_PERCPU_HASH, one value per possible CPU), with handshake_claimed;
  * the counter icmp_to_host was added. */
-#define SLUICE_XDP_LAYOUT_VERSION 5u
+/* 6: "flows_new" (unconfirmed flows) and "new_flow_buckets"; the state
+ * PROBATION; probation_ms in a service; new_flow_rate/burst in globals. */
+#define SLUICE_XDP_LAYOUT_VERSION 6u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -43,7 +46,8 @@ extern "C" {
 #define SLUICE_XDP_MAX_BACKENDS 65536u          /* all services together */
 #define SLUICE_XDP_MAGLEV_ENTRIES (1u << 21)    /* all tables together */
 #define SLUICE_XDP_MAX_RULES 65536u             /* all services together */
-#define SLUICE_XDP_FLOWS (1u << 20)
+#define SLUICE_XDP_FLOWS (1u << 20)            /* confirmed flows, map "flows" */
+#define SLUICE_XDP_FLOWS_NEW (1u << 18)        /* unconfirmed flows, map "flows_new" */
 #define SLUICE_XDP_CIRCUITS (1u << 16)
 #define SLUICE_XDP_COUNTER_SLOTS 65536u         /* per kind: service, pool, backend */
 
@@ -76,6 +80,8 @@ struct sluice_xdp_globals {
 	uint32_t min_flow_timeout_ms;
 	uint32_t tx_ifindex;     /* 0: XDP_TX out of the receiving interface */
 	uint32_t service_count;
+	uint32_t new_flow_rate;  /* engine ForwardingConfig; per CPU, 0: no limit */
+	uint32_t new_flow_burst;
 	uint32_t pad1;
 };
 
@@ -136,11 +142,12 @@ struct sluice_xdp_service {
 	uint32_t tcp_established_ms;
 	uint32_t tcp_closing_ms;
 	uint32_t udp_ms;
+	uint32_t probation_ms;
 	/* engine::HealthCheckConfig::unhealthy_flows of the service: 1 =
 	 * kReschedule (a flow whose backend turned unhealthy moves on its next
 	 * packet), 0 = kKeep. */
 	uint8_t unhealthy_reschedule;
-	uint8_t pad_health[7];
+	uint8_t pad_health[3];
 };
 
 /* map "backends", ARRAY[SLOTS * max_backends], at
@@ -235,6 +242,22 @@ struct sluice_xdp_flow {
 #define SLUICE_XDP_FLOW_ESTABLISHED 2
 #define SLUICE_XDP_FLOW_CLOSING 3
 #define SLUICE_XDP_FLOW_UDP 4
+#define SLUICE_XDP_FLOW_PROBATION 5
+
+/*
+ * map "flows_new", LRU_HASH: sluice_flow_key -> struct sluice_xdp_flow, the
+ * unconfirmed flows (states SYN_SENT, PROBATION, and CLOSING when the flow
+ * closed before it was confirmed; engine flow_table.h FlowState). An entry
+ * moves to "flows" when a second packet from the client confirms it
+ * (ESTABLISHED, UDP), so that a flood of spoofed packets, each the first
+ * and only packet of its flow, churns this map and never evicts a
+ * confirmed flow: the engine's table gets the same effect by evicting only
+ * unconfirmed entries. A flow in "flows" that closes stays there (its
+ * closing timeout is short). A key is in one of the two maps at a time.
+ *
+ * map "new_flow_buckets", PERCPU_ARRAY[1]: this CPU's token bucket of new
+ * flows (struct sluice_new_flow_bucket, dataplane/engine/new_flow_limit.h).
+ */
 
 /* map "circuits", LRU_PERCPU_HASH: backend fingerprint (uint64_t) -> this
  * CPU's circuit (struct sluice_circuit, dataplane/engine/circuit_logic.h).

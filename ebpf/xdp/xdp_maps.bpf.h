@@ -101,6 +101,22 @@ struct {
 	__type(value, struct sluice_xdp_flow);
 } flows SEC(".maps");
 
+/* Unconfirmed flows (xdp_layout.h): their own LRU, so that what a flood
+ * creates is all the LRU can evict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_XDP_FLOWS_NEW);
+	__type(key, struct sluice_flow_key);
+	__type(value, struct sluice_xdp_flow);
+} flows_new SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, struct sluice_new_flow_bucket);
+} new_flow_buckets SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, SLUICE_XDP_CIRCUITS);

@@ -189,7 +189,8 @@ class XdpParityHarness : public ::testing::Test {
     skel_->rodata->sluice_test_clock = true;
     // Room for every flow of the corpus without LRU eviction, and far less
     // memory than the default million.
-    ASSERT_EQ(bpf_map__set_max_entries(skel_->maps.flows, kFlowMapEntries), 0);
+    ASSERT_EQ(bpf_map__set_max_entries(skel_->maps.flows, flow_map_entries()), 0);
+    ASSERT_EQ(bpf_map__set_max_entries(skel_->maps.flows_new, new_flow_map_entries()), 0);
     ASSERT_EQ(sluice_xdp__load(skel_), 0) << bpftest::libbpf_log_tail();
     maps_ = xdp::maps_of(skel_->obj);
     prog_fd_ = bpf_program__fd(skel_->progs.sluice_xdp);
@@ -208,6 +209,10 @@ class XdpParityHarness : public ::testing::Test {
     ASSERT_EQ(engine_slots_.size(), slot_value_names().size());
     ASSERT_EQ(xdp_slots_.size(), slot_value_names().size());
   }
+
+  // Sizes of the "flows" and "flows_new" maps (a test may override them).
+  virtual uint32_t flow_map_entries() const { return kFlowMapEntries; }
+  virtual uint32_t new_flow_map_entries() const { return kFlowMapEntries; }
 
   void TearDown() override {
     writer_.reset();

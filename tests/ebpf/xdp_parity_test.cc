@@ -57,13 +57,19 @@ class XdpParityTest : public XdpParityHarness {
     return per_cpu;
   }
 
-  // The flow map's one entry (the test made one flow).
+  // The one flow entry (the test made one flow), confirmed ("flows") or
+  // not ("flows_new"): a key is in one of the two maps.
   sluice_xdp_flow only_flow() {
-    sluice_flow_key key{}, next{};
     sluice_xdp_flow e{};
-    EXPECT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
-    EXPECT_NE(bpf_map_get_next_key(maps_.flows, &key, &next), 0) << "more than one flow";
-    EXPECT_EQ(bpf_map_lookup_elem(maps_.flows, &key, &e), 0);
+    int found = 0;
+    for (const int fd : {maps_.flows, maps_.flows_new}) {
+      sluice_flow_key key{}, next{};
+      if (bpf_map_get_next_key(fd, nullptr, &key) != 0) continue;
+      EXPECT_NE(bpf_map_get_next_key(fd, &key, &next), 0) << "more than one flow";
+      EXPECT_EQ(bpf_map_lookup_elem(fd, &key, &e), 0);
+      ++found;
+    }
+    EXPECT_EQ(found, 1) << "flow entries in both maps, or in none";
     return e;
   }
 
@@ -158,7 +164,7 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   const Values total = flatten(ec);
   const char* must_happen[] = {
       "forwarded", "replied", "to_host", "new_flows", "flow_hits", "flows_rescheduled",
-      "untracked_tcp", "rule_matches", "handshakes_completed", "connect_failures",
+      "untracked_tcp", "flows_confirmed", "rule_matches", "handshakes_completed", "connect_failures",
       "syn_retry_steered", "circuit_skips", "health_skips", "unhealthy_rescheduled",
       "fallback_used", "icmp_errors_forwarded", "icmp_to_host",
       "snapshot_switches", "drop:truncated-ethernet", "drop:nested-vlan", "drop:truncated-ip",
@@ -370,14 +376,15 @@ TEST_F(XdpParityTest, AHandshakeAnotherCpuClaimedIsNotCountedAgain) {
     return FrameBuilder().eth().ipv4("192.0.2.79", "10.100.0.10").tcp(port, 80, flags).build();
   };
   const uint64_t now_ns = kStartNs;
+  // The SYN_SENT entry is unconfirmed: in "flows_new".
   auto claim_only_flow = [&] {
     sluice_flow_key key{};
-    ASSERT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
+    ASSERT_EQ(bpf_map_get_next_key(maps_.flows_new, nullptr, &key), 0);
     sluice_xdp_flow e{};
-    ASSERT_EQ(bpf_map_lookup_elem(maps_.flows, &key, &e), 0);
+    ASSERT_EQ(bpf_map_lookup_elem(maps_.flows_new, &key, &e), 0);
     ASSERT_EQ(e.state, SLUICE_XDP_FLOW_SYN_SENT);
     e.handshake_claimed = 1;
-    ASSERT_EQ(bpf_map_update_elem(maps_.flows, &key, &e, BPF_EXIST), 0);
+    ASSERT_EQ(bpf_map_update_elem(maps_.flows_new, &key, &e, BPF_EXIST), 0);
   };
   const CompiledService* web = find_service("web");
   ASSERT_NE(web, nullptr);
@@ -399,7 +406,7 @@ TEST_F(XdpParityTest, AHandshakeAnotherCpuClaimedIsNotCountedAgain) {
   // The same with an expired handshake: a new SYN after the SYN timeout
   // schedules the flow again (new_flows 2) without counting the expiry.
   sluice_flow_key key{};
-  ASSERT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);
+  ASSERT_EQ(bpf_map_get_next_key(maps_.flows, nullptr, &key), 0);  // confirmed by its ACK
   ASSERT_EQ(bpf_map_delete_elem(maps_.flows, &key), 0);
   ASSERT_EQ(run_xdp(segment(43001, SLUICE_TCP_SYN), now_ns).action, XDP_TX);
   claim_only_flow();

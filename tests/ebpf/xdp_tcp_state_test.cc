@@ -75,7 +75,12 @@ class XdpTcpStateTest : public XdpParityHarness {
   std::optional<sluice_xdp_flow> entry(uint16_t port) {
     const sluice_flow_key k = key_of(port);
     sluice_xdp_flow f{};
-    if (bpf_map_lookup_elem(maps_.flows, &k, &f) != 0 || f.state == SLUICE_XDP_FLOW_EMPTY) return {};
+    // Confirmed flows are in "flows", the others in "flows_new".
+    if (bpf_map_lookup_elem(maps_.flows, &k, &f) != 0 &&
+        bpf_map_lookup_elem(maps_.flows_new, &k, &f) != 0) {
+      return {};
+    }
+    if (f.state == SLUICE_XDP_FLOW_EMPTY) return {};
     return f;
   }
 
@@ -222,6 +227,40 @@ TEST_F(XdpTcpStateTest, FirstNonSynCompletesHandshake) {
   segment(port, SLUICE_TCP_ACK | SLUICE_TCP_PSH, kT0 + 50);
   EXPECT_EQ(counters().handshakes_completed, 1u);
   EXPECT_EQ(entry(port)->state, SLUICE_XDP_FLOW_ESTABLISHED);
+}
+
+// Where entries live (xdp_layout.h): unconfirmed ones (SYN_SENT, a flow
+// first seen mid-stream in PROBATION) in "flows_new", and the packet that
+// confirms a flow moves its entry to "flows", where no flood reaches it.
+TEST_F(XdpTcpStateTest, ConfirmationMovesTheEntryToTheConfirmedMap) {
+  auto in = [&](int fd, uint16_t port) {
+    const sluice_flow_key k = key_of(port);
+    sluice_xdp_flow f{};
+    return bpf_map_lookup_elem(fd, &k, &f) == 0;
+  };
+  const uint16_t port = stable_port();
+  segment(port, SLUICE_TCP_SYN, kT0);
+  EXPECT_TRUE(in(maps_.flows_new, port));
+  EXPECT_FALSE(in(maps_.flows, port));
+  segment(port, SLUICE_TCP_ACK, kT0 + 1);
+  EXPECT_FALSE(in(maps_.flows_new, port));
+  EXPECT_TRUE(in(maps_.flows, port));
+
+  const uint16_t mid = stable_port(port);
+  segment(mid, SLUICE_TCP_ACK, kT0);
+  EXPECT_EQ(entry(mid)->state, SLUICE_XDP_FLOW_PROBATION);
+  EXPECT_TRUE(in(maps_.flows_new, mid));
+  segment(mid, SLUICE_TCP_ACK, kT0 + 1);
+  EXPECT_EQ(entry(mid)->state, SLUICE_XDP_FLOW_ESTABLISHED);
+  EXPECT_TRUE(in(maps_.flows, mid));
+  EXPECT_FALSE(in(maps_.flows_new, mid));
+  EXPECT_EQ(counters().flows_confirmed, 1u);
+
+  // A new connection on a confirmed tuple starts unconfirmed again, and
+  // the old entry leaves "flows": a key is in one map at a time.
+  segment(port, SLUICE_TCP_SYN, kT0 + 5000);
+  EXPECT_TRUE(in(maps_.flows_new, port));
+  EXPECT_FALSE(in(maps_.flows, port));
 }
 
 // The client's FIN moves the flow to CLOSING with the closing timeout; no

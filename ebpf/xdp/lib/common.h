@@ -76,7 +76,14 @@ struct sluice_xdp_env {
 	uint32_t slot;      /* 0 or 1 */
 	uint32_t now_ms;    /* wrapping milliseconds, as the engine's now_ms */
 	uint32_t service;   /* the packet's service index (service packets) */
+	/* Where the flow's entry was found: SLUICE_XDP_IN_NONE, _IN_FLOWS
+	 * (confirmed map) or _IN_FLOWS_NEW (unconfirmed map; xdp_layout.h). */
+	uint32_t entry_map;
 };
+
+#define SLUICE_XDP_IN_NONE 0
+#define SLUICE_XDP_IN_FLOWS 1
+#define SLUICE_XDP_IN_FLOWS_NEW 2
 
 /* A packet's verdict, and what its traffic is counted against. */
 struct sluice_xdp_decision {

@@ -54,6 +54,8 @@ SLUICE_XDP_INLINE uint32_t sluice_flow_timeout_ms(uint8_t state, const struct sl
 		return svc->tcp_closing_ms;
 	case SLUICE_XDP_FLOW_UDP:
 		return svc->udp_ms;
+	case SLUICE_XDP_FLOW_PROBATION:
+		return svc->probation_ms;
 	}
 	return 0;
 }
@@ -81,17 +83,42 @@ SLUICE_XDP_INLINE bool sluice_flow_claim_handshake(struct sluice_xdp_flow *e)
 	return __sync_lock_test_and_set(&e->handshake_claimed, 1) == 0;
 }
 
-/* The live entry for the key, or NULL (absent, empty or expired).
- * The key is copied to the stack first: older verifiers take map keys only
- * from the stack, a packet or a map value, and a global function's pointer
- * argument is none of these. */
+/* The live entry for the key, confirmed or not, or NULL (absent, empty or
+ * expired). The key is copied to the stack first: older verifiers take map
+ * keys only from the stack, a packet or a map value, and a global
+ * function's pointer argument is none of these. */
 SLUICE_XDP_INLINE struct sluice_xdp_flow *sluice_flow_lookup(const struct sluice_flow_key *key,
 							     uint32_t now_ms,
 							     const struct sluice_xdp_service *svc)
 {
 	const struct sluice_flow_key k = *key;
+	struct sluice_xdp_flow *e = bpf_map_lookup_elem(&flows, &k);
 
-	return sluice_flow_live(bpf_map_lookup_elem(&flows, &k), now_ms, svc);
+	if (!e)
+		e = bpf_map_lookup_elem(&flows_new, &k);
+	return sluice_flow_live(e, now_ms, svc);
+}
+
+/*
+ * A flow of "flows_new" that a second packet from its client confirmed
+ * (engine FlowTable::set_state to a confirmed state): its entry moves to
+ * "flows", where no flood reaches it (xdp_layout.h). Copied through the
+ * stack, then deleted from "flows_new"; `e` must not be used after this.
+ * Once per flow.
+ */
+SLUICE_XDP_FN int sluice_flow_confirm(const struct sluice_xdp_flow *e,
+				      const struct sluice_flow_key *key)
+{
+	struct sluice_xdp_flow copy;
+	struct sluice_flow_key k;
+
+	if (!e || !key)
+		return 0;
+	copy = *e;
+	k = *key;
+	bpf_map_update_elem(&flows, &k, &copy, BPF_ANY);
+	bpf_map_delete_elem(&flows_new, &k);
+	return 0;
 }
 
 /*
@@ -312,6 +339,11 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 				sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
 			}
 		}
+	} else if (e->state == SLUICE_XDP_FLOW_PROBATION) {
+		/* The second packet of a flow first seen mid-stream (TCP) or of
+		 * a UDP flow: confirmed (engine FlowState). */
+		e->state = tcp ? SLUICE_XDP_FLOW_ESTABLISHED : SLUICE_XDP_FLOW_UDP;
+		cnt->flows_confirmed++;
 	}
 	if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) &&
 	    e->state != SLUICE_XDP_FLOW_CLOSING) {
@@ -330,14 +362,34 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 	t.service = service;
 	t.backend = e->backend_index;
 	t.pool = e->pool;
+	if (env->entry_map == SLUICE_XDP_IN_FLOWS_NEW &&
+	    (e->state == SLUICE_XDP_FLOW_ESTABLISHED || e->state == SLUICE_XDP_FLOW_UDP))
+		sluice_flow_confirm(e, &p->key);
 	sluice_forward(ctx, p, &t, d, env->flow_hash);
 	return 0;
 }
 
 /*
- * A flow not in the map (or one to reschedule): pool and backend from
- * the rules, the split and Maglev, a new flow-table entry, and forward
- * (engine handle_flow from its schedule on).
+ * This CPU's new-flow token bucket admits one more flow entry (engine
+ * Worker::new_flow; dataplane/engine/new_flow_limit.h).
+ */
+SLUICE_XDP_INLINE bool sluice_admit_new_flow(uint32_t slot, uint32_t now_ms)
+{
+	const struct sluice_xdp_globals *g = sluice_globals(slot);
+	const uint32_t zero = 0;
+	struct sluice_new_flow_bucket *bucket = bpf_map_lookup_elem(&new_flow_buckets, &zero);
+
+	if (!g || !bucket)
+		return true;
+	return sluice_new_flow_admit(bucket, now_ms, g->new_flow_rate, g->new_flow_burst) != 0;
+}
+
+/*
+ * A flow not in the maps (or one to reschedule): pool and backend from
+ * the rules, the split and Maglev, a new entry in "flows_new"
+ * (unconfirmed), and forward (engine Worker::new_flow). Above this CPU's
+ * new-flow rate the flow is forwarded statelessly: no entry, no half-open
+ * trial taken, counted in flows_stateless_rate rather than new_flows.
  */
 SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
 				  struct sluice_xdp_decision *d, const struct sluice_xdp_env *env,
@@ -350,7 +402,7 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	struct sluice_xdp_target t = {};
 	struct sluice_xdp_flow fresh = {};
 	struct sluice_flow_key key;
-	bool tcp, syn;
+	bool tcp, syn, admitted;
 	int r;
 
 	if (!p || !d || !env || !cnt)
@@ -365,7 +417,10 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 		return 0;
 	tcp = p->key.proto == SLUICE_IPPROTO_TCP;
 	syn = sluice_is_syn(p);
-	s.consume = syn || !tcp;
+	admitted = sluice_admit_new_flow(s.slot, s.now_ms);
+	if (!admitted)
+		cnt->flows_stateless_rate++;
+	s.consume = admitted && (syn || !tcp);
 	r = sluice_schedule(&s, &p->key);
 	if (r != SLUICE_DROP_NONE) {
 		sluice_decide_drop(d, (uint8_t)r);
@@ -374,6 +429,14 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	b = sluice_backend(s.slot, svc, s.backend);
 	if (!b)
 		return 0;
+	t.slot = s.slot;
+	t.service = service;
+	t.backend = s.backend;
+	t.pool = s.pool;
+	if (!admitted) {
+		sluice_forward(ctx, p, &t, d, s.flow_hash);
+		return 0;
+	}
 	cnt->new_flows++;
 	if (tcp && !syn)
 		cnt->untracked_tcp++;
@@ -385,24 +448,22 @@ SLUICE_XDP_FN int sluice_new_flow(struct xdp_md *ctx, const struct sluice_xdp_pa
 	fresh.last_seen_ms = s.now_ms;
 	fresh.first_seen_ms = s.now_ms;
 	fresh.cpu = bpf_get_smp_processor_id();
-	if (!tcp)
-		fresh.state = SLUICE_XDP_FLOW_UDP;
-	else if (syn)
+	if (syn)
 		fresh.state = SLUICE_XDP_FLOW_SYN_SENT;
-	else if (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST))
+	else if (tcp && (p->tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)))
 		fresh.state = SLUICE_XDP_FLOW_CLOSING;
-	else
-		fresh.state = SLUICE_XDP_FLOW_ESTABLISHED;
+	else /* UDP, or TCP first seen mid-stream: until a second packet */
+		fresh.state = SLUICE_XDP_FLOW_PROBATION;
 	sluice_flow_signal(s.slot, service, s.backend, SLUICE_SIGNAL(new_flows));
 	/* An unknown flow whose first packet is the client's RST: a reset. */
 	if (fresh.state == SLUICE_XDP_FLOW_CLOSING && (p->tcp_flags & SLUICE_TCP_RST))
 		sluice_flow_signal(s.slot, service, s.backend, SLUICE_SIGNAL(client_resets));
 	key = p->key; /* on the stack: see sluice_flow_lookup */
-	bpf_map_update_elem(&flows, &key, &fresh, BPF_ANY);
-	t.slot = s.slot;
-	t.service = service;
-	t.backend = s.backend;
-	t.pool = s.pool;
+	/* A key is in one map at a time: a confirmed entry being replaced (a
+	 * new connection on its tuple, its backend gone, expired) leaves. */
+	if (env->entry_map == SLUICE_XDP_IN_FLOWS)
+		bpf_map_delete_elem(&flows, &key);
+	bpf_map_update_elem(&flows_new, &key, &fresh, BPF_ANY);
 	sluice_forward(ctx, p, &t, d, s.flow_hash);
 	return 0;
 }

@@ -203,9 +203,10 @@ TEST_F(ServiceJsonTest, DumpGolden) {
    },
    "timeouts": {
     "tcp_syn_ms": 10000,
-    "tcp_established_ms": 300000,
+    "tcp_established_ms": 10800000,
     "tcp_closing_ms": 10000,
-    "udp_ms": 30000
+    "udp_ms": 30000,
+    "probation_ms": 5000
    },
    "health_check": {
     "type": "HEALTH_CHECK_TYPE_NONE",

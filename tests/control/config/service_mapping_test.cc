@@ -77,7 +77,8 @@ TEST_F(ServiceMappingTest, DefaultsFromAbsentFields) {
   EXPECT_EQ(s.circuit.enabled, d.circuit.enabled);
   EXPECT_EQ(s.circuit.consecutive_failures, 3u);
   EXPECT_EQ(s.circuit.max_ejected_percent, 50u);
-  EXPECT_EQ(s.timeouts.tcp_established_ms, 300000u);
+  EXPECT_EQ(s.timeouts.tcp_established_ms, 10800000u);
+  EXPECT_EQ(s.timeouts.probation_ms, 5000u);
   EXPECT_EQ(s.timeouts.udp_ms, 30000u);
   EXPECT_EQ(s.health_check, engine::HealthCheckConfig{});
   EXPECT_EQ(s.health_check.type, engine::HealthCheckType::kNone);

@@ -146,8 +146,8 @@ def run_checks(socket_path, protos):
         assert circuit == (False, 5, 500, 5000, 300000, 3, 50), circuit
         assert g.circuit.HasField("enabled") and g.circuit.HasField("max_ejected_percent")
         timeouts = (g.timeouts.tcp_syn_ms, g.timeouts.tcp_established_ms,
-                    g.timeouts.tcp_closing_ms, g.timeouts.udp_ms)
-        assert timeouts == (10000, 300000, 10000, 1000), timeouts
+                    g.timeouts.tcp_closing_ms, g.timeouts.udp_ms, g.timeouts.probation_ms)
+        assert timeouts == (10000, 10800000, 10000, 1000, 5000), timeouts
     checks.run("GetService: every field as applied, defaults written out", get_service)
 
     def set_weights_waited():

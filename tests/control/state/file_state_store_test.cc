@@ -112,7 +112,7 @@ TEST_F(FileStateStoreTest, RoundTripKeepsDefaults) {
   EXPECT_EQ(s.gue_port, 6080);
   EXPECT_EQ(s.maglev_table_size, 65537u);
   EXPECT_EQ(s.circuit.max_ejection_ms, 300000u);
-  EXPECT_EQ(s.timeouts.tcp_established_ms, 300000u);
+  EXPECT_EQ(s.timeouts.tcp_established_ms, 10800000u);
   EXPECT_EQ(s.pools[0].backends[0].weight, 1u);
   config::expect_same_service(defaults_only(), s);
 }

@@ -161,7 +161,7 @@ TEST_F(FlowCensusTest, ExpiredHandshakesAreCountedAndDeleted) {
   sluice_xdp_flow gone = entry(a, SLUICE_XDP_FLOW_SYN_SENT, kNow - 2 * syn_ms, kNow - 2 * syn_ms);
   gone.backend_fingerprint = 0x0bad;
   put(web_key(3), gone);
-  put(web_key(4), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, 0, kNow - 400000));  // dead, not a handshake
+  put(web_key(4), entry(a, SLUICE_XDP_FLOW_ESTABLISHED, 0, kNow - 10800000));  // dead (3 h), not a handshake
 
   const XdpFlowCensus c = census_xdp_flows(maps_, *snap_, kNow);
   ASSERT_EQ(c.expired.size(), 2u);
