@@ -64,6 +64,7 @@ class DpdkHost final : public DataplaneHost {
       return false;
     }
     for (const std::string& w : runtime_->warnings()) spdlog::warn("{}", w);
+    spdlog::info("{}", runtime_->numa_summary());
     const engine::MacAddress m = runtime_->port_mac();
     spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
                  profile_->port.device, m[0], m[1], m[2], m[3], m[4], m[5],
@@ -111,6 +112,7 @@ class DpdkHost final : public DataplaneHost {
     o.exception_path = p.exception.enabled;
     o.tap_name = p.exception.interface;
     o.burst_size = p.workers.burst_size;
+    o.numa_strict = p.numa.strict;
     o.worker.flow_capacity = options_.flow_capacity;
     o.worker.circuit_capacity = options_.circuit_capacity;
     return o;

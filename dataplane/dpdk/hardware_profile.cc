@@ -193,6 +193,7 @@ const std::vector<Key>& keys() {
        [](P& p, const std::string& v) {
          return set_uint(v, 1, engine::Worker::kMaxBurst, p.workers.burst_size);
        }},
+      {"numa.strict", false, [](P& p, const std::string& v) { return set_bool(v, p.numa.strict); }},
   };
   return kKeys;
 }

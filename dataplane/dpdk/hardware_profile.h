@@ -2,12 +2,12 @@
 // Hardware profiles: how sluiced runs DPDK on one kind of machine and NIC.
 //
 // A profile is an INI file (hardware-profiles/*.ini) with the sections
-// [profile], [eal], [port], [mempool], [exception] and [workers]; every key
-// is named "section.key" in errors and overrides. Loading checks the whole
-// profile before anything touches DPDK, so a wrong setting is reported by
-// name instead of as an obscure EAL or PMD failure. This file makes no DPDK
-// call and includes no DPDK header: eal_arguments() only builds the argv
-// that rte_eal_init() will get.
+// [profile], [eal], [port], [mempool], [exception], [workers] and [numa];
+// every key is named "section.key" in errors and overrides. Loading checks
+// the whole profile before anything touches DPDK, so a wrong setting is
+// reported by name instead of as an obscure EAL or PMD failure. This file
+// makes no DPDK call and includes no DPDK header: eal_arguments() only
+// builds the argv that rte_eal_init() will get.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +66,13 @@ struct WorkersProfile {
   uint16_t burst_size = 32;  // frames per rte_eth_rx_burst, 1..engine::Worker::kMaxBurst
 };
 
+// NUMA placement (numa_placement.h): at start each worker lcore's node is
+// compared with the NIC's; a worker on another node is a warning, or with
+// strict a refusal to start.
+struct NumaProfile {
+  bool strict = false;
+};
+
 struct HardwareProfile {
   std::string name;  // [profile] name; default: the file name without ".ini"
   std::string description;
@@ -74,6 +81,7 @@ struct HardwareProfile {
   MempoolProfile mempool;
   ExceptionProfile exception;
   WorkersProfile workers;
+  NumaProfile numa;
 
   bool hugepages_required() const { return eal.hugepages == Hugepages::kRequired; }
 };

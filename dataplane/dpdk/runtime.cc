@@ -10,6 +10,9 @@
 #include <rte_mbuf.h>
 
 #include <cstdio>
+#include <fstream>
+
+#include "dataplane/dpdk/numa_placement.h"
 
 namespace sluice::dpdk {
 namespace {
@@ -23,6 +26,65 @@ std::string mac_text(const engine::MacAddress& m) {
   return buf;
 }
 
+uint16_t find_port(const std::string& name) {
+  uint16_t port = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port) == 0) return port;
+  std::string known;
+  uint16_t id;
+  RTE_ETH_FOREACH_DEV(id) {
+    char n[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(id, n) == 0) known += std::string(known.empty() ? "" : ", ") + n;
+  }
+  throw RuntimeError("port.device: no DPDK port named \"" + name + "\" (ports found: " +
+                     (known.empty() ? "none" : known) + ")");
+}
+
+// The CPUs of a NUMA node as the kernel lists them ("8-15,24-31"), for the
+// fix in a placement warning; empty where unknown.
+std::string node_cpu_list(int node) {
+  if (node < 0) return "";
+  std::ifstream in("/sys/devices/system/node/node" + std::to_string(node) + "/cpulist");
+  std::string list;
+  std::getline(in, list);
+  return list;
+}
+
+// Runs on a worker's lcore, before forwarding starts: constructs that
+// worker's engine and context there. The flow table zeroes its arrays as it
+// allocates them (flow_table.cc, table_memory), so every page of it, and of
+// the circuit table and counters, is first touched by this lcore, and Linux
+// (default policy: first touch) places it on this lcore's node. The flow
+// table's arrays are large enough for malloc to map them fresh (nothing
+// touched them before), and the small rest comes from the malloc arena
+// glibc gives this thread (its own, unless arenas ran out).
+//
+// Why not rte_zmalloc_socket: the engine would need an allocator hook (it
+// is shared with tests and tools that know no DPDK), and under --no-huge
+// all of EAL's memory counts as node 0's. First touch needs neither, and
+// the hot path still allocates nothing. It relies on the default memory
+// policy: do not start sluiced under numactl --interleave, nor --membind to
+// another node.
+struct WorkerBuild {
+  const engine::WorkerOptions* options = nullptr;
+  std::unique_ptr<engine::Worker> engine;
+  std::unique_ptr<WorkerContext> context;
+  unsigned built_on = 0;
+  std::string error;
+};
+
+int build_worker(void* arg) {
+  WorkerBuild& b = *static_cast<WorkerBuild*>(arg);
+  b.built_on = rte_lcore_id();
+  try {
+    b.engine = std::make_unique<engine::Worker>(*b.options);
+    b.context = std::make_unique<WorkerContext>();
+  } catch (const std::exception& e) {  // nothing may unwind through EAL's thread
+    b.error = e.what();
+    return -1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
@@ -34,31 +96,23 @@ DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
                        std::to_string(lcores_.size()) +
                        " worker lcores: sluiced runs exactly one worker per queue");
   }
-  create_pool(o);
-  nic_port_ = setup_port(o.port.device, o.port.queues, o.port, /*is_tap=*/false);
+  nic_port_ = find_port(o.port.device);
+  check_placement(o);
+  // The NIC DMA-writes every received frame into an mbuf of its RX queue's
+  // pool, so that pool is on the NIC's node (its socket's cache takes the
+  // writes); where the port reports no node, the main lcore's. Frames from
+  // the TAP leave through the NIC, which reads them, so they share it.
+  const int main_node = static_cast<int>(rte_socket_id());
+  rte_mempool* pool = pool_for_node(mbuf_pool_node(rte_eth_dev_socket_id(nic_port_), main_node), o);
+  setup_port(nic_port_, o.port.device, o.port.queues, o.port, /*is_tap=*/false, pool);
   rte_ether_addr mac;
   rte_eth_macaddr_get(nic_port_, &mac);
   for (int i = 0; i < 6; ++i) mac_[i] = mac.addr_bytes[i];
-  if (o.exception_path) create_tap(o);
+  if (o.exception_path) create_tap(o, pool);
 
   publisher_ = std::make_unique<SnapshotPublisher>(o.port.queues);
   health_ = std::make_unique<engine::BackendHealthTable>(o.worker.backend_counter_slots);
-  for (uint16_t q = 0; q < o.port.queues; ++q) {
-    engines_.push_back(std::make_unique<engine::Worker>(o.worker));
-    engines_.back()->set_health_table(health_.get());
-    auto ctx = std::make_unique<WorkerContext>();
-    ctx->id = q;
-    ctx->nic_port = nic_port_;
-    ctx->nic_queue = q;
-    ctx->has_tap = has_tap_;
-    ctx->tap_port = tap_port_;
-    ctx->tap_queue = q;
-    ctx->burst_size = burst_size_;
-    ctx->engine = engines_.back().get();
-    ctx->publisher = publisher_.get();
-    ctx->stop = &stop_;
-    contexts_.push_back(std::move(ctx));
-  }
+  build_workers(o);
 }
 
 DpdkRuntime::~DpdkRuntime() {
@@ -90,29 +144,60 @@ void DpdkRuntime::init_eal(const std::vector<std::string>& args) {
   eal_ready_ = true;
 }
 
-void DpdkRuntime::create_pool(const RuntimeOptions& o) {
-  pool_ = rte_pktmbuf_pool_create("sluice_mbufs", o.mbufs, o.mbuf_cache, 0, o.mbuf_data_room,
-                                  static_cast<int>(rte_socket_id()));
-  if (!pool_) {
+void DpdkRuntime::check_placement(const RuntimeOptions& o) {
+  NumaTopology t;
+  t.node_count = rte_socket_count();
+  t.port = o.port.device;
+  t.port_node = rte_eth_dev_socket_id(nic_port_);
+  t.port_node_cpus = node_cpu_list(t.port_node);
+  std::string workers;
+  for (unsigned w = 0; w < lcores_.size(); ++w) {
+    // SOCKET_ID_ANY comes back as UINT_MAX: an lcore whose CPU set spans nodes.
+    const int node = static_cast<int>(rte_lcore_to_socket_id(lcores_[w]));
+    t.workers.push_back({w, lcores_[w], node});
+    workers += (w ? ", lcore " : "lcore ") + std::to_string(lcores_[w]) + " on node " +
+               (node < 0 ? std::string("any") : std::to_string(node));
+  }
+  const NumaVerdict verdict = check_numa_placement(t, o.numa_strict);
+  if (!verdict.error.empty()) throw RuntimeError(verdict.error);
+  warnings_.insert(warnings_.end(), verdict.warnings.begin(), verdict.warnings.end());
+  numa_summary_ = "NUMA: " + std::to_string(t.node_count) + " node(s); port " + t.port +
+                  " on node " + (t.port_node < 0 ? std::string("unknown") : std::to_string(t.port_node)) +
+                  "; workers: " + workers;
+}
+
+// One pool per NUMA node in use, made on first use and named by its node.
+rte_mempool* DpdkRuntime::pool_for_node(int node, const RuntimeOptions& o) {
+  if (auto it = pools_.find(node); it != pools_.end()) return it->second;
+  rte_mempool* pool = rte_pktmbuf_pool_create(mbuf_pool_name(node).c_str(), o.mbufs, o.mbuf_cache,
+                                              0, o.mbuf_data_room, node);
+  if (!pool && node >= 0 && rte_errno == ENOMEM) {
+    // EAL has no memory on that node: no hugepages reserved there, or
+    // --no-huge (all of it is "node 0" then). Frames would still flow from
+    // a pool elsewhere, only slower; numa.strict refuses.
+    const std::string n = std::to_string(node);
+    const std::string problem =
+        "mempool: no memory on NUMA node " + n + " for the mbuf pool of the port's node; reserve "
+        "hugepages there (/sys/devices/system/node/node" + n +
+        "/hugepages/hugepages-2048kB/nr_hugepages)";
+    if (o.numa_strict) throw RuntimeError("numa.strict is on: " + problem);
+    warnings_.push_back("NUMA: " + problem + "; the pool is on any node instead");
+    pool = pool_for_node(kAnyNode, o);
+    pools_.emplace(node, pool);
+    return pool;
+  }
+  if (!pool) {
     throw RuntimeError("cannot create the mbuf pool of mempool.mbufs=" + std::to_string(o.mbufs) +
                        " (" + dpdk_error(rte_errno) +
                        "); lower mempool.mbufs or give the EAL more memory");
   }
+  pools_.emplace(node, pool);
+  numa_summary_ += "; mbuf pool " + mbuf_pool_name(node);
+  return pool;
 }
 
-uint16_t DpdkRuntime::setup_port(const std::string& name, uint16_t queues, const PortOptions& o,
-                                 bool is_tap) {
-  uint16_t port = 0;
-  if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
-    std::string known;
-    uint16_t id;
-    RTE_ETH_FOREACH_DEV(id) {
-      char n[RTE_ETH_NAME_MAX_LEN];
-      if (rte_eth_dev_get_name_by_port(id, n) == 0) known += std::string(known.empty() ? "" : ", ") + n;
-    }
-    throw RuntimeError("port.device: no DPDK port named \"" + name + "\" (ports found: " +
-                       (known.empty() ? "none" : known) + ")");
-  }
+uint16_t DpdkRuntime::setup_port(uint16_t port, const std::string& name, uint16_t queues,
+                                 const PortOptions& o, bool is_tap, rte_mempool* pool) {
   rte_eth_dev_info info;
   if (int r = rte_eth_dev_info_get(port, &info); r != 0) {
     throw RuntimeError("port " + name + ": cannot read device info: " + dpdk_error(r));
@@ -136,7 +221,7 @@ uint16_t DpdkRuntime::setup_port(const std::string& name, uint16_t queues, const
   rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc);
   const int socket = rte_eth_dev_socket_id(port);
   for (uint16_t q = 0; q < queues; ++q) {
-    if (int r = rte_eth_rx_queue_setup(port, q, rx_desc, socket, nullptr, pool_); r != 0) {
+    if (int r = rte_eth_rx_queue_setup(port, q, rx_desc, socket, nullptr, pool); r != 0) {
       throw RuntimeError("port " + name + ": RX queue " + std::to_string(q) +
                          " setup failed: " + dpdk_error(r));
     }
@@ -159,7 +244,7 @@ uint16_t DpdkRuntime::setup_port(const std::string& name, uint16_t queues, const
   return port;
 }
 
-void DpdkRuntime::create_tap(const RuntimeOptions& o) {
+void DpdkRuntime::create_tap(const RuntimeOptions& o, rte_mempool* pool) {
   // The TAP carries the port's MAC, so the kernel's ARP replies and other
   // frames it sends out through the NIC look like the NIC's own.
   const std::string vdev = "net_tap_sluice";
@@ -171,9 +256,49 @@ void DpdkRuntime::create_tap(const RuntimeOptions& o) {
   PortOptions tap;
   tap.rx_descriptors = 512;
   tap.tx_descriptors = 512;
-  tap_port_ = setup_port(vdev, o.port.queues, tap, /*is_tap=*/true);
+  tap_port_ = setup_port(find_port(vdev), vdev, o.port.queues, tap, /*is_tap=*/true, pool);
   tap_name_ = o.tap_name;
   has_tap_ = true;
+}
+
+// Each worker's engine and context are built on its own lcore (see
+// build_worker), all at once (large flow tables zero in parallel), and
+// waited for before anything forwards.
+void DpdkRuntime::build_workers(const RuntimeOptions& o) {
+  std::vector<WorkerBuild> builds(lcores_.size());
+  for (size_t i = 0; i < builds.size(); ++i) {
+    builds[i].options = &o.worker;
+    if (int r = rte_eal_remote_launch(build_worker, &builds[i], lcores_[i]); r != 0) {
+      rte_eal_mp_wait_lcore();
+      throw RuntimeError("cannot launch the construction of worker " + std::to_string(i) +
+                         " on lcore " + std::to_string(lcores_[i]) + ": " + dpdk_error(r));
+    }
+  }
+  rte_eal_mp_wait_lcore();
+  for (size_t i = 0; i < builds.size(); ++i) {
+    if (!builds[i].error.empty()) {
+      throw RuntimeError("worker " + std::to_string(i) + " on lcore " + std::to_string(lcores_[i]) +
+                         ": cannot allocate its flow and circuit tables (" + builds[i].error +
+                         "); lower --flow-capacity or give the machine more memory");
+    }
+  }
+  for (size_t q = 0; q < builds.size(); ++q) {
+    engines_.push_back(std::move(builds[q].engine));
+    engines_.back()->set_health_table(health_.get());
+    built_on_.push_back(builds[q].built_on);
+    WorkerContext& ctx = *builds[q].context;
+    ctx.id = static_cast<uint32_t>(q);
+    ctx.nic_port = nic_port_;
+    ctx.nic_queue = static_cast<uint16_t>(q);
+    ctx.has_tap = has_tap_;
+    ctx.tap_port = tap_port_;
+    ctx.tap_queue = static_cast<uint16_t>(q);
+    ctx.burst_size = burst_size_;
+    ctx.engine = engines_.back().get();
+    ctx.publisher = publisher_.get();
+    ctx.stop = &stop_;
+    contexts_.push_back(std::move(builds[q].context));
+  }
 }
 
 void DpdkRuntime::start() {

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// The DPDK runtime of sluiced: EAL, one mbuf pool, one NIC port with one RX
-// and TX queue per worker (RSS spreads flows over them), the exception path
-// to the kernel (a TAP port), and the poll-mode workers on their lcores.
+// The DPDK runtime of sluiced: EAL, the mbuf pool on the NIC's NUMA node,
+// one NIC port with one RX and TX queue per worker (RSS spreads flows over
+// them), the exception path to the kernel (a TAP port), and the poll-mode
+// workers on their lcores.
 //
 // Construction does everything that can fail (and says what failed, naming
 // the setting); start() only launches the workers. The control thread
 // publishes engine snapshots through publisher() and reads counters while
 // the workers run.
+//
+// NUMA (numa_placement.h): construction checks that the worker lcores share
+// the NIC's node (a warning, or a RuntimeError with numa_strict), takes
+// mbufs from a pool on the NIC's node, and builds each worker's engine and
+// context on the worker's own lcore, so that their pages are first touched,
+// hence placed, on that lcore's node.
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,6 +60,9 @@ struct RuntimeOptions {
   std::string tap_name = "sluice0";      // kernel-side interface of the TAP
   uint16_t burst_size = 32;
   engine::WorkerOptions worker;
+  // Refuse to start when a worker lcore is not on the NIC's NUMA node (or
+  // that cannot be told) on a machine of several nodes; else warn.
+  bool numa_strict = false;
 };
 
 class DpdkRuntime {
@@ -69,14 +80,19 @@ class DpdkRuntime {
   engine::MacAddress port_mac() const { return mac_; }
   uint32_t worker_count() const { return static_cast<uint32_t>(contexts_.size()); }
   const std::string& tap_name() const { return tap_name_; }
-  // Settings the hardware did not take, for the daemon to log.
+  // Settings the hardware did not take, and NUMA placement problems, for
+  // the daemon to log.
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Where the port, the mbuf pool and the workers are, one line for the log.
+  const std::string& numa_summary() const { return numa_summary_; }
 
   // Counters summed over workers, and per worker (read while running).
   engine::WorkerCounters engine_counters() const;
   PortCounters port_counters() const;
   PortCounters worker_port_counters(uint32_t worker) const;
   unsigned worker_lcore(uint32_t worker) const { return lcores_[worker]; }
+  // The lcore that constructed a worker's engine and context (its own).
+  unsigned worker_built_on(uint32_t worker) const { return built_on_[worker]; }
   // A worker's engine, for read-only inspection (circuit states) by the
   // control thread; values may be a moment stale.
   const engine::Worker& worker_engine(uint32_t worker) const { return *engines_[worker]; }
@@ -87,19 +103,22 @@ class DpdkRuntime {
 
  private:
   void init_eal(const std::vector<std::string>& args);
-  void create_pool(const RuntimeOptions& o);
-  uint16_t setup_port(const std::string& name, uint16_t queues, const PortOptions& o,
-                      bool is_tap);
-  void create_tap(const RuntimeOptions& o);
+  void check_placement(const RuntimeOptions& o);
+  rte_mempool* pool_for_node(int node, const RuntimeOptions& o);
+  uint16_t setup_port(uint16_t port, const std::string& name, uint16_t queues,
+                      const PortOptions& o, bool is_tap, rte_mempool* pool);
+  void create_tap(const RuntimeOptions& o, rte_mempool* pool);
+  void build_workers(const RuntimeOptions& o);
 
   bool eal_ready_ = false;
-  rte_mempool* pool_ = nullptr;
+  std::map<int, rte_mempool*> pools_;  // by NUMA node (kAnyNode: any)
   uint16_t nic_port_ = 0;
   bool has_tap_ = false;
   uint16_t tap_port_ = 0;
   std::string tap_name_;
   engine::MacAddress mac_{};
   std::vector<unsigned> lcores_;
+  std::vector<unsigned> built_on_;
   std::atomic<bool> stop_{false};
   bool started_ = false;
   std::unique_ptr<SnapshotPublisher> publisher_;
@@ -108,6 +127,7 @@ class DpdkRuntime {
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   uint16_t burst_size_ = 32;
   std::vector<std::string> warnings_;
+  std::string numa_summary_;
 };
 
 }  // namespace sluice::dpdk

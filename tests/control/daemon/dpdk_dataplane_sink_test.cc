@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rte_eal.h>
+#include <rte_lcore.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -154,6 +155,21 @@ TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
   EXPECT_THAT(json, StartsWith(R"({"uptime_ms":42,"generation":0,"workers":[{"id":0,)"
                                R"("label":"lcore 1","generation":0,"rx_bursts":)"));
   EXPECT_THAT(json, HasSubstr(R"(,"services":[]})"));
+}
+
+// NUMA: the worker's engine was built on its own lcore (so its flow table
+// was first touched there), the mbuf pool is named by the node it sits on,
+// and on this one-node machine nothing is reported as misplaced.
+TEST_F(DpdkDataplaneSinkTest, WorkerStateBuiltOnItsLcore) {
+  EXPECT_EQ(runtime_->worker_lcore(0), 1u);
+  EXPECT_EQ(runtime_->worker_built_on(0), runtime_->worker_lcore(0));
+  EXPECT_THAT(runtime_->numa_summary(), StartsWith("NUMA: "));
+  EXPECT_THAT(runtime_->numa_summary(), HasSubstr("port net_null0 on node "));
+  EXPECT_THAT(runtime_->numa_summary(), HasSubstr("workers: lcore 1 on node "));
+  EXPECT_THAT(runtime_->numa_summary(), HasSubstr("; mbuf pool sluice_mbufs_"));
+  if (rte_socket_count() == 1) {
+    for (const std::string& w : runtime_->warnings()) EXPECT_THAT(w, ::testing::Not(StartsWith("NUMA")));
+  }
 }
 
 // With a snapshot: every backend by name, each circuit closed on the one

@@ -219,6 +219,13 @@ TEST_F(HardwareProfileTest, MetalProfilesArgv) {
                   "-a", "0000:af:00.0", "--log-level=notice"}));
 }
 
+// Metal profiles refuse a worker off the NIC's NUMA node; VM and lab ones warn.
+TEST_F(HardwareProfileTest, NumaStrictOnMetalOnly) {
+  for (const std::string& name : kShipped) {
+    EXPECT_EQ(shipped(name).numa.strict, name.rfind("metal-", 0) == 0) << name;
+  }
+}
+
 // --- Good inputs ---
 
 // Defaults fill what a profile leaves out; the name comes from the file.
@@ -234,6 +241,26 @@ TEST_F(HardwareProfileTest, DefaultsAndName) {
   EXPECT_TRUE(p.exception.enabled);
   EXPECT_EQ(p.exception.interface, "sluice0");
   EXPECT_EQ(p.workers.burst_size, 32);
+  EXPECT_FALSE(p.numa.strict);
+}
+
+// [numa] strict: a boolean, off by default; a bad value names the key; an
+// override sets it.
+TEST_F(HardwareProfileTest, NumaStrict) {
+  EXPECT_TRUE(load_good(ini({{"numa.strict", "on"}})).numa.strict);
+  EXPECT_FALSE(load_good(ini({{"numa.strict", "false"}})).numa.strict);
+  EXPECT_THAT(errors_of(ini({{"numa.strict", "always"}})),
+              ElementsAre("numa.strict: \"always\" is not on or off"));
+  EXPECT_THAT(errors_of(ini({{"numa.strict", ""}})), ElementsAre("numa.strict: must have a value"));
+  EXPECT_THAT(errors_of(ini({{"numa.node", "1"}})), ElementsAre("numa.node: unknown key"));
+  HardwareProfile p = load_good(ini({}));
+  std::vector<std::string> errors;
+  apply_overrides(p, {{"numa.strict", "yes"}}, errors);
+  EXPECT_THAT(errors, ElementsAre());
+  EXPECT_TRUE(p.numa.strict);
+  apply_overrides(p, {{"numa.strict", "sometimes"}}, errors);
+  EXPECT_THAT(errors, ElementsAre("numa.strict: \"sometimes\" is not on or off"));
+  EXPECT_TRUE(p.numa.strict);
 }
 
 // [profile] name overrides the file name; booleans take on/off/yes/no/true/false/1/0.
