@@ -65,7 +65,9 @@ inline void Worker::count_event(const CompiledService& svc, const CompiledBacken
 }
 
 Worker::Worker(const WorkerOptions& options)
-    : flows_(options.flow_capacity), circuits_(options.circuit_capacity) {
+    : flows_(options.flow_capacity),
+      circuits_(options.circuit_capacity),
+      pool_ejected_(kMaxServices * kMaxPools) {
   counters_.services.resize(options.service_counter_slots);
   counters_.pools.resize(options.pool_counter_slots);
   counters_.backends.resize(options.backend_counter_slots);
@@ -316,7 +318,10 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       flows_.set_state(e, FlowState::kEstablished);
       counters_.handshakes_completed++;
       count_handshake(svc, svc.backends[e->backend_index], now_ms - e->first_seen_ms);
-      if (policy.enabled) circuits_.record_success(e->backend_fingerprint, now_ms, policy);
+      if (policy.enabled && circuits_.record_success(e->backend_fingerprint, now_ms, policy) ==
+                                CircuitTransition::kClosed) {
+        count_ejection(snap, snap.service_index(svc), e->backend_index, -1);  // half-open -> closed
+      }
     } else if (e->state == FlowState::kProbation) {
       // The second packet of a flow first seen mid-stream (TCP) or of a UDP
       // flow: confirmed (flow_table.h FlowState).
@@ -395,7 +400,7 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
 void Worker::retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s,
                        FlowEntry& e, Decision& d, uint32_t now_ms) {
   const CompiledBackend& failed = svc.backends[e.backend_index];
-  record_connect_failure(svc, failed, now_ms);
+  record_connect_failure(snap, svc, e.backend_index, now_ms);
   uint8_t skips = 0;  // not counted: this is no new flow
   const uint64_t ah = affinity_hash(svc, s.parsed.key, s.flow_hash, snap.seed());
   uint16_t next = pick_backend(svc, e.pool, ah, now_ms, /*consume=*/true, failed.fingerprint,
@@ -478,6 +483,8 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
   return admitted ? 0 : kSkipCircuit;
 }
 
+// Bounded: at most kMaxCircuitProbes + kPoolSamples backends, whatever the
+// pool's size (pool_probe.h, which the XDP program follows too).
 uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, uint64_t hash,
                               uint32_t now_ms, bool consume, uint64_t exclude_fp,
                               uint8_t* skips) {
@@ -495,13 +502,13 @@ uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, ui
     if (why == 0) return idx;
     *skips |= why;
   }
-  // Rare: many ejected or unhealthy backends. Scan the pool once, from a
-  // hash-chosen start, for any active backend that may take the flow.
+  // Rare: many ejected or unhealthy backends. A few more backends, spread
+  // over the pool from a hash-chosen start (all of a small pool).
   const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
-  for (uint32_t j = 0; j < pool.backend_count; ++j) {
-    uint32_t k = start + j;
-    if (k >= pool.backend_count) k -= pool.backend_count;
-    const auto idx = static_cast<uint16_t>(pool.first_backend + k);
+  const uint32_t samples = sluice_pool_samples(pool.backend_count);
+  for (uint32_t j = 0; j < samples; ++j) {
+    const auto idx = static_cast<uint16_t>(pool.first_backend +
+                                           sluice_pool_sample(start, j, pool.backend_count));
     const CompiledBackend& b = svc.backends[idx];
     if (b.state == BackendState::kActive && refusal(svc, b, now_ms, consume, exclude_fp) == 0) {
       return idx;
@@ -510,29 +517,98 @@ uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, ui
   return kNoBackendIndex;
 }
 
-void Worker::record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
-                                    uint32_t now_ms) {
+// Bounded: the pool's ejected count is kept, not counted; one walk of the
+// pool (up to kMaxBackendsPerPool circuit lookups) only on the first
+// failure in the pool after its active backends changed.
+void Worker::record_connect_failure(const Snapshot& snap, const CompiledService& svc,
+                                    uint16_t backend, uint32_t now_ms) {
+  const CompiledBackend& b = svc.backends[backend];
   counters_.connect_failures++;
   count_event<&TrafficCounter::connect_failures>(svc, b);
-  const CompiledPool& pool = svc.pools[b.pool];
-  uint32_t active = 0, open = 0;
-  for (uint32_t k = 0; k < pool.backend_count; ++k) {
-    const CompiledBackend& peer = svc.backends[pool.first_backend + k];
-    if (peer.state != BackendState::kActive) continue;
-    ++active;
-    // Half-open backends are still ejected: they only take trial flows.
-    if (circuits_.state(peer.fingerprint, now_ms) != CircuitState::kClosed) ++open;
-  }
-  const CircuitTransition t =
-      circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit, active, open);
+  const uint32_t service = snap.service_index(svc);
+  const uint32_t ejected = ejected_count(snap, service, b.pool, now_ms);
+  const CircuitTransition t = circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit,
+                                                       svc.pools[b.pool].active_count, ejected);
   // An ejection: the circuit opened, or reopened after a failed trial
-  // (circuit_logic.h events SLUICE_CIRCUIT_EV_OPENED | _REOPENED).
+  // (circuit_logic.h events SLUICE_CIRCUIT_EV_OPENED | _REOPENED). Only an
+  // opening changes the pool's count: a half-open backend was ejected
+  // already.
   if (t == CircuitTransition::kOpened || t == CircuitTransition::kReopened) {
     bump(counters_.backends, b.counter_slot, &TrafficCounter::ejections);
   }
+  if (t == CircuitTransition::kOpened) count_ejection(snap, service, backend, +1);
 }
 
+// Whether pe, last brought up to date under pe.generation, is right for a
+// pool that has had its active backends since members_since: every
+// ejection of those backends since then has been counted in it.
+inline bool Worker::PoolEjected::current(uint64_t members_since, uint64_t now_generation) const {
+  return valid && generation >= members_since && generation <= now_generation;
+}
 
+uint32_t Worker::ejected_count(const Snapshot& snap, uint32_t service, uint8_t pool_index,
+                               uint32_t now_ms) {
+  const CompiledService& svc = snap.services()[service];
+  const CompiledPool& pool = svc.pools[pool_index];
+  const uint32_t at = pool_position(service, pool_index);
+  PoolEjected& pe = pool_ejected_[at];
+  if (!pe.current(snap.members_since(at), generation_)) [[unlikely]] {
+    uint32_t ejected = 0;
+    for (uint32_t k = 0; k < pool.backend_count; ++k) {
+      const CompiledBackend& peer = svc.backends[pool.first_backend + k];
+      // Half-open backends are still ejected: they only take trial flows.
+      if (peer.state == BackendState::kActive &&
+          circuits_.state(peer.fingerprint, now_ms) != CircuitState::kClosed) {
+        ++ejected;
+      }
+    }
+    pe.ejected = ejected;
+    pe.valid = true;
+  }
+  pe.generation = generation_;
+  return pe.ejected;
+}
+
+// Ejected means open or half-open, and only record_failure (closed -> open)
+// and record_success (half-open -> closed) move a circuit in or out of it:
+// open -> half-open when time passes, half-open -> open, and the forgetting
+// of a closed circuit's slot leave it as it was. (A disabled policy also
+// forgets state, but the worker never calls the table for a service whose
+// policy is disabled.) Bounded: one backend per service that lists the
+// address (one, unless services share backend addresses).
+// Out of line: rare, and kept out of handle_flow's hot path.
+[[gnu::noinline]] void Worker::count_ejection(const Snapshot& snap, uint32_t service,
+                                              uint16_t backend, int delta) {
+  uint32_t s = service;
+  uint16_t i = backend;
+  const auto& services = snap.services();
+  for (size_t n = 0; n < services.size(); ++n) {
+    const CompiledBackend& b = services[s].backends[i];
+    const uint32_t at = pool_position(s, b.pool);
+    PoolEjected& pe = pool_ejected_[at];
+    // A pool whose count is not current is counted in full when it is
+    // needed, this ejection included.
+    if (b.state == BackendState::kActive && pe.current(snap.members_since(at), generation_)) {
+      pe.generation = generation_;
+      if (delta > 0) {
+        ++pe.ejected;
+      } else if (pe.ejected > 0) {
+        --pe.ejected;
+      }
+    }
+    s = b.shared_service;
+    i = b.shared_backend;
+    if (s == service && i == backend) break;
+  }
+}
+
+std::optional<uint32_t> Worker::pool_ejected(const Snapshot& snapshot, const CompiledService& svc,
+                                             uint8_t pool) const {
+  const uint32_t at = pool_position(snapshot.service_index(svc), pool);
+  const PoolEjected& pe = pool_ejected_[at];
+  if (!pe.current(snapshot.members_since(at), snapshot.generation())) return std::nullopt;
+  return pe.ejected;
+}
 
 void Worker::count_handshake(const CompiledService& svc, const CompiledBackend& b, uint32_t ms) {
   count_event<&TrafficCounter::handshakes_completed>(svc, b);

@@ -14,6 +14,8 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "dataplane/engine/backend_health.h"
 #include "dataplane/engine/circuit.h"
@@ -22,6 +24,7 @@
 #include "dataplane/engine/new_flow_limit.h"
 #include "dataplane/engine/packet.h"
 #include "dataplane/engine/parse.h"
+#include "dataplane/engine/pool_probe.h"
 #include "dataplane/engine/snapshot.h"
 #include "dataplane/engine/verdict.h"
 
@@ -29,7 +32,8 @@ namespace sluice::engine {
 
 // Counter slots cost memory per worker: 64 bytes of golden signals each
 // (TrafficCounter), plus a 112-byte handshake histogram per pool and
-// backend slot: about 28 MiB with these defaults.
+// backend slot: about 28 MiB with these defaults. (Besides: 512 KiB of
+// per-pool ejected counts, 16 bytes for each of kMaxServices * kMaxPools.)
 struct WorkerOptions {
   uint32_t flow_capacity = 1u << 20;     // flow-table entries (72 bytes each)
   uint32_t circuit_capacity = 1u << 16;  // backends with non-default circuit state
@@ -53,8 +57,10 @@ struct Decision {
 class Worker {
  public:
   static constexpr uint32_t kMaxBurst = 64;
-  // Maglev slots tried past an unavailable backend before scanning the pool.
-  static constexpr uint32_t kMaxCircuitProbes = 8;
+  // Backends tried in one pool for a new flow (pool_probe.h): Maglev slots,
+  // then evenly spread samples of the pool.
+  static constexpr uint32_t kMaxCircuitProbes = SLUICE_MAX_CIRCUIT_PROBES;
+  static constexpr uint32_t kPoolSamples = SLUICE_POOL_SAMPLES;
 
   explicit Worker(const WorkerOptions& options = {});
 
@@ -78,6 +84,14 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
   const FlowTable& flows() const { return flows_; }
   const CircuitTable& circuits() const { return circuits_; }
+
+  // This worker's count of the ejected (open or half-open) active backends
+  // of pool `pool` of service `svc` of `snapshot`, as kept for
+  // max_ejected_percent; nullopt while it has no count that holds for the
+  // pool's active backends in that snapshot (one is made on the pool's next
+  // connect failure).
+  std::optional<uint32_t> pool_ejected(const Snapshot& snapshot, const CompiledService& svc,
+                                       uint8_t pool) const;
 
  private:
   // Per-burst scratch filled by the first pass (parse, service, hash).
@@ -110,8 +124,14 @@ class Worker {
   }
   void retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s, FlowEntry& e,
                  Decision& d, uint32_t now_ms);
-  void record_connect_failure(const CompiledService& svc, const CompiledBackend& b,
+  void record_connect_failure(const Snapshot& snap, const CompiledService& svc, uint16_t backend,
                               uint32_t now_ms);
+  // The ejected count of pool `pool` of services()[service], counted afresh
+  // if the pool's active backends changed since it was last kept.
+  uint32_t ejected_count(const Snapshot& snap, uint32_t service, uint8_t pool, uint32_t now_ms);
+  // Backend `backend` of services()[service] was ejected (delta +1) or
+  // readmitted (-1): counted in every pool that lists its address.
+  void count_ejection(const Snapshot& snap, uint32_t service, uint16_t backend, int delta);
   // The golden signals (signal_list.h) of a flow's service, pool and backend.
   template <uint64_t TrafficCounter::*Event>
   void count_event(const CompiledService& svc, const CompiledBackend& b);
@@ -128,6 +148,21 @@ class Worker {
   FlowEntry reclaimed_;  // what insert reclaimed (a member: no 64-byte-aligned stack frame)
   sluice_new_flow_bucket new_flow_bucket_{};  // new_flow_limit.h
   uint64_t generation_ = 0;
+  // Per pool of the current snapshot, at its pool_position(): how many of
+  // its active backends have a circuit that is not closed on this core
+  // (what max_ejected_percent is judged on). Kept up to date by
+  // count_ejection on every ejection and readmission, through configuration
+  // changes that leave the pool's active backends as they were
+  // (Snapshot::members_since); counted afresh (one walk of the pool)
+  // the first time a connect failure needs it after they changed. Sized
+  // for kMaxServices at construction.
+  struct PoolEjected {
+    uint64_t generation = 0;  // last brought up to date under
+    uint32_t ejected = 0;
+    bool valid = false;
+    bool current(uint64_t members_since, uint64_t now_generation) const;
+  };
+  std::vector<PoolEjected> pool_ejected_;
   std::array<Scratch, kMaxBurst> scratch_;
 };
 

@@ -16,8 +16,8 @@ const char* affinity_name(Affinity a) {
 }
 
 // The backend Worker::pick_backend settles on when health is all that
-// rules a backend out: the next Maglev slots, then a scan of the pool from a
-// hash-chosen start (kNoBackendIndex: none is healthy).
+// rules a backend out: the next Maglev slots, then the pool's samples from a
+// hash-chosen start (pool_probe.h; kNoBackendIndex: none of them is healthy).
 uint16_t next_healthy(const CompiledService& svc, const CompiledPool& pool, uint32_t slot,
                       uint64_t hash, const BackendHealthTable& health) {
   const auto size = static_cast<uint32_t>(pool.maglev.size());
@@ -27,10 +27,9 @@ uint16_t next_healthy(const CompiledService& svc, const CompiledPool& pool, uint
     if (!health.unhealthy(svc.backends[idx].counter_slot)) return idx;
   }
   const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
-  for (uint32_t j = 0; j < pool.backend_count; ++j) {
-    uint32_t k = start + j;
-    if (k >= pool.backend_count) k -= pool.backend_count;
-    const auto idx = static_cast<uint16_t>(pool.first_backend + k);
+  for (uint32_t j = 0; j < sluice_pool_samples(pool.backend_count); ++j) {
+    const auto idx = static_cast<uint16_t>(pool.first_backend +
+                                           sluice_pool_sample(start, j, pool.backend_count));
     const CompiledBackend& b = svc.backends[idx];
     if (b.state == BackendState::kActive && !health.unhealthy(b.counter_slot)) return idx;
   }
@@ -87,9 +86,13 @@ FlowExplanation explain_flow(const Snapshot& snapshot, const sluice_flow_key& ke
   if (health == nullptr || !health->unhealthy(svc.backends[e.backend].counter_slot)) return e;
   e.unhealthy_skipped = true;
   e.backend = next_healthy(svc, pool, e.maglev_slot, e.affinity_hash, *health);
+  // A pool larger than its samples is not searched whole (pool_probe.h).
+  const std::string tried = pool.backend_count <= Worker::kPoolSamples
+                                ? "every backend of the pool"
+                                : "every backend of the pool that a flow may be tried on";
   e.reason += e.backend == kNoBackendIndex
-                  ? ", which fails its health checks, as does every backend of the pool "
-                    "(the fallback pool takes it)"
+                  ? ", which fails its health checks, as does " + tried +
+                        " (the fallback pool takes it)"
                   : ", which fails its health checks: the flow goes to the next healthy one, " +
                         svc.backends[e.backend].address.to_string();
   return e;

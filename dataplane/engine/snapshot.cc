@@ -39,6 +39,33 @@ uint64_t backend_fingerprint(const IpAddress& address, const sluice_hash_seed& s
   return sluice_flow_hash(&key, &seed);
 }
 
+void PoolMembership::note(const Snapshot& snapshot, uint64_t generation) {
+  std::vector<uint64_t> signatures(entries_.size(), 0);
+  const auto& services = snapshot.services();
+  for (uint32_t s = 0; s < services.size(); ++s) {
+    const CompiledService& svc = services[s];
+    for (uint32_t p = 0; p < svc.pools.size(); ++p) {
+      const CompiledPool& pool = svc.pools[p];
+      uint64_t sig = sluice_mix64(0x706f6f6c ^ pool.active_count);  // never 0 in practice
+      for (uint32_t k = 0; k < pool.backend_count; ++k) {
+        const CompiledBackend& b = svc.backends[pool.first_backend + k];
+        if (b.state == BackendState::kActive) sig = sluice_mix64(sig ^ b.fingerprint);
+      }
+      const uint32_t at = pool_position(s, p);
+      if (at >= signatures.size()) {
+        signatures.resize(at + 1, 0);
+        entries_.resize(at + 1);
+      }
+      signatures[at] = sig == 0 ? 1 : sig;
+    }
+  }
+  for (size_t at = 0; at < entries_.size(); ++at) {
+    Entry& e = entries_[at];
+    if (e.signature != signatures[at] || e.signature == 0) e.since = generation;
+    e.signature = signatures[at];
+  }
+}
+
 uint16_t CompiledService::find_backend(uint64_t fingerprint) const {
   auto it = std::lower_bound(by_fingerprint_.begin(), by_fingerprint_.end(),
                              std::make_pair(fingerprint, uint16_t{0}));
@@ -169,6 +196,7 @@ SnapshotCompiler::Result SnapshotCompiler::compile(const EngineConfig& config,
           active_index.push_back(index);
         }
       }
+      pool.active_count = static_cast<uint32_t>(active.size());
       if (!active.empty()) {
         pool.maglev = maglev_for(sc.name + "/" + pc.name, active, active_index,
                                  sc.maglev_table_size, config.seed);
@@ -188,6 +216,36 @@ SnapshotCompiler::Result SnapshotCompiler::compile(const EngineConfig& config,
       if (snap->min_flow_timeout_ms_ == 0 || ms < snap->min_flow_timeout_ms_) {
         snap->min_flow_timeout_ms_ = ms;
       }
+    }
+  }
+
+  // Backends that share an address (fingerprint, and so circuit) across
+  // services: link each to the next one (in service order), the last back
+  // to the first. Addresses are unique within a service (validation), so a
+  // ring has one backend per service at most.
+  std::map<uint64_t, std::vector<std::pair<uint32_t, uint16_t>>> by_fingerprint;
+  for (uint32_t s = 0; s < snap->services_.size(); ++s) {
+    const CompiledService& svc = snap->services_[s];
+    for (size_t i = 0; i < svc.backends.size(); ++i) {
+      by_fingerprint[svc.backends[i].fingerprint].emplace_back(s, static_cast<uint16_t>(i));
+    }
+  }
+  for (const auto& [fp, ring] : by_fingerprint) {
+    for (size_t k = 0; k < ring.size(); ++k) {
+      const auto& [s, i] = ring[k];
+      const auto& [next_s, next_i] = ring[(k + 1) % ring.size()];
+      CompiledBackend& b = snap->services_[s].backends[i];
+      b.shared_service = next_s;
+      b.shared_backend = next_i;
+    }
+  }
+
+  // Since when each pool has had its active backends.
+  membership_.note(*snap, generation);
+  snap->members_since_.assign(snap->services_.size() * kMaxPools, generation);
+  for (uint32_t s = 0; s < snap->services_.size(); ++s) {
+    for (uint32_t p = 0; p < snap->services_[s].pools.size(); ++p) {
+      snap->members_since_[pool_position(s, p)] = membership_.since(pool_position(s, p));
     }
   }
 

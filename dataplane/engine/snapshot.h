@@ -35,7 +35,17 @@ struct CompiledBackend {
   uint32_t weight = 1;
   BackendState state = BackendState::kActive;
   uint8_t pool = 0;           // index of its pool in the service
+  // The next backend with the same address in the snapshot (services may
+  // share backend addresses, and with them one circuit breaker per core):
+  // backend shared_backend of services()[shared_service]. Following the
+  // links goes round every service that lists the address, one backend each,
+  // and back to this one (itself when no other service lists it). An
+  // ejection that begins or ends counts in each of their pools
+  // (Worker::count_ejection). (Placed in what was padding: the struct the
+  // hot path indexes keeps its size.)
+  uint16_t shared_backend = 0;
   uint32_t counter_slot = 0;  // WorkerCounters::backends index
+  uint32_t shared_service = 0;
 };
 
 struct CompiledPool {
@@ -48,6 +58,7 @@ struct CompiledPool {
   // service backend indices. Empty when no backend of the pool is active.
   std::vector<uint16_t> maglev;
   uint32_t counter_slot = 0;
+  uint32_t active_count = 0;  // kActive backends (what max_ejected_percent is of)
 };
 
 struct CompiledService {
@@ -87,6 +98,16 @@ class Snapshot {
   // alive whatever its service (lets the flow-table sweep skip young flows).
   uint32_t min_flow_timeout_ms() const { return min_flow_timeout_ms_; }
 
+  // The index of one of services() in it.
+  uint32_t service_index(const CompiledService& svc) const {
+    return static_cast<uint32_t>(&svc - services_.data());
+  }
+  // The generation since which the pool at `position` (pool_position()) has
+  // had the same active backends (PoolMembership): a count of their
+  // ejected circuits kept up to date since then is still right. Kept here,
+  // not in CompiledPool, which the hot path indexes.
+  uint64_t members_since(uint32_t position) const { return members_since_[position]; }
+
  private:
   friend class SnapshotCompiler;
   uint64_t generation_ = 0;
@@ -98,10 +119,41 @@ class Snapshot {
   std::vector<uint32_t> vip_slots_;      // service index + 1 of one service on that VIP
   uint64_t slot_mask_ = 0;
   uint32_t min_flow_timeout_ms_ = 0;
+  std::vector<uint64_t> members_since_;  // by pool position
 };
 
 // The backend fingerprint: SipHash of the address under the fleet seed.
 uint64_t backend_fingerprint(const IpAddress& address, const sluice_hash_seed& seed);
+
+// Where per-pool state of a snapshot's pools is kept (Worker's ejected
+// counts, the XDP map "pool_ejected"): service index * kMaxPools + pool.
+inline uint32_t pool_position(uint32_t service_index, uint32_t pool) {
+  return service_index * static_cast<uint32_t>(kMaxPools) + pool;
+}
+
+// For each pool position, the generation since which it has had the same
+// active backends (fingerprints), through every snapshot noted: a count of
+// those backends' ejected circuits kept up to date since that generation is
+// still right now, and need not be counted again. A position that was
+// empty in between starts afresh (its count missed what happened then).
+// The snapshot compiler notes its snapshots (Snapshot::members_since, in
+// snapshot generations); the XDP snapshot writer notes what it writes, in
+// its root generations.
+class PoolMembership {
+ public:
+  // Notes the pools of `snapshot`, as generation `generation` (at least
+  // that of the previous note).
+  void note(const Snapshot& snapshot, uint64_t generation);
+  // For a pool of the snapshot last noted.
+  uint64_t since(uint32_t position) const { return entries_[position].since; }
+
+ private:
+  struct Entry {
+    uint64_t signature = 0;  // of the active backends; 0: no pool here
+    uint64_t since = 0;
+  };
+  std::vector<Entry> entries_;
+};
 
 // Compiles configurations into snapshots. Keeps the counter-slot registry,
 // so a service, pool or backend keeps its counters across compilations.
@@ -140,6 +192,7 @@ class SnapshotCompiler {
   std::map<std::string, uint32_t> backend_slot_;
   std::map<std::string, MaglevCacheEntry> maglev_cache_;  // by "service/pool"
   std::set<std::string> maglev_used_;                     // during one compile
+  PoolMembership membership_;
   uint64_t maglev_built_ = 0;
   uint64_t maglev_reused_ = 0;
 };

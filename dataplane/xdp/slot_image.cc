@@ -70,7 +70,9 @@ sluice_xdp_service service_value(const engine::CompiledService& svc, uint32_t ba
   return v;
 }
 
-sluice_xdp_backend backend_value(const engine::CompiledBackend& b) {
+// `bases`: each service's backend_base in the slot.
+sluice_xdp_backend backend_value(const engine::CompiledBackend& b, uint32_t service,
+                                 const std::vector<uint32_t>& bases) {
   auto v = zeroed<sluice_xdp_backend>();
   std::memcpy(v.addr, b.address.bytes.data(), sizeof(v.addr));
   v.fingerprint = b.fingerprint;
@@ -78,6 +80,8 @@ sluice_xdp_backend backend_value(const engine::CompiledBackend& b) {
   v.family = b.address.family;
   v.state = static_cast<uint8_t>(b.state);
   v.pool = b.pool;
+  v.service = service;
+  v.shared_next = bases[b.shared_service] + b.shared_backend;
   return v;
 }
 
@@ -167,6 +171,12 @@ SlotImage build_slot_image(const engine::Snapshot& snapshot, uint32_t slot,
   image.globals = globals_value(snapshot, tx_ifindex);
   std::vector<uint16_t> maglev;  // entries; packed four to a value at the end
   const auto& services = snapshot.services();
+  std::vector<uint32_t> bases;  // backend_base of each service
+  uint32_t backend_total = 0;
+  for (const engine::CompiledService& svc : services) {
+    bases.push_back(backend_total);
+    backend_total += static_cast<uint32_t>(svc.backends.size());
+  }
   for (uint32_t s = 0; s < services.size(); ++s) {
     const engine::CompiledService& svc = services[s];
     const engine::ServiceConfig& c = svc.config;
@@ -192,12 +202,14 @@ SlotImage build_slot_image(const engine::Snapshot& snapshot, uint32_t slot,
       out.first_backend = pool.first_backend;
       out.backend_count = pool.backend_count;
       out.counter_slot = pool.counter_slot;
+      out.active_count = pool.active_count;
+      // members_since: the writer's, in root generations (SnapshotWriter).
       maglev.insert(maglev.end(), pool.maglev.begin(), pool.maglev.end());
       maglev.resize(maglev_footprint(maglev.size()), 0);
     }
     image.service_config.push_back(value);
     for (size_t b = 0; b < svc.backends.size(); ++b) {
-      image.backends.push_back(backend_value(svc.backends[b]));
+      image.backends.push_back(backend_value(svc.backends[b], s, bases));
       image.backend_index.emplace_back(backend_key(slot, s, svc.backends[b].fingerprint),
                                        static_cast<uint32_t>(b));
     }

@@ -151,6 +151,13 @@ WriteStats SnapshotWriter::write(const engine::Snapshot& snapshot) {
 
   Slot& target = slots_[slot];
   SlotImage image = build_slot_image(snapshot, slot, options_.tx_ifindex);
+  membership_.note(snapshot, generation);
+  for (uint32_t s = 0; s < snapshot.services().size(); ++s) {
+    for (uint32_t p = 0; p < snapshot.services()[s].pools.size(); ++p) {
+      image.service_config[s].pools[p].members_since =
+          membership_.since(engine::pool_position(s, p));
+    }
+  }
   const bool was_known = target.known;
   target.known = false;  // until every write below has succeeded
   if (!was_known) scan(slot, target.image);

@@ -16,7 +16,8 @@
 // Root generations only ever increase (flow entries cache a backend index
 // per generation, so a number must never name two configurations): a
 // snapshot whose generation is not above the root's is written as the
-// root's generation + 1.
+// root's generation + 1. Each pool's members_since is the writer's own, in
+// root generations (what the program compares with).
 //
 // Not thread-safe: one writer per set of maps, one caller at a time
 // (XdpPublisher serialises its callers).
@@ -90,6 +91,10 @@ class SnapshotWriter {
   Strides strides_;
   uint64_t root_ = 0;
   std::array<Slot, SLUICE_XDP_SLOTS> slots_;
+  // Since which root generation each pool position has had its active
+  // backends (sluice_xdp_pool.members_since). Starts empty: after a
+  // restart every pool's ejected count is counted afresh once.
+  engine::PoolMembership membership_;
 };
 
 }  // namespace sluice::xdp

@@ -234,6 +234,9 @@ uint32_t fresh_size(const std::string& map, const XdpMapSizes& s) {
   if (map == "flows") return s.flows;
   if (map == "flows_new") return s.flows_new;
   if (map == "circuits") return s.circuits;
+  // Per service and pool of one configuration (indexed like service_config,
+  // without the slot).
+  if (map == "pool_ejected") return s.services * SLUICE_MAX_POOLS;
   // Counters, histograms and health are indexed by counter slot.
   if (ends_with(map, "_traffic") || ends_with(map, "_handshakes") || map == "backend_health") {
     return s.counter_slots;

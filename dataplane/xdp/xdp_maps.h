@@ -22,8 +22,9 @@ class XdpError : public std::runtime_error {
 };
 
 // X(name, required): every map of the program, by its name in the object
-// and in bpffs. "circuits" and "counters" are not needed to publish (the
-// writer and publisher work without them); the stats reader requires them.
+// and in bpffs. "circuits", "pool_ejected" and "counters" are not needed to
+// publish (the writer and publisher work without them); the stats reader
+// requires "circuits" and "counters".
 #define SLUICE_XDP_MAPS(X)  \
   X(root, true)             \
   X(layout, true)           \
@@ -39,6 +40,7 @@ class XdpError : public std::runtime_error {
   X(flows_new, true)        \
   X(new_flow_buckets, false) \
   X(circuits, false)        \
+  X(pool_ejected, false)    \
   X(counters, false)        \
   X(seen_generation, true)  \
   X(service_traffic, true)  \

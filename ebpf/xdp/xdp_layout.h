@@ -36,7 +36,8 @@ extern "C" {
  * LRU_PERCPU_HASH, one value per possible CPU), with handshake_claimed;
  * the counter icmp_to_host was added. */
 /* 6: "flows_new" (unconfirmed flows) and "new_flow_buckets"; the state
- * PROBATION; probation_ms in a service; new_flow_rate/burst in globals. */
+ * PROBATION; probation_ms in a service; new_flow_rate/burst in globals; per-CPU per-pool ejected counts
+ * (bounded work per packet). */
 #define SLUICE_XDP_LAYOUT_VERSION 6u
 #define SLUICE_XDP_SLOTS 2u
 
@@ -111,7 +112,12 @@ struct sluice_xdp_pool {
 	uint32_t first_backend;  /* service-relative backend index */
 	uint32_t backend_count;
 	uint32_t counter_slot;
-	uint32_t pad;
+	uint32_t active_count;   /* backends of state active (engine CompiledPool) */
+	/* The root generation since which this pool's position (service index
+	 * * SLUICE_MAX_POOLS + pool) has had these same active backends
+	 * (engine CompiledPool::members_since, as the snapshot writer's
+	 * PoolMembership counts root generations). */
+	uint64_t members_since;
 };
 
 /* map "service_config", ARRAY[SLOTS * max_services], at
@@ -160,6 +166,12 @@ struct sluice_xdp_backend {
 	uint8_t state;  /* engine::BackendState: 0 active, 1 draining, 2 disabled */
 	uint8_t pool;   /* pool index in its service */
 	uint8_t pad;
+	uint32_t service;      /* index of its service */
+	/* The next backend with the same fingerprint (engine CompiledBackend
+	 * shared_service/shared_backend), as an index into this slot of
+	 * "backends" (backend_base of its service + its index); this backend's
+	 * own when no other service lists the address. */
+	uint32_t shared_next;
 };
 
 /* map "backend_index", HASH: (slot, service, fingerprint) -> service-relative
@@ -263,6 +275,20 @@ struct sluice_xdp_flow {
  * CPU's circuit (struct sluice_circuit, dataplane/engine/circuit_logic.h).
  * Phase SLUICE_CIRCUIT_FREE (a zeroed value, as other CPUs see an entry one
  * CPU created) = no state: closed, no history. */
+
+/* map "pool_ejected", PERCPU_ARRAY[max_services * SLUICE_MAX_POOLS], at
+ * service index * SLUICE_MAX_POOLS + pool: this CPU's count of the pool's
+ * active backends whose circuit is open or half-open (engine
+ * Worker::pool_ejected_), what max_ejected_percent is judged on. It holds
+ * while `generation` (when it was last brought up to date) is at least the
+ * pool's members_since and at most the root's generation; otherwise it is
+ * counted afresh, on the pool's next connect failure. Not double-buffered
+ * and never written by userspace. */
+struct sluice_xdp_pool_ejected {
+	uint64_t generation;
+	uint32_t ejected;
+	uint32_t valid;  /* 1: counted once */
+};
 
 /* map "counters", PERCPU_ARRAY[1]: engine WorkerCounters' scalar counters in
  * declaration order (SLUICE_WORKER_COUNTERS), then the drop reasons indexed

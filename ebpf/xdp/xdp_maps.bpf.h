@@ -126,6 +126,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_XDP_MAX_SERVICES * SLUICE_MAX_POOLS);
+	__type(key, uint32_t);
+	__type(value, struct sluice_xdp_pool_ejected);
+} pool_ejected SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, uint32_t);
 	__type(value, struct sluice_xdp_counters);

@@ -197,7 +197,10 @@ class XdpParityHarness : public ::testing::Test {
 
     WorkerOptions options;
     options.flow_capacity = 1u << 18;
-    options.circuit_capacity = 1u << 12;
+    // Room for a pool of 4096 backends with nearly all ejected
+    // (xdp_bounded_parity_test.cc): a full table would leave backends
+    // untracked that the program's LRU map tracks.
+    options.circuit_capacity = 1u << 14;
     worker_ = std::make_unique<Worker>(options);
     health_ = std::make_unique<BackendHealthTable>(options.backend_counter_slots);
     worker_->set_health_table(health_.get());

@@ -8,6 +8,15 @@
  * other CPUs read a key one CPU created as zeroed, and "forgetting" a state
  * zeroes it rather than deleting the key, which would forget it on every
  * CPU.
+ *
+ * The map is an LRU: when more backends than it holds have state on some
+ * CPU, the least recently used keys are dropped, on every CPU. Dropping an
+ * open or half-open circuit closes it without a transition, so the pool's
+ * ejected count (schedule.h, "pool_ejected") stays one too high, on the
+ * side of ejecting less, until the next configuration counts the pool
+ * afresh. (The engine's table never drops a circuit that is not closed: a
+ * backend it has no room for is not tracked.) Size "circuits" above the
+ * backends a CPU can reach and it does not happen.
  */
 #pragma once
 
@@ -64,18 +73,20 @@ SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
 	c->phase = SLUICE_CIRCUIT_FREE;
 }
 
-/* CircuitTable::record_success. */
-SLUICE_XDP_INLINE void sluice_circuit_success(uint64_t fp, uint32_t now_ms,
-					      const struct sluice_circuit_policy *p)
+/* CircuitTable::record_success. Returns what changed (SLUICE_CIRCUIT_EV_*):
+ * the caller counts a closing (CLOSED) as the end of an ejection. */
+SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
+						  const struct sluice_circuit_policy *p)
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
 
 	if (!c)
-		return; /* closed, no history: nothing to reset */
+		return 0; /* closed, no history: nothing to reset */
 	sluice_circuit_record_success(c, now_ms, p, &events);
 	if (events & SLUICE_CIRCUIT_EV_RELEASE)
 		sluice_circuit_forget(c);
+	return events;
 }
 
 /* CircuitTable::record_failure: claims a state for the backend if it has

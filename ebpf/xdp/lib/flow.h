@@ -154,7 +154,8 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	pk.slot = slot;
 	pk.service = service;
 	pk.now_ms = env->now_ms;
-	sluice_record_connect_failure(&pk, e->backend_index);
+	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation))
+		sluice_count_ejection(slot, service, e->backend_index, 1, env->generation);
 	pk.hash = sluice_affinity_hash(svc, &p->key, env->flow_hash, &g->seed);
 	pk.consume = 1;
 	pk.exclude_fp = b->fingerprint;
@@ -336,7 +337,11 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 				struct sluice_circuit_policy policy;
 
 				sluice_circuit_policy_of(svc, &policy);
-				sluice_circuit_success(e->backend_fingerprint, now_ms, &policy);
+				/* A half-open circuit that closes ends an ejection. */
+				if (sluice_circuit_success(e->backend_fingerprint, now_ms, &policy) &
+				    SLUICE_CIRCUIT_EV_CLOSED)
+					sluice_count_ejection(slot, service, e->backend_index, -1,
+							      env->generation);
 			}
 		}
 	} else if (e->state == SLUICE_XDP_FLOW_PROBATION) {

@@ -1,15 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Choosing pool and backend for a new flow: engine Worker::schedule,
- * pick_backend and record_connect_failure. The split and the affinity hash
- * are the engine's own headers (pool_split.h, flow_hash.h), so a flow gets
- * the same pool and backend on either dataplane. A backend is usable when
- * it is not the one being retried away from, its health check has not
- * marked it unhealthy (health.h), and its circuit admits the flow, checked
- * in that order: an unhealthy backend never takes a half-open trial.
+ * pick_backend and record_connect_failure. The split, the affinity hash and
+ * the backends tried are the engine's own headers (pool_split.h,
+ * flow_hash.h, pool_probe.h), so a flow gets the same pool and backend on
+ * either dataplane. A backend is usable when it is not the one being
+ * retried away from, its health check has not marked it unhealthy
+ * (health.h), and its circuit admits the flow, checked in that order: an
+ * unhealthy backend never takes a half-open trial.
+ *
+ * Bounded work: choosing a backend tries at most SLUICE_MAX_CIRCUIT_PROBES
+ * + SLUICE_POOL_SAMPLES backends of a pool (24; two pools at most, with the
+ * fallback), and a connect failure reads its pool's ejected count from
+ * "pool_ejected" instead of counting it, except, once per CPU, the first
+ * after the pool's active backends changed (sluice_pool_ejected); an
+ * ejection that begins or ends updates the count of each pool listing the
+ * backend's address (one, unless services share backend addresses).
  */
 #pragma once
 
+#include "dataplane/engine/pool_probe.h"
 #include "dataplane/engine/pool_split.h"
 #include "ebpf/xdp/lib/circuit.h"
 #include "ebpf/xdp/lib/common.h"
@@ -17,11 +27,8 @@
 #include "ebpf/xdp/lib/health.h"
 #include "ebpf/xdp/lib/service.h"
 
-/* Maglev slots tried past an unavailable backend before scanning the pool
- * (engine Worker::kMaxCircuitProbes). */
-#define SLUICE_MAX_CIRCUIT_PROBES 8
 /* Backends of one pool (engine kMaxBackendsPerPool): the bound of the pool
- * scans below. */
+ * census below. */
 #define SLUICE_MAX_BACKENDS_PER_POOL 4096
 
 /* A backend choice inside one pool (sluice_pick_backend). */
@@ -91,7 +98,7 @@ SLUICE_XDP_INLINE int sluice_usable(const struct sluice_xdp_service *svc,
 										 : SLUICE_UNUSABLE;
 }
 
-/* bpf_loop state of the pool scan. */
+/* bpf_loop state of the pool's samples (pool_probe.h). */
 struct sluice_pool_scan {
 	const struct sluice_xdp_pick *pick;
 	uint32_t start;
@@ -106,10 +113,8 @@ static long sluice_pool_scan_step(uint32_t j, void *arg)
 	const struct sluice_xdp_service *svc;
 	const struct sluice_xdp_backend *b;
 	const struct sluice_xdp_pick *pk = scan->pick;
-	uint32_t k = scan->start + j;
+	const uint32_t k = sluice_pool_sample(scan->start, j, scan->count);
 
-	if (k >= scan->count)
-		k -= scan->count;
 	svc = sluice_service(pk->slot, pk->service);
 	if (!svc)
 		return 1;
@@ -125,7 +130,8 @@ static long sluice_pool_scan_step(uint32_t j, void *arg)
  * A backend of pool pk->pool for pk->hash, or SLUICE_XDP_NO_BACKEND: the
  * Maglev slot, then the next few slots (the backends that would take over
  * this slot's traffic, in proportion to their weights), then, rarely (many
- * ejected backends), one scan of the pool from a hash-chosen start.
+ * ejected or unhealthy backends), SLUICE_POOL_SAMPLES backends spread over
+ * the pool from a hash-chosen start (pool_probe.h).
  */
 SLUICE_XDP_FN int sluice_pick_backend(struct sluice_xdp_pick *pk)
 {
@@ -162,9 +168,7 @@ SLUICE_XDP_FN int sluice_pick_backend(struct sluice_xdp_pick *pk)
 	scan.first = pool->first_backend;
 	scan.start = sluice_hash_to_range(pk->hash, scan.count);
 	scan.found = SLUICE_XDP_NO_BACKEND;
-	if (scan.count > SLUICE_MAX_BACKENDS_PER_POOL)
-		scan.count = SLUICE_MAX_BACKENDS_PER_POOL;
-	bpf_loop(scan.count, sluice_pool_scan_step, &scan, 0);
+	bpf_loop(sluice_pool_samples(scan.count), sluice_pool_scan_step, &scan, 0);
 	return (int)scan.found;
 }
 
@@ -174,8 +178,8 @@ struct sluice_pool_census {
 	uint32_t service;
 	uint32_t first;
 	uint32_t now_ms;
-	uint32_t active;
 	uint32_t open;
+	uint32_t pad;
 };
 
 static long sluice_pool_census_step(uint32_t k, void *arg)
@@ -189,10 +193,121 @@ static long sluice_pool_census_step(uint32_t k, void *arg)
 	b = sluice_backend(census->slot, svc, census->first + k);
 	if (!b || b->state != SLUICE_BACKEND_ACTIVE)
 		return 0;
-	census->active++;
 	/* Half-open backends are still ejected: they only take trial flows. */
 	if (sluice_circuit_ejected(b->fingerprint, census->now_ms))
 		census->open++;
+	return 0;
+}
+
+/* Whether a kept count holds for a pool (engine PoolEjected::current). */
+SLUICE_XDP_INLINE bool sluice_pool_ejected_current(const struct sluice_xdp_pool_ejected *pe,
+						   const struct sluice_xdp_pool *pool,
+						   uint64_t generation)
+{
+	return pe->valid && pe->generation >= pool->members_since && pe->generation <= generation;
+}
+
+/*
+ * This CPU's count of the ejected active backends of pool `pool_index` of
+ * the service (engine Worker::ejected_count): kept in "pool_ejected", and
+ * counted afresh, by a walk of the pool, when the pool's active backends
+ * changed since it was last kept (or, which cannot happen as the loader
+ * sizes the map, when the map has no entry for the pool).
+ */
+SLUICE_XDP_INLINE uint32_t sluice_pool_ejected(const struct sluice_xdp_pick *pk,
+					       const struct sluice_xdp_pool *pool,
+					       uint32_t pool_index, uint64_t generation)
+{
+	struct sluice_pool_census census = {};
+	struct sluice_xdp_pool_ejected *pe;
+	const uint32_t key = pk->service * SLUICE_MAX_POOLS + pool_index;
+	uint32_t count;
+
+	pe = bpf_map_lookup_elem(&pool_ejected, &key);
+	if (pe && sluice_pool_ejected_current(pe, pool, generation)) {
+		pe->generation = generation;
+		return pe->ejected;
+	}
+	census.slot = pk->slot;
+	census.service = pk->service;
+	census.first = pool->first_backend;
+	census.now_ms = pk->now_ms;
+	count = pool->backend_count;
+	if (count > SLUICE_MAX_BACKENDS_PER_POOL)
+		count = SLUICE_MAX_BACKENDS_PER_POOL;
+	bpf_loop(count, sluice_pool_census_step, &census, 0);
+	if (pe) {
+		pe->generation = generation; /* brought up to date */
+		pe->ejected = census.open;
+		pe->valid = 1;
+	}
+	return census.open;
+}
+
+/* bpf_loop state of sluice_count_ejection: a walk round the backends that
+ * share one fingerprint. */
+struct sluice_ejection_walk {
+	uint64_t generation;
+	uint32_t slot;
+	uint32_t start; /* slot-relative "backends" index where the walk began */
+	uint32_t at;    /* and where it is */
+	int32_t delta;
+};
+
+static long sluice_ejection_step(uint32_t n, void *arg)
+{
+	struct sluice_ejection_walk *w = arg;
+	const struct sluice_xdp_service *svc;
+	struct sluice_xdp_pool_ejected *pe;
+	const struct sluice_xdp_backend *b;
+	uint32_t at, key, pool;
+
+	if (w->at >= sluice_max_backends)
+		return 1;
+	at = w->slot * sluice_max_backends + w->at;
+	b = bpf_map_lookup_elem(&backends, &at);
+	if (!b)
+		return 1;
+	pool = b->pool & (SLUICE_MAX_POOLS - 1);
+	if (b->state == SLUICE_BACKEND_ACTIVE && pool == b->pool) {
+		svc = sluice_service(w->slot, b->service);
+		key = b->service * SLUICE_MAX_POOLS + pool;
+		pe = bpf_map_lookup_elem(&pool_ejected, &key);
+		/* A pool whose count does not hold is counted in full when it
+		 * is needed, this ejection included. */
+		if (svc && pe && sluice_pool_ejected_current(pe, &svc->pools[pool], w->generation)) {
+			pe->generation = w->generation;
+			if (w->delta > 0)
+				pe->ejected++;
+			else if (pe->ejected > 0)
+				pe->ejected--;
+		}
+	}
+	w->at = b->shared_next;
+	return w->at == w->start;
+}
+
+/*
+ * Backend `index` of a service was ejected (delta 1: its circuit opened) or
+ * readmitted (-1: a half-open circuit closed): one more or one fewer in the
+ * ejected count of every pool where its address is an active backend
+ * (engine Worker::count_ejection). One step per service that lists the
+ * address.
+ */
+SLUICE_XDP_FN int sluice_count_ejection(uint32_t slot, uint32_t service, uint32_t index,
+					int32_t delta, uint64_t generation)
+{
+	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
+	struct sluice_ejection_walk walk = {};
+
+	if (!svc || index >= svc->backend_count)
+		return 0;
+	walk.generation = generation;
+	walk.slot = slot & 1;
+	walk.start = svc->backend_base + index;
+	walk.at = walk.start;
+	walk.delta = delta;
+	bpf_loop(sluice_max_services, sluice_ejection_step, &walk, 0);
 	return 0;
 }
 
@@ -201,18 +316,21 @@ static long sluice_pool_census_step(uint32_t k, void *arg)
  * its pool's active and ejected backends on this CPU (engine
  * Worker::record_connect_failure), counted on the failing backend's
  * service, pool and backend slots; an ejection on its backend slot when the
- * circuit opens.
+ * circuit opens. Returns 1 when the circuit opened (closed -> open): the
+ * caller then counts the ejection in the pools (sluice_count_ejection; not
+ * called from here, which would take one more stack frame than the 512
+ * bytes allow).
  */
-SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk, uint32_t index)
+SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk, uint32_t index,
+						uint64_t generation)
 {
-	struct sluice_pool_census census = {};
 	struct sluice_circuit_policy policy;
 	const struct sluice_xdp_service *svc;
 	const struct sluice_xdp_backend *b;
 	const struct sluice_xdp_pool *pool;
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	struct sluice_xdp_slots slots;
-	uint32_t count, events, pool_index;
+	uint32_t events, pool_index, ejected;
 
 	if (!pk || !cnt)
 		return 0;
@@ -228,20 +346,14 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 	cnt->connect_failures++;
 	sluice_count_signal(&slots, SLUICE_SIGNAL(connect_failures));
 	pool = &svc->pools[pool_index];
-	census.slot = pk->slot;
-	census.service = pk->service;
-	census.first = pool->first_backend;
-	census.now_ms = pk->now_ms;
-	count = pool->backend_count;
-	if (count > SLUICE_MAX_BACKENDS_PER_POOL)
-		count = SLUICE_MAX_BACKENDS_PER_POOL;
-	bpf_loop(count, sluice_pool_census_step, &census, 0);
+	ejected = sluice_pool_ejected(pk, pool, pool_index, generation);
 	sluice_circuit_policy_of(svc, &policy);
-	events = sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, census.active,
-					census.open);
+	events = sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, pool->active_count,
+					ejected);
 	if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED))
 		sluice_add_signal(&backend_traffic, slots.backend, SLUICE_SIGNAL(ejections));
-	return 0;
+	/* A half-open backend that reopens was ejected already. */
+	return (events & SLUICE_CIRCUIT_EV_OPENED) ? 1 : 0;
 }
 
 /* The pool a source-CIDR rule pins the client to, or SLUICE_NO_POOL. */
