@@ -42,24 +42,10 @@ class XdpFloodTest : public XdpParityHarness,
   }
 
   void publish_weights(uint32_t stable, uint32_t canary) {
-    EngineConfig c;
-    c.seed = {0x1111222233334444ULL, 0x5555666677778888ULL};
-    c.forwarding.source_v4 = addr("10.0.0.2");
-    c.forwarding.source_v6 = addr("fd00::2");
-    c.forwarding.local_mac = {0x02, 0, 0, 0, 0, 0x02};
-    c.forwarding.next_hop_mac = {0x02, 0, 0, 0, 0, 0x01};
+    EngineConfig c = test_forwarding_config();
     c.forwarding.new_flow_rate = std::get<1>(GetParam());
     c.forwarding.new_flow_burst = 250000;
-    ServiceConfig s;
-    s.name = "web";
-    s.vip = addr(kVip);
-    s.port = 80;
-    s.protocol = Protocol::kTcp;
-    s.maglev_table_size = 1021;
-    s.pools = {pool("stable", stable, {backend(addr("10.1.0.1")), backend(addr("10.1.0.2")),
-                                       backend(addr("10.1.0.3")), backend(addr("10.1.0.4"))}),
-               pool("canary", canary, {backend(addr("10.2.0.1")), backend(addr("10.2.0.2"))})};
-    c.services = {s};
+    c.services = {test_web_service(stable, canary)};  // VIP kVip
     publish(c, ++generation_);
   }
 

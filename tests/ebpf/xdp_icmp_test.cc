@@ -20,12 +20,7 @@ class XdpIcmpTest : public XdpParityHarness {
   void SetUp() override {
     XdpParityHarness::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    EngineConfig c;
-    c.seed = {0x1111222233334444ULL, 0x5555666677778888ULL};
-    c.forwarding.source_v4 = addr("10.0.0.2");
-    c.forwarding.source_v6 = addr("fd00::2");
-    c.forwarding.local_mac = {0x02, 0, 0, 0, 0, 0x02};
-    c.forwarding.next_hop_mac = {0x02, 0, 0, 0, 0, 0x01};
+    EngineConfig c = test_forwarding_config();
     ServiceConfig web;
     web.name = "web";
     web.vip = addr("192.0.2.10");

@@ -97,6 +97,33 @@ inline PoolConfig pool(const char* name, uint32_t weight, std::vector<BackendCon
   return p;
 }
 
+// The seed and forwarding settings the single-purpose XDP tests use
+// (xdp_icmp_test, xdp_tcp_state_test, xdp_flood_test), with no services.
+inline EngineConfig test_forwarding_config() {
+  EngineConfig c;
+  c.seed = {0x1111222233334444ULL, 0x5555666677778888ULL};
+  c.forwarding.source_v4 = addr("10.0.0.2");
+  c.forwarding.source_v6 = addr("fd00::2");
+  c.forwarding.local_mac = {0x02, 0, 0, 0, 0, 0x02};
+  c.forwarding.next_hop_mac = {0x02, 0, 0, 0, 0, 0x01};
+  return c;
+}
+
+// Their "web" service: 192.0.2.10:80 TCP, IPIP 4in4, a stable pool of four
+// backends (10.1.0.1..4) and a canary pool of two (10.2.0.1..2).
+inline ServiceConfig test_web_service(uint32_t stable, uint32_t canary) {
+  ServiceConfig s;
+  s.name = "web";
+  s.vip = addr("192.0.2.10");
+  s.port = 80;
+  s.protocol = Protocol::kTcp;
+  s.maglev_table_size = 1021;
+  s.pools = {pool("stable", stable, {backend(addr("10.1.0.1")), backend(addr("10.1.0.2")),
+                                     backend(addr("10.1.0.3")), backend(addr("10.1.0.4"))}),
+             pool("canary", canary, {backend(addr("10.2.0.1")), backend(addr("10.2.0.2"))})};
+  return s;
+}
+
 inline SourceRule rule(const char* cidr, const char* pool_name) {
   SourceRule r;
   r.source = *Cidr::parse(cidr);

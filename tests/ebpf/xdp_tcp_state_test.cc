@@ -38,22 +38,9 @@ class XdpTcpStateTest : public XdpParityHarness {
 
   // web: VIP kVip:80, IPIP 4in4, stable (4 backends) and canary (2).
   void publish_weights(uint32_t stable, uint32_t canary) {
-    EngineConfig c;
-    c.seed = {0x1111222233334444ULL, 0x5555666677778888ULL};
-    c.forwarding.source_v4 = addr("10.0.0.2");
-    c.forwarding.source_v6 = addr("fd00::2");
-    c.forwarding.local_mac = {0x02, 0, 0, 0, 0, 0x02};
-    c.forwarding.next_hop_mac = {0x02, 0, 0, 0, 0, 0x01};
-    ServiceConfig s;
-    s.name = "web";
-    s.vip = addr(kVip);
-    s.port = 80;
-    s.protocol = Protocol::kTcp;
-    s.maglev_table_size = 1021;
+    EngineConfig c = test_forwarding_config();
+    ServiceConfig s = test_web_service(stable, canary);  // VIP kVip, kStable its first backend
     s.timeouts = {kSynMs, kEstablishedMs, kClosingMs, 5000};
-    s.pools = {pool("stable", stable, {backend(addr(kStable)), backend(addr("10.1.0.2")),
-                                       backend(addr("10.1.0.3")), backend(addr("10.1.0.4"))}),
-               pool("canary", canary, {backend(addr("10.2.0.1")), backend(addr("10.2.0.2"))})};
     c.services = {s};
     publish(c, ++generation_);
   }
