@@ -118,6 +118,27 @@ TEST_F(DaemonOptionsTest, RequiredOnlyGivesDefaults) {
   EXPECT_EQ(o.forwarding.max_frame_size, 1514u + 40u);
 }
 
+// The per-worker new-flow rate (README "Flow state under attack"):
+// defaults, 0 for no limit, and the bounds named in the errors.
+TEST_F(DaemonOptionsTest, NewFlowRateAndBurst) {
+  const ParsedOptions d = parse_with_required({});
+  ASSERT_TRUE(d.options.has_value()) << d.output;
+  EXPECT_EQ(d.options->forwarding.new_flow_rate, 250000u);
+  EXPECT_EQ(d.options->forwarding.new_flow_burst, 250000u);
+  const ParsedOptions r = parse_with_required({"--new-flow-rate", "1000", "--new-flow-burst", "50"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->forwarding.new_flow_rate, 1000u);
+  EXPECT_EQ(r.options->forwarding.new_flow_burst, 50u);
+  const ParsedOptions off = parse_with_required({"--new-flow-rate", "0", "--new-flow-burst", "0"});
+  ASSERT_TRUE(off.options.has_value()) << off.output;
+  EXPECT_EQ(off.options->forwarding.new_flow_rate, 0u);
+  expect_error(parse_with_required({"--new-flow-rate", "1000", "--new-flow-burst", "0"}),
+               "--new-flow-burst: 0 is out of range 1..100000000");
+  expect_error(parse_with_required({"--new-flow-rate", "100000001"}),
+               "--new-flow-rate: 100000001 is out of range 0..100000000 (0: no limit)");
+  expect_error(parse_with_required({"--new-flow-rate=-1"}), "--new-flow-rate");
+}
+
 // Every option, valid, lands in its field.
 TEST_F(DaemonOptionsTest, EveryOptionIsRead) {
   const ParsedOptions r = parse(
