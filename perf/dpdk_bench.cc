@@ -293,7 +293,6 @@ int run(int argc, char** argv) {
   ctx.id = 0;
   ctx.nic_port = port;
   ctx.nic_queue = 0;
-  ctx.has_tap = false;
   ctx.burst_size = o.burst;
   ctx.engine = worker.get();
   ctx.publisher = publisher.get();

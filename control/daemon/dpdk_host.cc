@@ -111,6 +111,8 @@ class DpdkHost final : public DataplaneHost {
     o.mbuf_data_room = p.mempool.data_room;
     o.exception_path = p.exception.enabled;
     o.tap_name = p.exception.interface;
+    o.exception_rate_pps = p.exception.rate_pps;
+    o.exception_burst = p.exception.burst;
     o.burst_size = p.workers.burst_size;
     o.numa_strict = p.numa.strict;
     o.worker.flow_capacity = options_.flow_capacity;

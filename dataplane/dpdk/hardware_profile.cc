@@ -189,6 +189,10 @@ const std::vector<Key>& keys() {
        [](P& p, const std::string& v) { return set_choice(v, {"tap"}, p.exception.kind); }},
       {"exception.interface", false,
        [](P& p, const std::string& v) { p.exception.interface = v; return std::string(); }},
+      {"exception.rate_pps", false,
+       [](P& p, const std::string& v) { return set_uint(v, 1, 100000000, p.exception.rate_pps); }},
+      {"exception.burst", false,
+       [](P& p, const std::string& v) { return set_uint(v, 1, 100000000, p.exception.burst); }},
       {"workers.burst_size", false,
        [](P& p, const std::string& v) {
          return set_uint(v, 1, engine::Worker::kMaxBurst, p.workers.burst_size);

@@ -60,6 +60,10 @@ struct ExceptionProfile {
   bool enabled = true;
   std::string kind = "tap";  // the only kind so far
   std::string interface = "sluice0";  // name of the kernel-side TAP interface
+  // The policer of frames to the kernel (dataplane/dpdk/exception_path.h):
+  // frames per second from all workers together, and the burst above it.
+  uint32_t rate_pps = 200000;  // 1..100000000
+  uint32_t burst = 10000;      // 1..100000000
 };
 
 struct WorkersProfile {

@@ -117,6 +117,7 @@ DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
 
 DpdkRuntime::~DpdkRuntime() {
   stop();
+  exception_.reset();  // frees the frames left in its rings, before the ports and the EAL go
   if (eal_ready_) {
     rte_eth_dev_stop(nic_port_);
     rte_eth_dev_close(nic_port_);
@@ -290,14 +291,24 @@ void DpdkRuntime::build_workers(const RuntimeOptions& o) {
     ctx.id = static_cast<uint32_t>(q);
     ctx.nic_port = nic_port_;
     ctx.nic_queue = static_cast<uint16_t>(q);
-    ctx.has_tap = has_tap_;
-    ctx.tap_port = tap_port_;
-    ctx.tap_queue = static_cast<uint16_t>(q);
     ctx.burst_size = burst_size_;
     ctx.engine = engines_.back().get();
     ctx.publisher = publisher_.get();
     ctx.stop = &stop_;
     contexts_.push_back(std::move(builds[q].context));
+  }
+  if (has_tap_) {
+    std::vector<WorkerContext*> workers;
+    std::vector<int> nodes;
+    for (size_t q = 0; q < contexts_.size(); ++q) {
+      workers.push_back(contexts_[q].get());
+      nodes.push_back(static_cast<int>(rte_lcore_to_socket_id(lcores_[q])));
+    }
+    ExceptionPathOptions x;
+    x.tap_port = tap_port_;
+    x.rate_pps = o.exception_rate_pps;
+    x.burst = o.exception_burst;
+    exception_ = std::make_unique<ExceptionPath>(x, workers, nodes);
   }
 }
 
@@ -305,6 +316,7 @@ void DpdkRuntime::start() {
   if (started_) return;
   stop_.store(false);
   started_ = true;  // so that stop() below also waits for workers already launched
+  if (exception_) exception_->start();
   for (size_t i = 0; i < contexts_.size(); ++i) {
     if (int r = rte_eal_remote_launch(worker_main, contexts_[i].get(), lcores_[i]); r != 0) {
       stop();
@@ -318,6 +330,7 @@ void DpdkRuntime::stop() {
   if (!started_) return;
   stop_.store(true);
   rte_eal_mp_wait_lcore();
+  if (exception_) exception_->stop();
   started_ = false;
 }
 

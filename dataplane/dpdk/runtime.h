@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/dpdk/exception_path.h"
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/dpdk/worker_loop.h"
 #include "dataplane/engine/backend_health.h"
@@ -58,6 +59,10 @@ struct RuntimeOptions {
   uint16_t mbuf_data_room = 2048 + 128;  // RTE_MBUF_DEFAULT_BUF_SIZE
   bool exception_path = true;
   std::string tap_name = "sluice0";      // kernel-side interface of the TAP
+  // The exception path's policer (exception_path.h): frames per second to
+  // the kernel from all workers together, and the burst above it.
+  uint32_t exception_rate_pps = 200000;
+  uint32_t exception_burst = 10000;
   uint16_t burst_size = 32;
   engine::WorkerOptions worker;
   // Refuse to start when a worker lcore is not on the NIC's NUMA node (or
@@ -125,6 +130,7 @@ class DpdkRuntime {
   std::unique_ptr<engine::BackendHealthTable> health_;  // before engines_: they read it
   std::vector<std::unique_ptr<engine::Worker>> engines_;
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
+  std::unique_ptr<ExceptionPath> exception_;  // after contexts_: it points into them
   uint16_t burst_size_ = 32;
   std::vector<std::string> warnings_;
   std::string numa_summary_;

@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 namespace sluice::dpdk {
 namespace {
@@ -78,21 +79,23 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
   w.counters.tx_packets += sent;
   w.counters.tx_full_dropped += n_tx - sent;
   if (n_host) {
-    if (w.has_tap) {
-      const uint16_t to_host = send_or_free(w.tap_port, w.tap_queue, host, n_host);
-      w.counters.host_tx_packets += to_host;
-      w.counters.host_tx_dropped += n_host - to_host;
-    } else {
-      rte_pktmbuf_free_bulk(host, n_host);
-      w.counters.host_tx_dropped += n_host;
-    }
+    // To the exception thread: an enqueue into a lock-free ring, never a
+    // system call here (exception_path.h).
+    const unsigned queued =
+        w.to_host ? rte_ring_sp_enqueue_burst(w.to_host, reinterpret_cast<void**>(host), n_host,
+                                              nullptr)
+                  : 0;
+    if (queued < n_host) rte_pktmbuf_free_bulk(host + queued, n_host - queued);
+    w.counters.host_ring_full += n_host - queued;
   }
 }
 
-// What the kernel sends (ARP replies, ICMP from the appliance) goes out the NIC.
+// What the kernel sent (ARP replies, ICMP from the appliance), from the
+// exception thread's ring, goes out of this worker's NIC queue.
 void relay_from_host(WorkerContext& w) {
   rte_mbuf* pkts[kMaxBurst];
-  const uint16_t n = rte_eth_rx_burst(w.tap_port, w.tap_queue, pkts, w.burst_size);
+  const auto n = static_cast<uint16_t>(
+      rte_ring_sc_dequeue_burst(w.from_host, reinterpret_cast<void**>(pkts), w.burst_size, nullptr));
   if (n == 0) return;
   const uint16_t sent = send_or_free(w.nic_port, w.nic_queue, pkts, n);
   w.counters.host_rx_packets += sent;
@@ -110,7 +113,7 @@ int worker_main(void* arg) {
   while (!w.stop->load(std::memory_order_relaxed)) {
     const engine::Snapshot* snapshot = w.publisher->current();
     process_nic_burst(w, snapshot, clock);
-    if (w.has_tap) relay_from_host(w);
+    if (w.from_host) relay_from_host(w);
     w.publisher->quiescent(w.id, snapshot ? snapshot->generation() : 0);
   }
   w.publisher->worker_offline(w.id);

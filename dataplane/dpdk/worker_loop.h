@@ -5,8 +5,10 @@
 //   2. receive a burst from its NIC queue and run it through its engine
 //      worker (parse, decide, encapsulate),
 //   3. transmit forwarded frames on its NIC TX queue, hand host frames to
-//      the exception path (TAP) and free dropped ones,
-//   4. relay what the kernel sends through the TAP out of the NIC,
+//      the exception path (a ring to the exception thread, which writes
+//      them to the TAP: exception_path.h) and free dropped ones,
+//   4. send what the kernel sent (the exception thread's ring back) out of
+//      its NIC queue,
 //   5. report a quiescent state with the generation it forwarded with.
 // Nothing here locks, allocates or makes a system call.
 #pragma once
@@ -17,17 +19,24 @@
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/engine/engine.h"
 
+struct rte_ring;
+
 namespace sluice::dpdk {
 
-// Per-worker port counters; only the worker writes them.
+// Per-worker port counters. The worker writes them but host_policed,
+// host_tx_*, host_rx_ring_full, which the exception thread writes (each
+// field has one writer).
 #define SLUICE_PORT_COUNTERS(X)                                               \
   X(rx_bursts, "non-empty RX bursts")                                        \
   X(rx_packets, "frames received from the NIC queue")                        \
   X(tx_packets, "frames sent on the NIC queue")                              \
   X(tx_full_dropped, "frames dropped because the NIC TX queue was full")     \
   X(multi_segment_dropped, "chained mbufs (jumbo frames) dropped")           \
+  X(host_ring_full, "frames for the kernel dropped: exception ring full (or none)") \
+  X(host_policed, "frames for the kernel dropped by the exception-path policer") \
   X(host_tx_packets, "frames handed to the kernel through the TAP")          \
-  X(host_tx_dropped, "frames for the kernel dropped (TAP queue full or none)") \
+  X(host_tx_dropped, "frames for the kernel dropped (TAP queue full)")       \
+  X(host_rx_ring_full, "frames from the kernel dropped: return ring full")   \
   X(host_rx_packets, "frames from the kernel sent out on the NIC")           \
   X(host_rx_dropped, "frames from the kernel dropped (NIC TX queue full)")
 
@@ -41,9 +50,9 @@ struct WorkerContext {
   uint32_t id = 0;             // RCU thread id and index of this worker
   uint16_t nic_port = 0;
   uint16_t nic_queue = 0;      // RX and TX queue of this worker
-  bool has_tap = false;
-  uint16_t tap_port = 0;
-  uint16_t tap_queue = 0;
+  // The exception path's rings (exception_path.h); null without one.
+  rte_ring* to_host = nullptr;
+  rte_ring* from_host = nullptr;
   uint16_t burst_size = 32;
   engine::Worker* engine = nullptr;
   SnapshotPublisher* publisher = nullptr;

@@ -148,8 +148,10 @@ TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
   for (const auto& [name, value] : w.dataplane_counters) names.push_back(name);
   EXPECT_THAT(names, ::testing::ElementsAre("rx_bursts", "rx_packets", "tx_packets",
                                             "tx_full_dropped", "multi_segment_dropped",
+                                            "host_ring_full", "host_policed",
                                             "host_tx_packets", "host_tx_dropped",
-                                            "host_rx_packets", "host_rx_dropped"));
+                                            "host_rx_ring_full", "host_rx_packets",
+                                            "host_rx_dropped"));
   const std::string json = stats_file(nullptr, 42);
   expect_strict_json(json);
   EXPECT_THAT(json, StartsWith(R"({"uptime_ms":42,"generation":0,"workers":[{"id":0,)"

@@ -630,6 +630,21 @@ TEST_F(HardwareProfileTest, ExceptionInterface) {
   load_good(ini({{"exception.enabled", "off"}, {"exception.interface", ""}}));
 }
 
+// The exception path's policer: defaults, values read, bounds named.
+TEST_F(HardwareProfileTest, ExceptionPolicer) {
+  const HardwareProfile d = load_good(ini({}));
+  EXPECT_EQ(d.exception.rate_pps, 200000u);
+  EXPECT_EQ(d.exception.burst, 10000u);
+  const HardwareProfile p =
+      load_good(ini({{"exception.rate_pps", "5000"}, {"exception.burst", "64"}}));
+  EXPECT_EQ(p.exception.rate_pps, 5000u);
+  EXPECT_EQ(p.exception.burst, 64u);
+  EXPECT_THAT(errors_of(ini({{"exception.rate_pps", "0"}})),
+              ElementsAre("exception.rate_pps: 0 is out of range 1..100000000"));
+  EXPECT_THAT(errors_of(ini({{"exception.burst", "100000001"}})),
+              ElementsAre("exception.burst: 100000001 is out of range 1..100000000"));
+}
+
 // Cross-key errors are all reported together.
 TEST_F(HardwareProfileTest, SeveralCrossKeyErrors) {
   EXPECT_THAT(errors_of(ini({{"profile.name", "bad name"},
