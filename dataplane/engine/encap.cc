@@ -99,8 +99,10 @@ inline DropReason encapsulate_as(Packet& pkt, const ParsedPacket& parsed,
   } else {
     // IPv6 inside IPv4 was refused before this point: IPIP is protocol 4.
     const uint8_t protocol = kGue ? SLUICE_IPPROTO_UDP : SLUICE_IPPROTO_IPIP;
-    sluice_write_ethertype_and_outer_ipv4(p, parsed.tos, parsed.dont_fragment, protocol,
-                                          length_field, source, destination);
+    sluice_write_ethertype_and_outer_ipv4(
+        p, parsed.tos, parsed.dont_fragment,
+        sluice_outer_ipv4_id(parsed.dont_fragment, parsed.ip_id, params.flow_hash), protocol,
+        length_field, source, destination);
   }
   p += 2 + kOuterIpLen;
 

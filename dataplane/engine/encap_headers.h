@@ -146,15 +146,30 @@ SLUICE_ENCAP_INLINE uint16_t sluice_csum_replace16(uint16_t check, uint16_t old_
 }
 
 /*
+ * The outer IPv4 header's ID (RFC 6864). With DF set the datagram is atomic:
+ * its ID is never used for reassembly, and 0 keeps the output a pure
+ * function of the input. With DF clear the outer datagram may be fragmented
+ * on its way to the backend, and its ID must not repeat among the
+ * tunnel's datagrams in flight: the inner ID (which the client varies
+ * per datagram) mixed with the flow's hash (so that clients whose ID
+ * counters happen to agree do not collide on the balancer's single
+ * source-to-backend pair). A pure function of the packet, so both
+ * dataplanes write the same bytes.
+ */
+SLUICE_ENCAP_INLINE uint16_t sluice_outer_ipv4_id(bool dont_fragment, uint16_t inner_id,
+						  uint64_t flow_hash)
+{
+	return dont_fragment ? 0 : (uint16_t)(inner_id ^ (uint16_t)(flow_hash >> 16));
+}
+
+/*
  * Writes the Ethertype (IPv4) at `p` and the 20-byte outer IPv4 header after
  * it: 22 bytes in three 4-byte stores, one 2-byte store (the checksum) and
  * the two addresses. `total_len` includes the header; `source` and
  * `destination` point at the addresses' 4 bytes.
  *
- * Version 4, IHL 5 (no options on the outer header); TOS copied; ID 0: with
- * DF set the ID is never used for reassembly (RFC 6864), and a constant
- * keeps the output a pure function of the input; DF copied from the inner
- * packet; TTL 64.
+ * Version 4, IHL 5 (no options on the outer header); TOS copied; DF copied
+ * from the inner packet; TTL 64; ID `id` (sluice_outer_ipv4_id).
  *
  * The checksum is the one's-complement sum of the header's 16-bit words.
  * It is summed as the same 4-byte groups that are stored, read as host
@@ -168,14 +183,15 @@ SLUICE_ENCAP_INLINE uint16_t sluice_csum_replace16(uint16_t check, uint16_t old_
  * equal those of a word-by-word sum.
  */
 SLUICE_ENCAP_INLINE void sluice_write_ethertype_and_outer_ipv4(uint8_t *p, uint8_t tos,
-							 bool dont_fragment, uint8_t protocol,
+							 bool dont_fragment, uint16_t id,
+							 uint8_t protocol,
 							 uint32_t total_len, const uint8_t *source,
 							 const uint8_t *destination)
 {
 	/* Ethertype 0x0800; version 4 and IHL 5, TOS. */
 	const uint32_t group0 = sluice_be32((0x0800u << 16) | 0x4500u | tos);
-	/* Total length; ID 0. */
-	const uint32_t group1 = sluice_be32(total_len << 16);
+	/* Total length; ID. */
+	const uint32_t group1 = sluice_be32((total_len << 16) | id);
 	/* Flags (DF is bit 14 of the flags/offset word) and offset 0; TTL; protocol. */
 	const uint32_t group2 = sluice_be32(((uint32_t)dont_fragment << 30) |
 					    ((uint32_t)SLUICE_OUTER_TTL << 8) | protocol);

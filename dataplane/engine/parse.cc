@@ -50,6 +50,7 @@ constexpr uint32_t kVlanTypeOffset = offsetof(sluice_vlan_hdr, ethertype);
 constexpr uint32_t kIpv4TosOffset = offsetof(sluice_ipv4_hdr, tos);
 constexpr uint32_t kIpv4TotalLenOffset = offsetof(sluice_ipv4_hdr, total_len);
 constexpr uint32_t kIpv4FragOffset = offsetof(sluice_ipv4_hdr, frag_off);
+constexpr uint32_t kIpv4IdOffset = offsetof(sluice_ipv4_hdr, id);
 constexpr uint32_t kIpv4ProtoOffset = offsetof(sluice_ipv4_hdr, protocol);
 constexpr uint32_t kIpv4SaddrOffset = offsetof(sluice_ipv4_hdr, saddr);
 constexpr uint32_t kIpv4DaddrOffset = offsetof(sluice_ipv4_hdr, daddr);
@@ -282,6 +283,7 @@ inline DropReason parse_ipv4(const uint8_t* frame, uint32_t len,
   out->l3_end = static_cast<uint16_t>(end);
   out->tos = ip[kIpv4TosOffset];
   out->dont_fragment = (frag & SLUICE_IPV4_DF) != 0;
+  out->ip_id = load_be16(ip + kIpv4IdOffset);
   out->is_fragment = fragment;
   out->first_fragment = fragment && frag_offset == 0;
   out->key.family = SLUICE_AF_INET;
@@ -373,6 +375,7 @@ inline bool parse_ipv4_fast(const uint8_t* frame, uint32_t len, ParsedPacket* ou
   out->l3_end = static_cast<uint16_t>(kL3 + total_len);
   out->tos = ip[kIpv4TosOffset];
   out->dont_fragment = (frag & SLUICE_IPV4_DF) != 0;
+  out->ip_id = load_be16(ip + kIpv4IdOffset);
   out->key.family = SLUICE_AF_INET;
   out->key.proto = proto;
   std::memcpy(out->key.src, ip + kIpv4SaddrOffset, 4);

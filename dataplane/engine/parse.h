@@ -65,6 +65,7 @@ struct ParsedPacket {
   uint16_t l3_end = 0;      // offset just past the IP packet (total length)
   uint8_t tos = 0;          // IPv4 TOS or IPv6 traffic class
   bool dont_fragment = false;  // IPv4 DF; always true for IPv6
+  uint16_t ip_id = 0;          // IPv4 identification (host order); 0 for IPv6
   bool is_fragment = false;
   bool first_fragment = false;  // fragment with offset 0 (carries L4 header)
 

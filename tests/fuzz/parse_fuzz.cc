@@ -49,7 +49,7 @@ bool same_result(const ParsedPacket& a, const ParsedPacket& b) {
   }
   if (a.status == ParseStatus::kNotIp) return true;
   if (a.l4_offset != b.l4_offset || a.l3_end != b.l3_end || a.tos != b.tos ||
-      a.dont_fragment != b.dont_fragment || a.is_fragment != b.is_fragment ||
+      a.dont_fragment != b.dont_fragment || a.ip_id != b.ip_id || a.is_fragment != b.is_fragment ||
       a.first_fragment != b.first_fragment || !same_key(a.key, b.key) ||
       a.tcp_flags != b.tcp_flags || a.icmp_type != b.icmp_type || a.icmp_code != b.icmp_code ||
       a.has_inner != b.has_inner) {

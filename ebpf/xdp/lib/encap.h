@@ -142,6 +142,8 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 		if (h + 2 + SLUICE_IPV4_HEADER_LEN > data_end)
 			return 0;
 		sluice_write_ethertype_and_outer_ipv4(h, p->tos, p->dont_fragment,
+						      sluice_outer_ipv4_id(p->dont_fragment, p->ip_id,
+									   flow_hash),
 						      gue ? SLUICE_IPPROTO_UDP : SLUICE_IPPROTO_IPIP,
 						      length_field, g->source_v4, b->addr);
 		h += 2 + SLUICE_IPV4_HEADER_LEN;

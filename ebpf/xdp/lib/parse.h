@@ -42,6 +42,8 @@ struct __attribute__((aligned(8))) sluice_xdp_parsed {
 	uint16_t l3_offset;
 	uint16_t l4_offset;
 	uint16_t l3_end;
+	uint16_t ip_id;        /* IPv4 identification (host order); 0 for IPv6 */
+	uint16_t pad_id;
 	uint8_t status;        /* enum sluice_parse_status */
 	uint8_t drop_reason;   /* when MALFORMED */
 	uint8_t has_vlan;
@@ -408,6 +410,7 @@ SLUICE_XDP_INLINE int sluice_parse_ipv4(struct xdp_md *ctx, const uint8_t *data,
 	out->l3_end = (uint16_t)end;
 	out->tos = ip[offsetof(struct sluice_ipv4_hdr, tos)];
 	out->dont_fragment = (frag & SLUICE_IPV4_DF) != 0;
+	out->ip_id = sluice_load_be16(ip + offsetof(struct sluice_ipv4_hdr, id));
 	out->is_fragment = fragment;
 	out->first_fragment = fragment && frag_offset == 0;
 	out->key.family = SLUICE_AF_INET;

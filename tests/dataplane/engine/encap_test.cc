@@ -343,18 +343,39 @@ TEST_F(EncapTest, GoldenIpv4InIpv6GueVlan) {
   EXPECT_EQ(output(), golden);
 }
 
-// Without DF inside, the outer IPv4 header has no DF (and its checksum
-// changes accordingly).
+// Without DF inside, the outer IPv4 header has no DF, and an ID that is
+// unique per inner datagram (RFC 6864: a non-atomic datagram may be
+// fragmented): the inner ID mixed with the flow hash; the checksum covers
+// it. With DF (the golden tests above) the ID is 0.
 TEST_F(EncapTest, OuterDfFollowsInnerDf) {
+  const auto header_sum_ok = [](const uint8_t* h) {
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += load_be16(h + i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+  };
+  uint16_t first_outer = 0;
+  for (const Encapsulation kind : {Encapsulation::kIpip, Encapsulation::kGue}) {
+    load(inner_v4_frame(false, /*df=*/false));
+    const uint16_t inner_id = parsed_.ip_id;
+    EXPECT_EQ(inner_id, load_be16(pkt_.data + 14 + 4)) << "the parser reads the inner ID";
+    ASSERT_EQ(encapsulate(pkt_, parsed_, params(kind, false)), DropReason::kNone);
+    EXPECT_EQ(load_be16(pkt_.data + 14 + 6), 0x0000) << "DF clear, offset 0";
+    EXPECT_EQ(load_be16(pkt_.data + 14 + 4),
+              static_cast<uint16_t>(inner_id ^ static_cast<uint16_t>(kFlowHash >> 16)));
+    EXPECT_NE(load_be16(pkt_.data + 14 + 4), 0) << "this frame's inner ID and hash give no 0";
+    EXPECT_TRUE(header_sum_ok(pkt_.data + 14));
+    first_outer = load_be16(pkt_.data + 14 + 4);
+  }
+  // Two datagrams of one flow with different inner IDs get different outer IDs.
   load(inner_v4_frame(false, /*df=*/false));
+  pkt_.data[14 + 4] ^= 0x01;  // the inner ID, before parsing sees it
+  load(std::vector<uint8_t>(pkt_.data, pkt_.data + pkt_.len));
+  const uint16_t other_inner = parsed_.ip_id;
   ASSERT_EQ(encapsulate(pkt_, parsed_, params(Encapsulation::kIpip, false)), DropReason::kNone);
-  EXPECT_EQ(load_be16(pkt_.data + 14 + 6), 0x0000);
-  EXPECT_EQ(load_be16(pkt_.data + 14 + 10), 0x6492);
-
-  load(inner_v4_frame(false, /*df=*/false));
-  ASSERT_EQ(encapsulate(pkt_, parsed_, params(Encapsulation::kGue, false)), DropReason::kNone);
-  EXPECT_EQ(load_be16(pkt_.data + 14 + 6), 0x0000);
-  EXPECT_EQ(load_be16(pkt_.data + 14 + 10), 0x647d);
+  EXPECT_EQ(load_be16(pkt_.data + 14 + 4),
+            static_cast<uint16_t>(other_inner ^ static_cast<uint16_t>(kFlowHash >> 16)));
+  EXPECT_NE(load_be16(pkt_.data + 14 + 4), first_outer);
 }
 
 // The GUE source port is 49152 + hash % 16384: both ends of the range.
