@@ -194,17 +194,26 @@ SLUICE_XDP_INLINE bool sluice_is_syn(const struct sluice_xdp_parsed *p)
  * they run once per flow at most, and keep sluice_handle_flow and
  * sluice_new_flow (the per-packet code) small.
  */
-SLUICE_XDP_FN int sluice_flow_signal(uint32_t slot, uint32_t service, uint32_t index,
-				     uint32_t offset)
+/* The counter slots of backend `index` of a service (and of its pool and
+ * service); false when the configuration has no such backend. */
+SLUICE_XDP_INLINE bool sluice_flow_slots(uint32_t slot, uint32_t service, uint32_t index,
+					 struct sluice_xdp_slots *slots)
 {
 	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
 	const struct sluice_xdp_backend *b;
-	struct sluice_xdp_slots slots;
 
 	if (!svc)
-		return 0;
+		return false;
 	b = sluice_backend(slot & 1, svc, index);
-	if (b && sluice_slots_of(svc, b->pool, b, &slots))
+	return b && sluice_slots_of(svc, b->pool, b, slots);
+}
+
+SLUICE_XDP_FN int sluice_flow_signal(uint32_t slot, uint32_t service, uint32_t index,
+				     uint32_t offset)
+{
+	struct sluice_xdp_slots slots;
+
+	if (sluice_flow_slots(slot, service, index, &slots))
 		sluice_count_signal(&slots, offset);
 	return 0;
 }
@@ -212,14 +221,9 @@ SLUICE_XDP_FN int sluice_flow_signal(uint32_t slot, uint32_t service, uint32_t i
 SLUICE_XDP_FN int sluice_flow_handshake(uint32_t slot, uint32_t service, uint32_t index,
 					uint32_t ms)
 {
-	const struct sluice_xdp_service *svc = sluice_service(slot & 1, service);
-	const struct sluice_xdp_backend *b;
 	struct sluice_xdp_slots slots;
 
-	if (!svc)
-		return 0;
-	b = sluice_backend(slot & 1, svc, index);
-	if (b && sluice_slots_of(svc, b->pool, b, &slots))
+	if (sluice_flow_slots(slot, service, index, &slots))
 		sluice_count_handshake(&slots, ms);
 	return 0;
 }
