@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/xdp/xdp_loader.h"
 #include "dataplane/xdp/xdp_maps.h"
 #include "dataplane/xdp/xdp_publisher.h"
 #include "ebpf/xdp/sluice_xdp.skel.h"
@@ -277,7 +278,7 @@ int main(int argc, char** argv) {
     sluice_xdp* skel = sluice_xdp__open();
     if (!skel) return 1;
     bpf_map__set_max_entries(skel->maps.flows, o.capacity);
-    bpf_map__set_max_entries(skel->maps.flows_new, std::max(1024u, o.capacity / 4));
+    bpf_map__set_max_entries(skel->maps.flows_new, xdp::unconfirmed_flow_entries(o.capacity));
     if (sluice_xdp__load(skel) != 0) {
       std::fprintf(stderr, "flood_bench: cannot load the XDP program\n");
       return 1;

@@ -8,7 +8,6 @@
 // before; a fresh one hands every frame to the kernel until the first
 // snapshot lands), and it stays attached and pinned when sluiced stops or
 // crashes, so a restart or an upgrade moves no flow and drops no packet.
-#include <algorithm>
 #include <cstring>
 
 #include <net/if.h>
@@ -32,10 +31,7 @@ xdp::XdpLoaderOptions loader_options(const DaemonOptions& o) {
   l.generic = o.xdp_generic;
   l.pin_root = o.xdp_pin_root;
   l.sizes.flows = o.flow_capacity;
-  // Unconfirmed flows live seconds (tcp_syn_ms, probation_ms) where
-  // confirmed ones live hours: a quarter of the room is plenty, and under a
-  // flood it is this map that churns (README "Flow state under attack").
-  l.sizes.flows_new = std::max(1024u, o.flow_capacity / 4);
+  l.sizes.flows_new = xdp::unconfirmed_flow_entries(o.flow_capacity);
   l.sizes.circuits = o.circuit_capacity;
   return l;
 }

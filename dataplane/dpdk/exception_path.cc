@@ -97,7 +97,7 @@ bool ExceptionPath::relay(WorkerContext& w, uint16_t queue) {
     uint16_t n_pass = 0;
     const uint32_t now = steady_ms();
     for (unsigned i = 0; i < n; ++i) {
-      if (sluice_new_flow_admit(&policer_, now, options_.rate_pps, options_.burst)) {
+      if (sluice_token_bucket_take(&policer_, now, options_.rate_pps, options_.burst)) {
         pass[n_pass++] = pkts[i];
       } else {
         rte_pktmbuf_free(pkts[i]);

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "dataplane/dpdk/worker_loop.h"
-#include "dataplane/engine/new_flow_limit.h"
+#include "dataplane/engine/token_bucket.h"
 
 struct rte_ring;
 
@@ -58,7 +58,7 @@ class ExceptionPath {
   ExceptionPathOptions options_;
   std::vector<WorkerContext*> workers_;
   std::vector<rte_ring*> rings_;  // owned: to_host and from_host of each worker
-  sluice_new_flow_bucket policer_{};  // the shared token bucket (new_flow_limit.h)
+  sluice_token_bucket policer_{};  // the shared token bucket (token_bucket.h)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

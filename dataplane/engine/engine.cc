@@ -354,7 +354,7 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
   const bool syn = tcp && (p.tcp_flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN;
   const ForwardingConfig& fwd = snap.forwarding();
   const bool admitted =
-      sluice_new_flow_admit(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst);
+      sluice_token_bucket_take(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst);
   if (!admitted) counters_.flows_stateless_rate++;
   // Scheduled before the entry is taken, so that a flow with no backend
   // (dropped) leaves the table as it was: the XDP program does the same.

@@ -21,7 +21,7 @@
 #include "dataplane/engine/circuit.h"
 #include "dataplane/engine/counters.h"
 #include "dataplane/engine/flow_table.h"
-#include "dataplane/engine/new_flow_limit.h"
+#include "dataplane/engine/token_bucket.h"
 #include "dataplane/engine/packet.h"
 #include "dataplane/engine/parse.h"
 #include "dataplane/engine/pool_probe.h"
@@ -146,7 +146,7 @@ class Worker {
   WorkerCounters counters_;
   const BackendHealthTable* health_ = nullptr;
   FlowEntry reclaimed_;  // what insert reclaimed (a member: no 64-byte-aligned stack frame)
-  sluice_new_flow_bucket new_flow_bucket_{};  // new_flow_limit.h
+  sluice_token_bucket new_flow_bucket_{};  // token_bucket.h
   uint64_t generation_ = 0;
   // Per pool of the current snapshot, at its pool_position(): how many of
   // its active backends have a circuit that is not closed on this core

@@ -39,6 +39,14 @@ struct sluice_xdp;
 
 namespace sluice::xdp {
 
+// The size of "flows_new" (unconfirmed flows) for a "flows" of `flows`
+// entries: unconfirmed flows live seconds (tcp_syn_ms, probation_ms) where
+// confirmed ones live hours, so a quarter of the room is plenty, and under
+// a flood it is this map that churns (README "Flow state under attack").
+inline uint32_t unconfirmed_flow_entries(uint32_t flows) {
+  return flows / 4 > 1024u ? flows / 4 : 1024u;
+}
+
 // Map sizes of a fresh load (pinned maps keep the sizes they were made with).
 struct XdpMapSizes {
   uint32_t services = SLUICE_XDP_MAX_SERVICES;         // per slot

@@ -24,7 +24,7 @@
 #include "dataplane/engine/counter_list.h"
 #include "dataplane/engine/drop_reasons.h"
 #include "dataplane/engine/flow_hash.h"
-#include "dataplane/engine/new_flow_limit.h"
+#include "dataplane/engine/token_bucket.h"
 #include "dataplane/engine/pool_split.h"
 #include "dataplane/engine/signal_list.h"
 
@@ -268,7 +268,7 @@ struct sluice_xdp_flow {
  * closing timeout is short). A key is in one of the two maps at a time.
  *
  * map "new_flow_buckets", PERCPU_ARRAY[1]: this CPU's token bucket of new
- * flows (struct sluice_new_flow_bucket, dataplane/engine/new_flow_limit.h).
+ * flows (struct sluice_token_bucket, dataplane/engine/token_bucket.h).
  */
 
 /* map "circuits", LRU_PERCPU_HASH: backend fingerprint (uint64_t) -> this

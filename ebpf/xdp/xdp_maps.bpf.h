@@ -114,7 +114,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, uint32_t);
-	__type(value, struct sluice_new_flow_bucket);
+	__type(value, struct sluice_token_bucket);
 } new_flow_buckets SEC(".maps");
 
 struct {

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "dataplane/xdp/xdp_loader.h"
 #include "tests/ebpf/xdp_parity_harness.h"
 
 namespace sluice::engine::test::parity {
@@ -32,8 +33,10 @@ class XdpFloodTest : public XdpParityHarness,
                      public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t>> {
  protected:
   uint32_t flow_map_entries() const override { return std::get<0>(GetParam()); }
-  // As sluiced sizes it (control/daemon/xdp_host.cc): a quarter.
-  uint32_t new_flow_map_entries() const override { return std::get<0>(GetParam()) / 4; }
+  // As sluiced sizes it (control/daemon/xdp_host.cc).
+  uint32_t new_flow_map_entries() const override {
+    return xdp::unconfirmed_flow_entries(std::get<0>(GetParam()));
+  }
 
   void SetUp() override {
     XdpParityHarness::SetUp();

@@ -380,17 +380,17 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 
 /*
  * This CPU's new-flow token bucket admits one more flow entry (engine
- * Worker::new_flow; dataplane/engine/new_flow_limit.h).
+ * Worker::new_flow; dataplane/engine/token_bucket.h).
  */
 SLUICE_XDP_INLINE bool sluice_admit_new_flow(uint32_t slot, uint32_t now_ms)
 {
 	const struct sluice_xdp_globals *g = sluice_globals(slot);
 	const uint32_t zero = 0;
-	struct sluice_new_flow_bucket *bucket = bpf_map_lookup_elem(&new_flow_buckets, &zero);
+	struct sluice_token_bucket *bucket = bpf_map_lookup_elem(&new_flow_buckets, &zero);
 
 	if (!g || !bucket)
 		return true;
-	return sluice_new_flow_admit(bucket, now_ms, g->new_flow_rate, g->new_flow_burst) != 0;
+	return sluice_token_bucket_take(bucket, now_ms, g->new_flow_rate, g->new_flow_burst) != 0;
 }
 
 /*

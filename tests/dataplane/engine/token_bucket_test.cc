@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Tests of dataplane/engine/new_flow_limit.h: the per-core token bucket of
-// new flows that both dataplanes apply.
-#include "dataplane/engine/new_flow_limit.h"
+// Tests of dataplane/engine/token_bucket.h: the token bucket of the
+// per-core new-flow rate (both dataplanes) and of the exception policer.
+#include "dataplane/engine/token_bucket.h"
 
 #include <gtest/gtest.h>
 
@@ -9,21 +9,21 @@
 
 namespace {
 
-uint32_t admitted(sluice_new_flow_bucket* b, uint32_t now_ms, uint32_t rate, uint32_t burst,
+uint32_t admitted(sluice_token_bucket* b, uint32_t now_ms, uint32_t rate, uint32_t burst,
                   uint32_t tries) {
   uint32_t n = 0;
-  for (uint32_t i = 0; i < tries; ++i) n += sluice_new_flow_admit(b, now_ms, rate, burst) ? 1 : 0;
+  for (uint32_t i = 0; i < tries; ++i) n += sluice_token_bucket_take(b, now_ms, rate, burst) ? 1 : 0;
   return n;
 }
 
-TEST(NewFlowLimitTest, NoLimitAdmitsEverythingAndLeavesTheBucket) {
-  sluice_new_flow_bucket b{};
+TEST(TokenBucketTest, NoLimitAdmitsEverythingAndLeavesTheBucket) {
+  sluice_token_bucket b{};
   EXPECT_EQ(admitted(&b, 5, 0, 0, 100000), 100000u);
   EXPECT_EQ(b.started, 0u);
 }
 
-TEST(NewFlowLimitTest, StartsFullThenRefillsAtTheRate) {
-  sluice_new_flow_bucket b{};
+TEST(TokenBucketTest, StartsFullThenRefillsAtTheRate) {
+  sluice_token_bucket b{};
   // 1000 flows/s = one per ms; a burst of 10.
   EXPECT_EQ(admitted(&b, 1000, 1000, 10, 50), 10u);
   EXPECT_EQ(admitted(&b, 1000, 1000, 10, 5), 0u) << "no time passed";
@@ -31,8 +31,8 @@ TEST(NewFlowLimitTest, StartsFullThenRefillsAtTheRate) {
   EXPECT_EQ(admitted(&b, 1100, 1000, 10, 50), 10u) << "refill capped at the burst";
 }
 
-TEST(NewFlowLimitTest, FractionalRatesAccumulate) {
-  sluice_new_flow_bucket b{};
+TEST(TokenBucketTest, FractionalRatesAccumulate) {
+  sluice_token_bucket b{};
   // 250 flows/s: one every 4 ms.
   EXPECT_EQ(admitted(&b, 0, 250, 1, 5), 1u);
   uint32_t n = 0;
@@ -40,8 +40,8 @@ TEST(NewFlowLimitTest, FractionalRatesAccumulate) {
   EXPECT_EQ(n, 1000u);
 }
 
-TEST(NewFlowLimitTest, ClockWrapAndLongGapsStayBounded) {
-  sluice_new_flow_bucket b{};
+TEST(TokenBucketTest, ClockWrapAndLongGapsStayBounded) {
+  sluice_token_bucket b{};
   EXPECT_EQ(admitted(&b, UINT32_MAX - 1, 1000000, 100, 1000), 100u);
   EXPECT_EQ(admitted(&b, 2, 1000000, 100, 1000), 100u) << "4 ms across the wrap: refilled to the cap";
   EXPECT_EQ(admitted(&b, 2, 100000000, 100000000, 1), 0u) << "spent, and no time passed";
