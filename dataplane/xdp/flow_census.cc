@@ -188,6 +188,7 @@ XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snap
   XdpFlowCensus out;
   Tally tally(snapshot, now_ms, cpus);
   std::vector<sluice_flow_key> doomed;
+  out.batched = true;  // until a map is read key by key
   // Confirmed flows, then unconfirmed ones (xdp_layout.h); a key is in one
   // of them at a time (a flow confirmed during the walk may be seen in
   // both or in neither: the census is bounded-error).
@@ -210,7 +211,7 @@ XdpFlowCensus census_xdp_flows(const XdpMaps& maps, const engine::Snapshot& snap
     };
     const bool batched = walk_batched(fd, visit);
     if (!batched) walk_by_key(fd, visit);
-    out.batched = batched;
+    out.batched = out.batched && batched;
   }
   out.cpus = tally.result();
   return out;

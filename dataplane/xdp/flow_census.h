@@ -64,7 +64,7 @@ struct XdpFlowCensus {
   std::vector<std::vector<engine::SlotFlows>> cpus;
   std::vector<ExpiredHandshake> expired;  // counted and deleted
   uint64_t keys = 0;                      // keys read
-  bool batched = false;                   // read with BPF_MAP_LOOKUP_BATCH
+  bool batched = false;                   // both maps read with BPF_MAP_LOOKUP_BATCH
 };
 
 // Census of the "flows" map of `maps` at `now_ms`. Throws XdpError when
