@@ -50,6 +50,22 @@ engine::CircuitState to_engine(uint8_t state) {
   }
 }
 
+// Reads `count` slots of a per-CPU array map of Raw values (each slot one
+// value per possible CPU) into the `kind` vector of each CPU's
+// WorkerCounters, storing each with store(engine_value, raw_value).
+template <typename Raw, typename Engine, typename Store>
+void read_per_cpu_slots(int fd, const char* map, uint32_t count, size_t cpus,
+                        std::vector<Engine> engine::WorkerCounters::*kind,
+                        std::vector<engine::WorkerCounters>& out, Store&& store) {
+  std::vector<Raw> values(count * cpus);
+  read_array(fd, map, count, sizeof(Raw) * cpus, values.data());
+  for (size_t cpu = 0; cpu < cpus; ++cpu) {
+    std::vector<Engine>& v = out[cpu].*kind;
+    v.resize(count);
+    for (size_t slot = 0; slot < count; ++slot) store(v[slot], values[slot * cpus + cpu]);
+  }
+}
+
 }  // namespace
 
 XdpStatsReader::XdpStatsReader(const XdpMaps& maps) : maps_(maps) {
@@ -95,30 +111,18 @@ std::vector<engine::WorkerCounters> XdpStatsReader::read_counters(const CounterS
 void XdpStatsReader::read_traffic(int fd, const char* map, uint32_t count,
                                   std::vector<engine::TrafficCounter> engine::WorkerCounters::*kind,
                                   std::vector<engine::WorkerCounters>& out) const {
-  count = std::min(count, counter_slots_);
-  const auto cpus = static_cast<size_t>(cpus_);
-  std::vector<sluice_xdp_traffic> values(count * cpus);
-  read_array(fd, map, count, sizeof(sluice_xdp_traffic) * cpus, values.data());
-  for (size_t cpu = 0; cpu < cpus; ++cpu) {
-    std::vector<engine::TrafficCounter>& v = out[cpu].*kind;
-    v.resize(count);
-    for (size_t slot = 0; slot < count; ++slot) v[slot] = to_engine(values[slot * cpus + cpu]);
-  }
+  read_per_cpu_slots<sluice_xdp_traffic>(
+      fd, map, std::min(count, counter_slots_), static_cast<size_t>(cpus_), kind, out,
+      [](engine::TrafficCounter& to, const sluice_xdp_traffic& from) { to = to_engine(from); });
 }
 
 void XdpStatsReader::read_handshakes(
     int fd, const char* map, uint32_t count,
     std::vector<engine::HandshakeHistogram> engine::WorkerCounters::*kind,
     std::vector<engine::WorkerCounters>& out) const {
-  count = std::min(count, counter_slots_);
-  const auto cpus = static_cast<size_t>(cpus_);
-  std::vector<sluice_handshake_histogram> values(count * cpus);
-  read_array(fd, map, count, sizeof(sluice_handshake_histogram) * cpus, values.data());
-  for (size_t cpu = 0; cpu < cpus; ++cpu) {
-    std::vector<engine::HandshakeHistogram>& v = out[cpu].*kind;
-    v.resize(count);
-    for (size_t slot = 0; slot < count; ++slot) v[slot].add(values[slot * cpus + cpu]);
-  }
+  read_per_cpu_slots<sluice_handshake_histogram>(
+      fd, map, std::min(count, counter_slots_), static_cast<size_t>(cpus_), kind, out,
+      [](engine::HandshakeHistogram& to, const sluice_handshake_histogram& from) { to.add(from); });
 }
 
 std::vector<XdpCpuCircuits> XdpStatsReader::read_circuits(const engine::Snapshot* snapshot,
