@@ -26,6 +26,9 @@ file says so) before sending traffic.
      on, no connection breaks and no new connection fails; the restarted
      sluiced adopts the pinned program and state (same program id, same
      generation) and applies new weights.
+  8. (DPDK) 3000 datagrams to the lb's own address, sluiced restarted with
+     exception.rate_pps=50: all but burst + rate x seconds are policed
+     (host_policed), and VIP connections still succeed.
 
 Needs root, the built sluiced and BPF objects (meson passes their paths) and
 python3-scapy. Exits 77 (skip) without root. Cleans up its lab on every path.
@@ -366,6 +369,33 @@ class DataplaneEndToEndTest(unittest.TestCase):
         # And the restarted control plane works.
         self.assertGreater(self.apply(web_service(80, 20)), generation)
         self.assertEqual(self.connect("client1", 20)["failed"], 0)
+
+    # 8
+    @unittest.skipUnless(DATAPLANE == "dpdk", "the exception thread and its policer are DPDK's")
+    def test_8_host_flood_is_policed(self):
+        """A flood to the appliance's own address is policed off the workers; VIPs keep working."""
+        rate, burst = 50, 10
+        self.lab.run("lb-stop", timeout=60)
+        self.lab.run("lb-restart", "--", "--profile-set", "exception.rate_pps=%d" % rate,
+                     "--profile-set", "exception.burst=%d" % burst, timeout=60)
+        self.assertEqual(self.connect("client1", 5)["failed"], 0)
+        def policed():
+            return sum(w.get("host_policed", 0) for w in self.lab.stats()["workers"])
+        before = policed()
+        out = self.lab.exec("client1", PYTHON, FRAMES, "host-flood", self.lab.prefix + "-client1",
+                            self.lab.vars["LAB_LB_MAC"], self.lab.vars["LAB_LB_IP"], "3000")
+        flood = json.loads(out.strip().splitlines()[-1])
+        time.sleep(1.0)  # the stats file is written every interval
+        dropped = policed() - before
+        # At most burst + rate per second of the flood (and of the second
+        # after it) pass; a margin for the lab's own ARP and ND.
+        allowed = burst + rate * (flood["seconds"] + 2) + 50
+        print("host flood: %s, policed %d (at most %d allowed through)" % (flood, dropped, allowed))
+        self.assertGreaterEqual(dropped, flood["sent"] - allowed)
+        # VIP traffic is not policed, and the kernel still answers ARP for
+        # the lb once the bucket refills.
+        time.sleep(1.0)
+        self.assertEqual(self.connect("client2", 20)["failed"], 0)
 
     def xdp_program_id(self):
         out = self.lab.exec("lb", "ip", "-details", "link", "show", "dev", self.lab.prefix + "-lb")

@@ -10,7 +10,13 @@
   raw_frames.py malformed IFACE LB_MAC VIP
       sends malformed frames at the balancer; prints JSON {drop reason: n}
       with the reason names of sluiced's stats file
+  raw_frames.py host-flood IFACE LB_MAC LB_IP COUNT
+      sends COUNT UDP datagrams from random sources to the balancer's own
+      address (not a VIP: the exception path's traffic); prints JSON
+      {"sent": n, "seconds": s}
 """
+import random
+import time
 import json
 import sys
 
@@ -34,6 +40,17 @@ def sniff_icmp_in_ipip(iface, seconds):
 
     got = sniff(iface=iface, timeout=float(seconds), lfilter=carries_frag_needed)
     print(len(got))
+
+
+def host_flood(iface, lb_mac, lb_ip, count):
+    rng = random.Random(20261207)
+    frames = [Ether(dst=lb_mac) /
+              IP(src="198.18.%d.%d" % (rng.randrange(256), rng.randrange(1, 255)), dst=lb_ip) /
+              UDP(sport=rng.randrange(1024, 65536), dport=9) / Raw(b"f" * 18)
+              for _ in range(int(count))]
+    start = time.monotonic()
+    sendp(frames, iface=iface)
+    print(json.dumps({"sent": len(frames), "seconds": time.monotonic() - start}))
 
 
 def malformed(iface, lb_mac, vip):
@@ -68,6 +85,8 @@ def main(argv):
         sniff_icmp_in_ipip(argv[2], argv[3])
     elif mode == "malformed":
         malformed(argv[2], argv[3], argv[4])
+    elif mode == "host-flood":
+        host_flood(argv[2], argv[3], argv[4], argv[5])
     else:
         sys.exit("unknown mode " + mode)
 
