@@ -8,6 +8,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 
 #include <cstdio>
 #include <fstream>
@@ -37,6 +38,43 @@ uint16_t find_port(const std::string& name) {
   }
   throw RuntimeError("port.device: no DPDK port named \"" + name + "\" (ports found: " +
                      (known.empty() ? "none" : known) + ")");
+}
+
+// The port's mbuf pool. With hugepages: rte_pktmbuf_pool_create. Without
+// (hugepages = none: EAL memory in 4 KiB pages) that call asks for
+// IOVA-contiguous objects, which are then laid out so that none crosses a
+// page boundary (about 2.4 KiB used of every 4 KiB page), and net_af_xdp,
+// which registers the pool's memory as its UMEM, stopped receiving for good
+// in the lab after about 4,200 frames of a flood for the host: those frames
+// are freed by the exception thread, so the pool's mbufs circulate instead
+// of one worker cache's few hundred (e2e test 8). Packed back to back
+// (RTE_MEMPOOL_F_NO_IOVA_CONTIG) the same flood passes. Without hugepages no
+// device can DMA anyway (only virtual PMDs run), so IOVA contiguity buys
+// nothing there.
+rte_mempool* create_mbuf_pool(const std::string& name, uint32_t n, uint32_t cache,
+                              uint16_t data_room, int node) {
+  if (rte_eal_has_hugepages()) {
+    return rte_pktmbuf_pool_create(name.c_str(), n, cache, 0, data_room, node);
+  }
+  const uint32_t elt_size = sizeof(rte_mbuf) + data_room;
+  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), n, elt_size, cache,
+                                             sizeof(rte_pktmbuf_pool_private), node,
+                                             RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (!mp) return nullptr;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = data_room;
+  int r = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr);
+  if (r == 0) {
+    rte_pktmbuf_pool_init(mp, &priv);
+    r = rte_mempool_populate_default(mp);
+  }
+  if (r < 0) {
+    rte_mempool_free(mp);
+    rte_errno = -r;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
 }
 
 // The CPUs of a NUMA node as the kernel lists them ("8-15,24-31"), for the
@@ -170,8 +208,8 @@ void DpdkRuntime::check_placement(const RuntimeOptions& o) {
 // One pool per NUMA node in use, made on first use and named by its node.
 rte_mempool* DpdkRuntime::pool_for_node(int node, const RuntimeOptions& o) {
   if (auto it = pools_.find(node); it != pools_.end()) return it->second;
-  rte_mempool* pool = rte_pktmbuf_pool_create(mbuf_pool_name(node).c_str(), o.mbufs, o.mbuf_cache,
-                                              0, o.mbuf_data_room, node);
+  rte_mempool* pool =
+      create_mbuf_pool(mbuf_pool_name(node), o.mbufs, o.mbuf_cache, o.mbuf_data_room, node);
   if (!pool && node >= 0 && rte_errno == ENOMEM) {
     // EAL has no memory on that node: no hugepages reserved there, or
     // --no-huge (all of it is "node 0" then). Frames would still flow from
@@ -193,7 +231,9 @@ rte_mempool* DpdkRuntime::pool_for_node(int node, const RuntimeOptions& o) {
                        "); lower mempool.mbufs or give the EAL more memory");
   }
   pools_.emplace(node, pool);
-  numa_summary_ += "; mbuf pool " + mbuf_pool_name(node);
+  numa_summary_ += "; mbuf pool " + mbuf_pool_name(node) + " (" +
+                   std::to_string(pool->nb_mem_chunks) + " memory chunk" +
+                   (pool->nb_mem_chunks == 1 ? ")" : "s)");
   return pool;
 }
 

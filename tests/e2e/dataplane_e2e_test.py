@@ -26,9 +26,10 @@ file says so) before sending traffic.
      on, no connection breaks and no new connection fails; the restarted
      sluiced adopts the pinned program and state (same program id, same
      generation) and applies new weights.
-  8. (DPDK) 3000 datagrams to the lb's own address, sluiced restarted with
-     exception.rate_pps=50: all but burst + rate x seconds are policed
-     (host_policed), and VIP connections still succeed.
+  8. (DPDK) 50,000 datagrams to the lb's own address, sluiced restarted
+     with exception.rate_pps=50: at most burst + rate x seconds reach the
+     kernel, the rest is policed (host_policed), and VIP connections still
+     succeed afterwards.
 
 Needs root, the built sluiced and BPF objects (meson passes their paths) and
 python3-scapy. Exits 77 (skip) without root. Cleans up its lab on every path.
@@ -373,27 +374,43 @@ class DataplaneEndToEndTest(unittest.TestCase):
     # 8
     @unittest.skipUnless(DATAPLANE == "dpdk", "the exception thread and its policer are DPDK's")
     def test_8_host_flood_is_policed(self):
-        """A flood to the appliance's own address is policed off the workers; VIPs keep working."""
+        """A flood to the appliance's own address is policed off the workers; VIPs keep working.
+
+        50,000 frames, far more than the mbuf pool holds (8191): in the
+        lab's no-hugepage profile a pool laid out for IOVA contiguity made
+        net_af_xdp stop receiving for good after about 4,200 host frames
+        (runtime.cc, create_mbuf_pool), so the flood must make the pool's
+        mbufs circulate."""
         rate, burst = 50, 10
         self.lab.run("lb-stop", timeout=60)
         self.lab.run("lb-restart", "--", "--profile-set", "exception.rate_pps=%d" % rate,
                      "--profile-set", "exception.burst=%d" % burst, timeout=60)
         self.assertEqual(self.connect("client1", 5)["failed"], 0)
-        def policed():
-            return sum(w.get("host_policed", 0) for w in self.lab.stats()["workers"])
-        before = policed()
+        def host_counters():
+            workers = self.lab.stats()["workers"]
+            return {k: sum(w.get(k, 0) for w in workers)
+                    for k in ("host_policed", "host_tx_packets", "host_ring_full", "rx_packets")}
+        before = host_counters()
         out = self.lab.exec("client1", PYTHON, FRAMES, "host-flood", self.lab.prefix + "-client1",
-                            self.lab.vars["LAB_LB_MAC"], self.lab.vars["LAB_LB_IP"], "3000")
+                            self.lab.vars["LAB_LB_MAC"], self.lab.vars["LAB_LB_IP"], "50000",
+                            timeout=120)
         flood = json.loads(out.strip().splitlines()[-1])
         time.sleep(1.0)  # the stats file is written every interval
-        dropped = policed() - before
+        after = host_counters()
+        delta = {k: after[k] - before[k] for k in after}
         # At most burst + rate per second of the flood (and of the second
-        # after it) pass; a margin for the lab's own ARP and ND.
+        # after it) reach the kernel; a margin for the lab's own ARP and ND.
         allowed = burst + rate * (flood["seconds"] + 2) + 50
-        print("host flood: %s, policed %d (at most %d allowed through)" % (flood, dropped, allowed))
-        self.assertGreaterEqual(dropped, flood["sent"] - allowed)
-        # VIP traffic is not policed, and the kernel still answers ARP for
-        # the lb once the bucket refills.
+        print("host flood: %s, worker counters %s (at most %d allowed through)" %
+              (flood, delta, allowed))
+        self.assertLessEqual(delta["host_tx_packets"], allowed)
+        # The worker received more frames than the pool holds (the veth may
+        # drop some of the flood before it), and policed all but what passed.
+        self.assertGreater(delta["rx_packets"], 10000)
+        self.assertGreaterEqual(delta["host_policed"] + delta["host_ring_full"],
+                                delta["rx_packets"] - allowed)
+        # VIP traffic is not policed, reception still works after the flood,
+        # and the kernel still answers ARP for the lb once the bucket refills.
         time.sleep(1.0)
         self.assertEqual(self.connect("client2", 20)["failed"], 0)
 
