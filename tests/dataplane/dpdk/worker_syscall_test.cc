@@ -44,6 +44,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -380,5 +381,8 @@ int main(int argc, char** argv) {
   }
   const int rc = RUN_ALL_TESTS();
   rte_eal_cleanup();
+  // EAL leaves its runtime folder behind; this run's is named by its PID.
+  std::error_code ignored;
+  std::filesystem::remove_all("/var/run/dpdk/" + prefix, ignored);
   return rc;
 }
