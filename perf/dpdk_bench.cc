@@ -11,15 +11,23 @@
 //       pcap; the flows are chosen to fit a flow table of FIT_CAPACITY entries
 //   dpdk_bench gen new FILE [FRAMES]
 //       writes FRAMES SYNs of distinct flows to a pcap
+//   dpdk_bench gen flood FILE host|drop [FLOWS [FIT_CAPACITY]]
+//       the established capture with a flood frame after every ACK: "host",
+//       UDP from random sources to the appliance's own address (handed to
+//       the exception path); "drop", UDP to a VIP on a port no service has
+//       (dropped by the engine). perf/README.md "Host floods".
 //   dpdk_bench run EAL-ARGS -- [--warm-pcap FILE] [--flow-capacity N]
 //       [--seconds N] [--mbufs N] [--mbuf-size N] [--mbuf-cache N]
-//       [--burst N] [--port NAME]
+//       [--burst N] [--port NAME] [--exception]
 //       forwards what the port receives for N seconds (or until SIGINT or
 //       SIGTERM) and prints, once a second, "Rx-pps:" and "Tx-pps:" lines
 //       like testpmd's, then the engine counters. --warm-pcap sends every
 //       frame of FILE as a SYN and then as itself through the engine before
 //       the worker starts, so that the flows of an established-flow capture
-//       are in the table.
+//       are in the table (its frames that are not TCP are skipped).
+//       --exception adds the real exception path (exception_path.h: rings,
+//       policer with its default rate, exception thread) with a net_ring
+//       port standing in for the TAP.
 //
 // The port is whatever the EAL arguments create (--vdev); the first port
 // unless --port names one. The worker runs on the first worker lcore
@@ -43,10 +51,12 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/dpdk/exception_path.h"
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/dpdk/worker_loop.h"
 #include "dataplane/engine/engine.h"
 #include "perf/bench_traffic.h"
+#include "tests/dataplane/dpdk/ring_port.h"
 #include "tests/dataplane/engine/frame_builder.h"
 
 namespace sluice::perf {
@@ -142,6 +152,34 @@ int gen_new(const std::string& path, uint32_t frames) {
   return 0;
 }
 
+int gen_flood(const std::string& path, const std::string& kind, uint32_t flows,
+              uint32_t fit_capacity) {
+  if (kind != "host" && kind != "drop") die("gen flood: host or drop, not " + kind);
+  const auto snapshot = compile_bench_snapshot();
+  const EstablishedFlows traffic(*snapshot, flows, fit_capacity);
+  PcapWriter out(path);
+  uint32_t rng = 20261207;
+  for (uint32_t i = 0; i < traffic.size(); ++i) {
+    out.write(traffic.frame(i), kFrameLen);
+    rng = rng * 1664525u + 1013904223u;
+    const engine::IpAddress source =
+        engine::IpAddress::v4(198, 18, static_cast<uint8_t>(rng >> 24), static_cast<uint8_t>(rng >> 16));
+    // bench_config(): the appliance is 192.0.2.1, web's VIP 192.0.2.10 (UDP 9: no service).
+    const engine::IpAddress dst = kind == "host" ? engine::IpAddress::v4(192, 0, 2, 1)
+                                                 : engine::IpAddress::v4(192, 0, 2, 10);
+    const std::vector<uint8_t> f = engine::test::FrameBuilder()
+                                       .eth()
+                                       .ip(source, dst)
+                                       .udp(static_cast<uint16_t>(1024 + (rng & 0x7fff)), 9)
+                                       .pad_to(kFrameLen)
+                                       .build();
+    out.write(f.data(), static_cast<uint32_t>(f.size()));
+  }
+  std::printf("%s: %u ACKs of established flows, each followed by a %s-flood frame\n",
+              path.c_str(), traffic.size(), kind.c_str());
+  return 0;
+}
+
 // --- The run.
 
 struct RunOptions {
@@ -153,6 +191,7 @@ struct RunOptions {
   uint16_t mbuf_size = 2048 + RTE_PKTMBUF_HEADROOM;  // data room, as testpmd's --mbuf-size
   uint32_t mbuf_cache = 256;
   uint16_t burst = 32;
+  bool exception = false;
 };
 
 uint32_t number(std::string_view flag, const char* value) {
@@ -176,6 +215,7 @@ RunOptions parse_run_options(int argc, char** argv) {
     else if (a == "--mbuf-size") o.mbuf_size = static_cast<uint16_t>(number(a, v)), ++i;
     else if (a == "--mbuf-cache") o.mbuf_cache = number(a, v), ++i;
     else if (a == "--burst") o.burst = static_cast<uint16_t>(number(a, v)), ++i;
+    else if (a == "--exception") o.exception = true;
     else die("unknown option " + std::string(a));
   }
   if (o.burst == 0 || o.burst > engine::Worker::kMaxBurst) die("--burst: 1..64");
@@ -199,16 +239,20 @@ void warm_up(engine::Worker& worker, const engine::Snapshot& snapshot, const std
   std::vector<uint8_t> buffers(size_t{kBurst} * kSlot);
   engine::Packet packets[kBurst];
   engine::Verdict verdicts[kBurst];
+  std::vector<const std::vector<uint8_t>*> tcp;  // the flows' frames; others are skipped
+  for (const auto& f : frames) {
+    if (f.size() >= kTcpFlagsOffset + 1 && f.size() <= kSlot - kHeadroom && f[12] == 0x08 &&
+        f[13] == 0x00 && f[14] == 0x45 && f[23] == SLUICE_IPPROTO_TCP) {
+      tcp.push_back(&f);
+    }
+  }
+  if (tcp.empty()) die(path + ": no IPv4/TCP frame without options to warm up with");
   for (const bool syn : {true, false}) {
     const uint64_t hits = worker.counters().flow_hits;
-    for (size_t at = 0; at < frames.size(); at += kBurst) {
-      const auto n = static_cast<uint32_t>(std::min<size_t>(kBurst, frames.size() - at));
+    for (size_t at = 0; at < tcp.size(); at += kBurst) {
+      const auto n = static_cast<uint32_t>(std::min<size_t>(kBurst, tcp.size() - at));
       for (uint32_t i = 0; i < n; ++i) {
-        const std::vector<uint8_t>& f = frames[at + i];
-        if (f.size() < kTcpFlagsOffset + 1 || f.size() > kSlot - kHeadroom || f[12] != 0x08 ||
-            f[13] != 0x00 || f[14] != 0x45 || f[23] != SLUICE_IPPROTO_TCP) {
-          die(path + ": frame " + std::to_string(at + i) + " is not IPv4/TCP without options");
-        }
+        const std::vector<uint8_t>& f = *tcp[at + i];
         uint8_t* data = buffers.data() + size_t{i} * kSlot + kHeadroom;
         std::memcpy(data, f.data(), f.size());
         if (syn) data[kTcpFlagsOffset] = SLUICE_TCP_SYN;
@@ -217,9 +261,9 @@ void warm_up(engine::Worker& worker, const engine::Snapshot& snapshot, const std
       worker.process_burst(&snapshot, packets, verdicts, n, worker_clock_ns());
     }
     if (!syn) {
-      const uint64_t missed = frames.size() - (worker.counters().flow_hits - hits);
+      const uint64_t missed = tcp.size() - (worker.counters().flow_hits - hits);
       std::printf("warm-up: %zu flows from %s, %llu not found by their second packet\n",
-                  frames.size(), path.c_str(), static_cast<unsigned long long>(missed));
+                  tcp.size(), path.c_str(), static_cast<unsigned long long>(missed));
     }
   }
 }
@@ -298,8 +342,22 @@ int run(int argc, char** argv) {
   ctx.publisher = publisher.get();
   ctx.stop = &stop;
 
-  std::printf("sluice worker_main on lcore %u, port %u, flow table %u entries, burst %u\n", lcore,
-              port, worker->flows().capacity(), o.burst);
+  // The exception path, as the runtime builds it, with a ring port for the TAP
+  // (nobody reads it: once its ring is full, frames count as host_tx_dropped).
+  std::unique_ptr<dpdk::ExceptionPath> exception;
+  if (o.exception) {
+    const dpdk::test::RingPort tap = dpdk::test::make_ring_port("bench_tap", pool);
+    if (tap.port < 0) die(tap.error);
+    dpdk::ExceptionPathOptions xo;
+    xo.tap_port = static_cast<uint16_t>(tap.port);
+    exception = std::make_unique<dpdk::ExceptionPath>(
+        xo, std::vector<dpdk::WorkerContext*>{&ctx}, std::vector<int>{static_cast<int>(rte_socket_id())});
+    exception->start();
+  }
+
+  std::printf("sluice worker_main on lcore %u, port %u, flow table %u entries, burst %u%s\n",
+              lcore, port, worker->flows().capacity(), o.burst,
+              exception ? ", exception path (policer default)" : "");
   std::fflush(stdout);
   rte_eth_stats_reset(port);
   if (rte_eal_remote_launch(dpdk::worker_main, &ctx, lcore) != 0) die("cannot launch the worker");
@@ -326,6 +384,7 @@ int run(int argc, char** argv) {
   }
   stop.store(true);
   rte_eal_wait_lcore(lcore);
+  if (exception) exception->stop();
 
   // Engine counters over the whole run (warm-up excluded).
   const engine::WorkerCounters& after = worker->counters();
@@ -346,13 +405,18 @@ int run(int argc, char** argv) {
               static_cast<unsigned long long>(after.to_host - before.to_host),
               static_cast<unsigned long long>(after.dropped - before.dropped));
   const dpdk::PortCounters& pc = ctx.counters;
-  std::printf("worker: rx %llu tx %llu tx_full_dropped %llu; Tx-pps median of %zu s: %.0f\n",
+  std::printf("worker: rx %llu tx %llu tx_full_dropped %llu host_to_tap %llu host_policed %llu "
+              "host_ring_full %llu; Tx-pps median of %zu s: %.0f\n",
               static_cast<unsigned long long>(pc.rx_packets),
               static_cast<unsigned long long>(pc.tx_packets),
-              static_cast<unsigned long long>(pc.tx_full_dropped), tx_pps.size(), median(tx_pps));
+              static_cast<unsigned long long>(pc.tx_full_dropped),
+              static_cast<unsigned long long>(pc.host_tx_packets + pc.host_tx_dropped),
+              static_cast<unsigned long long>(pc.host_policed),
+              static_cast<unsigned long long>(pc.host_ring_full), tx_pps.size(), median(tx_pps));
 
   rte_eth_dev_stop(port);
   rte_eth_dev_close(port);
+  exception.reset();
   publisher.reset();
   worker.reset();
   rte_eal_cleanup();
@@ -363,9 +427,10 @@ int usage() {
   std::fprintf(stderr,
                "usage: dpdk_bench gen established FILE [FLOWS [FIT_CAPACITY]]\n"
                "       dpdk_bench gen new FILE [FRAMES]\n"
+               "       dpdk_bench gen flood FILE host|drop [FLOWS [FIT_CAPACITY]]\n"
                "       dpdk_bench run EAL-ARGS -- [--warm-pcap FILE] [--flow-capacity N]\n"
                "           [--seconds N] [--mbufs N] [--mbuf-size N] [--mbuf-cache N]\n"
-               "           [--burst N] [--port NAME]\n");
+               "           [--burst N] [--port NAME] [--exception]\n");
   return 2;
 }
 
@@ -383,6 +448,10 @@ int main(int argc, char** argv) {
                              argc > 5 ? number("FIT_CAPACITY", argv[5]) : 1u << 21);
     }
     if (kind == "new") return gen_new(argv[3], argc > 4 ? number("FRAMES", argv[4]) : 1u << 20);
+    if (kind == "flood" && argc >= 5) {
+      return gen_flood(argv[3], argv[4], argc > 5 ? number("FLOWS", argv[5]) : 1u << 16,
+                       argc > 6 ? number("FIT_CAPACITY", argv[6]) : 1u << 17);
+    }
     return usage();
   }
   // rte_eal_init sees argv[1..] with argv[0] kept as the program name.

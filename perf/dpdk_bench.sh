@@ -24,6 +24,13 @@
 #                printed by sluice show hits 0, new flows 100%)
 #   hot          established, with 65,536 flows and a 128K-entry table: the
 #                capture and the table mostly fit in cache
+#   hostflood    hot's ACKs, each followed by a UDP frame from a random source
+#                to the appliance's own address, with the real exception path
+#                (--exception: rings, per-worker policer at its default,
+#                exception thread; a net_ring port as the TAP); sluice only
+#   dropflood    the same with the flood to a VIP port no service has
+#                (dropped by the engine): what any flood of that rate costs;
+#                sluice only. The summary compares VIP Mpps of the three.
 #
 # Each program is sampled from outside, identically, once a second: the
 # port counters through the DPDK telemetry socket, and the CPU time of the
@@ -34,7 +41,8 @@
 # wall time) and the range of the per-second rates.
 #
 # Usage: perf/dpdk_bench.sh [--bench PATH] [--testpmd PATH] [--seconds N]
-#            [--warmup N] [--rounds N] [--scenarios "established new hot"]
+#            [--warmup N] [--rounds N]
+#            [--scenarios "established new hot hostflood dropflood"]
 #            [--workdir DIR] [--eal "MORE EAL ARGS"] [--memory "EAL ARGS"]
 # (--eal "-d DIR" loads PMDs from DIR where DPDK is not installed;
 # --memory replaces "--no-huge -m 1024", e.g. "-m 1024" with hugepages.)
@@ -63,7 +71,7 @@ while [ $# -gt 0 ]; do
     --workdir) workdir=$2; shift 2 ;;
     --eal) eal_extra=$2; shift 2 ;;
     --memory) eal_memory=$2; shift 2 ;;
-    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,49p' "$0"; exit 0 ;;
     *) echo "dpdk_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -80,12 +88,16 @@ declare -A scenario_spec=(
   [established]="established 1048576 2097152 yes"
   [new]="new 1048576 262144 no"
   [hot]="established 65536 131072 yes"
+  [hostflood]="flood-host 65536 131072 yes"
+  [dropflood]="flood-drop 65536 131072 yes"
 )
 for s in $scenarios; do
   [ -n "${scenario_spec[$s]:-}" ] || { echo "dpdk_bench.sh: unknown scenario $s" >&2; exit 2; }
   read -r kind frames capacity _ <<< "${scenario_spec[$s]}"
   if [ "$kind" = established ]; then
     "$bench" gen established "$workdir/$s.pcap" "$frames" "$capacity"
+  elif [ "${kind#flood-}" != "$kind" ]; then
+    "$bench" gen flood "$workdir/$s.pcap" "${kind#flood-}" "$frames" "$capacity"
   else
     "$bench" gen new "$workdir/$s.pcap" "$frames"
   fi
@@ -188,9 +200,14 @@ eal_args() {  # prefix pcap
 run_one() {  # scenario side
   local kind frames capacity warm pcap="$workdir/$1.pcap"
   read -r kind frames capacity warm <<< "${scenario_spec[$1]}"
-  # infinite_rx keeps every frame of the capture in an mbuf of the pool.
-  local mbufs=$(( frames + 32768 ))
-  if [ "$2" = testpmd ]; then
+  # infinite_rx keeps every frame of the capture in an mbuf of the pool
+  # (a flood capture has two frames per flow).
+  local mbufs=$(( 2 * frames + 32768 ))
+  local flood=no
+  [ "${kind#flood-}" != "$kind" ] && flood=yes
+  if [ "$2" = testpmd ] && [ "$flood" = yes ]; then
+    return 0  # sluice forwards only the VIP half: compared with hot instead
+  elif [ "$2" = testpmd ]; then
     # shellcheck disable=SC2046
     measure testpmd "$1" sluice-bench-tp "$testpmd" $(eal_args sluice-bench-tp "$pcap") -- \
       --forward-mode=io --port-topology=loop --nb-cores=1 --rxq=1 --txq=1 --burst=32 \
@@ -198,6 +215,7 @@ run_one() {  # scenario side
   else
     local extra=()
     [ "$warm" = yes ] && extra=(--warm-pcap "$pcap")
+    [ "$flood" = yes ] && extra+=(--exception)
     # shellcheck disable=SC2046
     measure sluice "$1" sluice-bench-sl "$bench" run $(eal_args sluice-bench-sl "$pcap") -- \
       "${extra[@]}" --flow-capacity "$capacity" --mbufs $mbufs --mbuf-size 256 \
@@ -234,6 +252,8 @@ print()
 print(f"{'scenario':<12} {'':>4} {'testpmd io':>11} {'sluice':>9} {'ratio':>7} "
       f"{'extra ns/pkt':>13}")
 for scenario in sys.argv[2:]:
+    if ("testpmd", scenario) not in rows:
+        continue
     for key in ("cpu_mpps", "wall_mpps"):
         t, s = med("testpmd", scenario, key), med("sluice", scenario, key)
         print(f"{scenario:<12} {key[:-5]:>4} {t:>11.2f} {s:>9.2f} "
@@ -241,4 +261,18 @@ for scenario in sys.argv[2:]:
 print("Mpps. cpu: per second of CPU time the worker thread got; wall: per elapsed second.")
 print("ratio = sluice / testpmd; extra ns/pkt = 1/sluice - 1/testpmd (the engine and")
 print("worker-loop cost above io forwarding). Medians over rounds.")
+floods = [s for s in ("dropflood", "hostflood") if ("sluice", s) in rows]
+if floods and ("sluice", "hot") in rows:
+    hot = med("sluice", "hot", "cpu_mpps")
+    print()
+    print("Floods (one flood frame after every VIP frame; Mpps of VIP frames forwarded per")
+    print("CPU-second of the worker; ns/flood frame = 1/flood - 1/hot):")
+    print(f"  hot (no flood)  {hot:6.2f}")
+    for s in floods:
+        v = med("sluice", s, "cpu_mpps")
+        print(f"  {s:<15} {v:6.2f}  VIP share {v / hot:.3f}  {1e3 / v - 1e3 / hot:6.1f} ns/flood frame")
+    if len(floods) == 2:
+        d, h = (med("sluice", s, "cpu_mpps") for s in floods)
+        print(f"  hostflood / dropflood: {h / d:.3f} (1.0: a frame for the host costs the worker"
+              " what a dropped one costs)")
 PY

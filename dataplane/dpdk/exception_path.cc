@@ -16,12 +16,6 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 
-uint32_t steady_ms() {
-  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
 rte_ring* make_ring(const std::string& name, uint32_t size, int node) {
   rte_ring* r = rte_ring_create(name.c_str(), size, node, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (r == nullptr) {
@@ -51,6 +45,12 @@ ExceptionPath::ExceptionPath(const ExceptionPathOptions& options,
       workers_[q]->to_host = rings_.back();
       rings_.push_back(make_ring("sluice_from_host_" + std::to_string(q), options_.ring_size, node));
       workers_[q]->from_host = rings_.back();
+      // Each worker polices its own frames with an equal share (rounded
+      // up): all of them together pass at most about rate_pps.
+      const auto n = static_cast<uint32_t>(workers_.size());
+      workers_[q]->host_rate_pps = options_.rate_pps == 0 ? 0 : (options_.rate_pps + n - 1) / n;
+      workers_[q]->host_burst = options_.burst == 0 ? 1 : (options_.burst + n - 1) / n;
+      workers_[q]->host_policer = {};
     }
   } catch (...) {
     for (rte_ring* r : rings_) free_ring(r);
@@ -85,29 +85,19 @@ void ExceptionPath::run() {
   }
 }
 
-// One round for worker w (TAP queue `queue`): its host frames to the
-// kernel through the policer, the kernel's frames for its NIC queue back.
+// One round for worker w (TAP queue `queue`): its host frames (already
+// policed by the worker) to the kernel, the kernel's frames for its NIC
+// queue back.
 // True when it moved anything.
 bool ExceptionPath::relay(WorkerContext& w, uint16_t queue) {
   rte_mbuf* pkts[kBurst];
   const unsigned n = rte_ring_sc_dequeue_burst(w.to_host, reinterpret_cast<void**>(pkts), kBurst,
                                                nullptr);
   if (n > 0) {
-    rte_mbuf* pass[kBurst];
-    uint16_t n_pass = 0;
-    const uint32_t now = steady_ms();
-    for (unsigned i = 0; i < n; ++i) {
-      if (sluice_token_bucket_take(&policer_, now, options_.rate_pps, options_.burst)) {
-        pass[n_pass++] = pkts[i];
-      } else {
-        rte_pktmbuf_free(pkts[i]);
-        w.counters.host_policed++;
-      }
-    }
-    const uint16_t sent = n_pass ? rte_eth_tx_burst(options_.tap_port, queue, pass, n_pass) : 0;
-    if (sent < n_pass) rte_pktmbuf_free_bulk(pass + sent, n_pass - sent);
+    const uint16_t sent = rte_eth_tx_burst(options_.tap_port, queue, pkts, static_cast<uint16_t>(n));
+    if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
     w.counters.host_tx_packets += sent;
-    w.counters.host_tx_dropped += n_pass - sent;
+    w.counters.host_tx_dropped += n - sent;
   }
   const uint16_t m = rte_eth_rx_burst(options_.tap_port, queue, pkts, kBurst);
   if (m > 0) {

@@ -7,16 +7,21 @@
 // traffic. Instead each worker has two single-producer single-consumer
 // rte_rings (lock-free, no system call):
 //   to_host    worker -> exception thread: frames the engine hands to the
-//              kernel; a full ring drops and counts (host_ring_full);
+//              kernel, within the worker's share of the policer (a token
+//              bucket of rate_pps / workers frames per second with room for
+//              burst / workers; frames above it are freed by the worker like
+//              drops and counted in host_policed); a full ring drops and
+//              counts (host_ring_full);
 //   from_host  exception thread -> worker: what the kernel sends (ARP
 //              replies, ICMP from the appliance), which the worker puts on
 //              its own NIC TX queue, the queue only it may use.
 // One thread (a plain thread, not a forwarding lcore) drains every to_host
-// ring through a policer (a token bucket of rate_pps frames per second with
-// room for burst; frames above it are dropped and counted in host_policed)
-// into the worker's TAP queue, and reads every TAP queue into from_host. It
-// sleeps 100 us when a round found nothing, so that an idle exception path
-// costs no core.
+// ring into the worker's TAP queue, and reads every TAP queue into
+// from_host. It sleeps 100 us when a round found nothing, so that an idle
+// exception path costs no core. Why the policer is in the workers: a frame
+// policed there is freed into the worker's own mempool cache, at the cost
+// of a drop; policed here, every frame of a flood would first cross a ring
+// and be freed from another thread (perf/README.md "Host floods").
 #pragma once
 
 #include <atomic>
@@ -25,7 +30,7 @@
 #include <vector>
 
 #include "dataplane/dpdk/worker_loop.h"
-#include "dataplane/engine/token_bucket.h"
+
 
 struct rte_ring;
 
@@ -34,8 +39,8 @@ namespace sluice::dpdk {
 struct ExceptionPathOptions {
   uint16_t tap_port = 0;
   uint32_t ring_size = 1024;    // frames per ring (a power of two)
-  uint32_t rate_pps = 200000;   // policer: frames per second to the kernel, all workers
-  uint32_t burst = 10000;       // policer: frames at once above the rate
+  uint32_t rate_pps = 200000;   // policer: frames per second to the kernel, all workers (0: none)
+  uint32_t burst = 10000;       // policer: frames at once above the rate, all workers
 };
 
 class ExceptionPath {
@@ -58,7 +63,6 @@ class ExceptionPath {
   ExceptionPathOptions options_;
   std::vector<WorkerContext*> workers_;
   std::vector<rte_ring*> rings_;  // owned: to_host and from_host of each worker
-  sluice_token_bucket policer_{};  // the shared token bucket (token_bucket.h)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

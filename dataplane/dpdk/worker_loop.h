@@ -4,9 +4,10 @@
 //   1. read the current snapshot pointer (RCU),
 //   2. receive a burst from its NIC queue and run it through its engine
 //      worker (parse, decide, encapsulate),
-//   3. transmit forwarded frames on its NIC TX queue, hand host frames to
-//      the exception path (a ring to the exception thread, which writes
-//      them to the TAP: exception_path.h) and free dropped ones,
+//   3. transmit forwarded frames on its NIC TX queue, hand host frames
+//      within its share of the policer to the exception path (a ring to the
+//      exception thread, which writes them to the TAP: exception_path.h)
+//      and free dropped and policed ones,
 //   4. send what the kernel sent (the exception thread's ring back) out of
 //      its NIC queue,
 //   5. report a quiescent state with the generation it forwarded with.
@@ -18,14 +19,15 @@
 
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/engine/engine.h"
+#include "dataplane/engine/token_bucket.h"
 
 struct rte_ring;
 
 namespace sluice::dpdk {
 
-// Per-worker port counters. The worker writes them but host_policed,
-// host_tx_*, host_rx_ring_full, which the exception thread writes (each
-// field has one writer).
+// Per-worker port counters. The worker writes them but host_tx_*,
+// host_rx_ring_full, which the exception thread writes (each field has one
+// writer).
 #define SLUICE_PORT_COUNTERS(X)                                               \
   X(rx_bursts, "non-empty RX bursts")                                        \
   X(rx_packets, "frames received from the NIC queue")                        \
@@ -33,7 +35,7 @@ namespace sluice::dpdk {
   X(tx_full_dropped, "frames dropped because the NIC TX queue was full")     \
   X(multi_segment_dropped, "chained mbufs (jumbo frames) dropped")           \
   X(host_ring_full, "frames for the kernel dropped: exception ring full (or none)") \
-  X(host_policed, "frames for the kernel dropped by the exception-path policer") \
+  X(host_policed, "frames for the kernel dropped by this worker's share of the policer") \
   X(host_tx_packets, "frames handed to the kernel through the TAP")          \
   X(host_tx_dropped, "frames for the kernel dropped (TAP queue full)")       \
   X(host_rx_ring_full, "frames from the kernel dropped: return ring full")   \
@@ -53,6 +55,12 @@ struct WorkerContext {
   // The exception path's rings (exception_path.h); null without one.
   rte_ring* to_host = nullptr;
   rte_ring* from_host = nullptr;
+  // This worker's share of the exception path's policer (set with the
+  // rings): host frames above it are freed here, at the cost of a drop, and
+  // never reach the ring, the exception thread or the kernel. 0: no limit.
+  sluice_token_bucket host_policer{};
+  uint32_t host_rate_pps = 0;
+  uint32_t host_burst = 0;
   uint16_t burst_size = 32;
   engine::Worker* engine = nullptr;
   SnapshotPublisher* publisher = nullptr;

@@ -10,8 +10,8 @@
  *    configuration is unchanged, and no entry is written, so a flood of new
  *    flows costs the table nothing above the rate (Katran does the same
  *    above its rate of LRU misses);
- *  - the DPDK exception path's policer of frames to the kernel
- *    (dataplane/dpdk/exception_path.h).
+ *  - the DPDK exception path's policer of frames to the kernel, one bucket
+ *    per worker (dataplane/dpdk/worker_loop.cc, exception_path.h).
  *
  * Integer arithmetic in thousandths of a token: `rate` tokens per second is
  * `rate` thousandths per millisecond, so refilling is one multiply and the

@@ -31,7 +31,6 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <rte_eal.h>
-#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -57,6 +56,7 @@
 #include "dataplane/dpdk/worker_loop.h"
 #include "dataplane/engine/engine.h"
 #include "tests/dataplane/dpdk/eal_test_support.h"
+#include "tests/dataplane/dpdk/ring_port.h"
 #include "tests/dataplane/engine/frame_builder.h"
 
 namespace sluice::dpdk {
@@ -147,37 +147,6 @@ class SyscallRecorder {
   std::thread supervisor_;  // last: starts once the members above exist
 };
 
-// --- Ports that make no system calls ----------------------------------------
-
-struct RingPort {
-  rte_ring* rx = nullptr;  // the test enqueues; the port receives
-  rte_ring* tx = nullptr;  // the port sends; the test dequeues
-  int port = -1;
-};
-
-RingPort make_ring_port(const std::string& name, rte_mempool* pool) {
-  RingPort p;
-  p.rx = rte_ring_create((name + "_rx").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  p.tx = rte_ring_create((name + "_tx").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (!p.rx || !p.tx) return p;
-  p.port = rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, SOCKET_ID_ANY);
-  if (p.port < 0) {
-    ADD_FAILURE() << "rte_eth_from_rings(" << name << "): " << rte_strerror(rte_errno);
-    return p;
-  }
-  const auto port = static_cast<uint16_t>(p.port);
-  rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(port, 1, 1, &conf);
-  if (rc == 0) rc = rte_eth_rx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr, pool);
-  if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr);
-  if (rc == 0) rc = rte_eth_dev_start(port);
-  if (rc != 0) {
-    ADD_FAILURE() << "setting up " << name << "): " << rte_strerror(-rc);
-    p.port = -1;
-  }
-  return p;
-}
-
 // --- The configuration: one VIP, the appliance at 10.0.0.2 ------------------
 
 engine::IpAddress ip(const char* text) { return *engine::IpAddress::parse(text); }
@@ -233,10 +202,10 @@ rte_mbuf* to_mbuf(rte_mempool* pool, const std::vector<uint8_t>& frame) {
 TEST(WorkerSyscallTest, HostFloodWithVipTrafficMakesNoSystemCallOnTheWorker) {
   rte_mempool* pool = rte_pktmbuf_pool_create("wsys_pool", 16383, 256, 0, 2048, SOCKET_ID_ANY);
   ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
-  const RingPort nic = make_ring_port("wsys_nic", pool);
-  const RingPort tap = make_ring_port("wsys_tap", pool);
-  ASSERT_GE(nic.port, 0);
-  ASSERT_GE(tap.port, 0);
+  const test::RingPort nic = test::make_ring_port("wsys_nic", pool);
+  const test::RingPort tap = test::make_ring_port("wsys_tap", pool);
+  ASSERT_GE(nic.port, 0) << nic.error;
+  ASSERT_GE(tap.port, 0) << tap.error;
 
   auto snapshot = compile_config();
   ASSERT_NE(snapshot, nullptr);
