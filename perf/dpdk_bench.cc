@@ -297,6 +297,8 @@ int run(int argc, char** argv) {
   ctx.engine = worker.get();
   ctx.publisher = publisher.get();
   ctx.stop = &stop;
+  const dpdk::WorkerClock clock;
+  ctx.clock = &clock;
 
   std::printf("sluice worker_main on lcore %u, port %u, flow table %u entries, burst %u\n", lcore,
               port, worker->flows().capacity(), o.burst);
