@@ -358,8 +358,8 @@ void DpdkRuntime::open_flow_stores(const RuntimeOptions& o) {
     try {
       flow_stores_.push_back(FlowStoreFile::open(o.flow_state_dir, id));
     } catch (const FlowStoreError& e) {
-      throw RuntimeError(std::string(e.what()) + " (flow_state.directory; \"off\" keeps flows "
-                         "in memory only)");
+      throw RuntimeError(std::string(e.what()) + " (--flow-state-dir; \"off\" keeps flows in "
+                         "memory only)");
     }
     const FlowStoreFile& f = *flow_stores_.back();
     if (w == 0 && !f.warning().empty()) warnings_.push_back(f.warning());

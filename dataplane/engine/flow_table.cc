@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace sluice::engine {
 namespace {
@@ -129,6 +130,11 @@ FlowTable::FlowTable(const FlowTableMemory& memory, bool keep)
     : sigs_(static_cast<SignatureLine*>(memory.signatures), AlignedDelete{0}),
       entries_(static_cast<FlowEntry*>(memory.entries), AlignedDelete{0}),
       mask_(memory.buckets - 1) {
+  const uint32_t b = memory.buckets;
+  if (b == 0 || (b & (b - 1)) != 0 || b > kMaxBuckets || !memory.signatures || !memory.entries) {
+    throw std::invalid_argument("FlowTable: caller memory needs a power-of-two bucket count up to "
+                                "kMaxBuckets and both arrays");
+  }
   if (keep) return;  // adopt() rebuilds the rest
   // As in table_memory: every page written now (first touch, and no page
   // fault on the hot path); all-zero signatures mark every way free.

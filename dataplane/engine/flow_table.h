@@ -189,7 +189,9 @@ class FlowTable {
   // A table in the caller's memory (FlowTableMemory), which must outlive
   // it. keep = false: zeroed now (an empty table; the zeroing is the pages'
   // first touch). keep = true: the contents are taken as they are, and the
-  // caller must call adopt() before any other use.
+  // caller must call adopt() before any other use. Throws
+  // std::invalid_argument on a bucket count that is not a power of two up
+  // to kMaxBuckets, or a missing array (start-up only).
   FlowTable(const FlowTableMemory& memory, bool keep);
 
   // The bucket count a capacity rounds to, and the bytes of the two arrays

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "dataplane/engine/flow_table.h"
 #include "tests/dataplane/engine/engine_fixture.h"
@@ -79,6 +80,19 @@ TEST(FlowTableAdopt, FreshTableInCallerMemoryIsEmpty) {
   EXPECT_EQ(t.occupied(), 0u);
   EXPECT_EQ(t.capacity(), 4096u);
   EXPECT_EQ(find(t, 1, 100), nullptr);
+}
+
+// Caller memory must describe a table: a power-of-two bucket count, both arrays.
+TEST(FlowTableAdopt, RefusesMemoryThatIsNotATable) {
+  TableMemory m(1024);
+  FlowTableMemory bad = m.memory();
+  bad.buckets = 3;
+  EXPECT_THROW(FlowTable(bad, false), std::invalid_argument);
+  bad.buckets = 0;
+  EXPECT_THROW(FlowTable(bad, true), std::invalid_argument);
+  bad = m.memory();
+  bad.entries = nullptr;
+  EXPECT_THROW(FlowTable(bad, false), std::invalid_argument);
 }
 
 // A kept table gives back every flow, with its backend, stale generation.
