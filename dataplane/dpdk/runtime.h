@@ -14,6 +14,11 @@
 // mbufs from a pool on the NIC's node, and builds each worker's engine and
 // context on the worker's own lcore, so that their pages are first touched,
 // hence placed, on that lcore's node.
+//
+// Restart (flow_store.h): with RuntimeOptions::flow_state_dir, each
+// worker's flow table lives in a file that outlives the process; the next
+// runtime adopts it when its header checks pass (on the worker's lcore,
+// before forwarding), else empties it and says why in warnings().
 #pragma once
 
 #include <atomic>
