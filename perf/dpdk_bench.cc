@@ -222,17 +222,11 @@ RunOptions parse_run_options(int argc, char** argv) {
   return o;
 }
 
-// The worker loop's clock (worker_loop.cc): TSC cycles to nanoseconds with a
-// Q32 factor. Warm-up must stamp flows with the same clock, or the worker
-// would find them idle for days and expired.
-uint64_t worker_clock_ns() {
-  static const auto q32 = static_cast<uint64_t>((1e9 / rte_get_tsc_hz()) * 4294967296.0);
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(rte_get_tsc_cycles()) * q32) >> 32);
-}
-
 // Sends every frame of `path` through the engine as a SYN, then as itself
-// (an ACK), leaving every flow established. Untimed.
-void warm_up(engine::Worker& worker, const engine::Snapshot& snapshot, const std::string& path) {
+// (an ACK), leaving every flow established. Untimed. Flows are stamped
+// with the worker loop's own clock, or it would find them idle for days.
+void warm_up(engine::Worker& worker, const engine::Snapshot& snapshot, const std::string& path,
+             const dpdk::WorkerClock& clock) {
   const auto frames = read_pcap(path);
   constexpr uint32_t kHeadroom = 128;
   constexpr uint32_t kSlot = 2048;
@@ -258,7 +252,7 @@ void warm_up(engine::Worker& worker, const engine::Snapshot& snapshot, const std
         if (syn) data[kTcpFlagsOffset] = SLUICE_TCP_SYN;
         packets[i] = {data, static_cast<uint32_t>(f.size()), kHeadroom};
       }
-      worker.process_burst(&snapshot, packets, verdicts, n, worker_clock_ns());
+      worker.process_burst(&snapshot, packets, verdicts, n, clock.now_ns());
     }
     if (!syn) {
       const uint64_t missed = tcp.size() - (worker.counters().flow_hits - hits);
@@ -325,7 +319,8 @@ int run(int argc, char** argv) {
   engine::WorkerOptions wo;
   wo.flow_capacity = o.flow_capacity;
   auto worker = std::make_unique<engine::Worker>(wo);
-  if (!o.warm_pcap.empty()) warm_up(*worker, *snapshot, o.warm_pcap);
+  const dpdk::WorkerClock clock;  // the worker loop's (worker_clock.h)
+  if (!o.warm_pcap.empty()) warm_up(*worker, *snapshot, o.warm_pcap, clock);
   const engine::WorkerCounters before = worker->counters();
   const engine::FlowTableStats table_before = worker->flows().stats();
 
@@ -341,6 +336,7 @@ int run(int argc, char** argv) {
   ctx.engine = worker.get();
   ctx.publisher = publisher.get();
   ctx.stop = &stop;
+  ctx.clock = &clock;
 
   // The exception path, as the runtime builds it, with a ring port for the TAP
   // (nobody reads it: once its ring is full, frames count as host_tx_dropped).

@@ -235,6 +235,11 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "unconfirmed ones (README \"Flow state under attack\")")
       ("circuit-capacity", po::value(&o.circuit_capacity)->default_value(o.circuit_capacity),
        "backends with circuit state tracked per worker")
+      ("flow-state-dir", po::value(&o.flow_state_dir)->value_name("DIR"),
+       "--dataplane dpdk: keep each worker's flow table in DIR/worker-N.flows, a file that "
+       "outlives sluiced, so that a restart (crash, upgrade) adopts every flow (README "
+       "\"Restart\"); default /dev/shm/sluice-flows-PORT (tmpfs: gone at reboot); "
+       "\"off\": flows in memory only, lost at exit")
       ("xdp-interface", po::value(&o.xdp_interface)->value_name("IFNAME"),
        "--dataplane xdp: attach the program to this interface; forwarded frames leave "
        "through it (XDP_TX), everything not for a VIP goes to the kernel (XDP_PASS)")

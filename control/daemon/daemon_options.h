@@ -41,6 +41,9 @@ struct DaemonOptions {
   bool next_hop_set = false;
   uint32_t flow_capacity = 1u << 20;         // per worker (DPDK), all CPUs together (XDP)
   uint32_t circuit_capacity = 1u << 16;      // per worker
+  // DPDK: where the flow tables' files live (dataplane/dpdk/flow_store.h);
+  // empty: derived from the port (dpdk_flow_state_dir), "off": none.
+  std::string flow_state_dir;
   std::string log_format = "text";           // text | json
   std::string log_level = "info";
   std::string stats_path;                    // empty: no stats file

@@ -7,7 +7,6 @@
 // goes into the runtime's one BackendHealthTable.
 #pragma once
 
-#include <rte_cycles.h>
 
 #include <chrono>
 #include <string>
@@ -105,12 +104,8 @@ class DpdkDataplaneSink final : public DataplaneSink {
     return "lcore " + std::to_string(runtime_.worker_lcore(i));
   }
 
-  // The workers' millisecond clock (worker_loop.cc: the TSC in ns, then
-  // ms wrapping at 32 bits as the engine's uint32 now_ms does).
-  static uint32_t worker_now_ms() {
-    const auto cycles = static_cast<unsigned __int128>(rte_get_tsc_cycles());
-    return static_cast<uint32_t>(static_cast<uint64_t>(cycles * 1000 / rte_get_tsc_hz()));
-  }
+  // The workers' millisecond clock (dataplane/dpdk/worker_clock.h).
+  uint32_t worker_now_ms() const { return runtime_.clock().now_ms(); }
 
   dpdk::DpdkRuntime& runtime_;
 };

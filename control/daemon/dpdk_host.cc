@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // --dataplane dpdk: the hardware profile, the DPDK runtime (EAL, port, RSS
 // queues, one worker per queue, TAP exception path) and its sink.
+#include <cctype>
 #include <fstream>
 #include <map>
 
@@ -65,6 +66,7 @@ class DpdkHost final : public DataplaneHost {
     }
     for (const std::string& w : runtime_->warnings()) spdlog::warn("{}", w);
     spdlog::info("{}", runtime_->numa_summary());
+    for (const std::string& line : runtime_->flow_state_summary()) spdlog::info("{}", line);
     const engine::MacAddress m = runtime_->port_mac();
     spdlog::info("port {} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} worker(s){}",
                  profile_->port.device, m[0], m[1], m[2], m[3], m[4], m[5],
@@ -117,7 +119,23 @@ class DpdkHost final : public DataplaneHost {
     o.numa_strict = p.numa.strict;
     o.worker.flow_capacity = options_.flow_capacity;
     o.worker.circuit_capacity = options_.circuit_capacity;
+    o.flow_state_dir = flow_state_dir(p);
+    o.seed = options_.seed;
     return o;
+  }
+
+  // --flow-state-dir, else one folder per port on tmpfs: /dev/shm is tmpfs
+  // on every Linux (POSIX shared memory), where /run may be a disk.
+  std::string flow_state_dir(const dpdk::HardwareProfile& p) const {
+    if (options_.flow_state_dir == "off") return "";
+    if (!options_.flow_state_dir.empty()) return options_.flow_state_dir;
+    bool vdev_names_iface = false;
+    for (const std::string& v : p.eal.vdevs) vdev_names_iface |= v.find("{iface}") != std::string::npos;
+    std::string name = vdev_names_iface && !p.port.iface.empty() ? p.port.iface : p.port.device;
+    for (char& c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
+    }
+    return "/dev/shm/sluice-flows-" + name;
   }
 
   const DaemonOptions& options_;

@@ -102,10 +102,19 @@ std::string node_cpu_list(int node) {
 // the hot path still allocates nothing. It relies on the default memory
 // policy: do not start sluiced under numactl --interleave, nor --membind to
 // another node.
+// With flow state files (flow_store.h) the flow table is the file's
+// mapping instead: zeroed here when fresh (the same first touch: tmpfs
+// pages are placed by the thread that faults them), or adopted here, a pass
+// over the table (FlowTable::adopt) on the lcore that will use it.
 struct WorkerBuild {
-  const engine::WorkerOptions* options = nullptr;
+  engine::WorkerOptions options;  // a copy: the flow memory is per worker
+  engine::FlowTableMemory flow_memory{};
+  const WorkerClock* clock = nullptr;
+  sluice_hash_seed seed{};
   std::unique_ptr<engine::Worker> engine;
   std::unique_ptr<WorkerContext> context;
+  engine::FlowAdoptReport adopted{};
+  double adopt_ms = 0;
   unsigned built_on = 0;
   std::string error;
 };
@@ -114,7 +123,12 @@ int build_worker(void* arg) {
   WorkerBuild& b = *static_cast<WorkerBuild*>(arg);
   b.built_on = rte_lcore_id();
   try {
-    b.engine = std::make_unique<engine::Worker>(*b.options);
+    b.engine = std::make_unique<engine::Worker>(b.options);
+    if (b.options.keep_flows) {
+      const uint64_t start = b.clock->now_ns();
+      b.adopted = b.engine->adopt_flows(b.clock->now_ms(), b.seed, WorkerClock::kMaxAheadMs);
+      b.adopt_ms = static_cast<double>(b.clock->now_ns() - start) / 1e6;
+    }
     b.context = std::make_unique<WorkerContext>();
   } catch (const std::exception& e) {  // nothing may unwind through EAL's thread
     b.error = e.what();
@@ -127,6 +141,7 @@ int build_worker(void* arg) {
 
 DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
   init_eal(o.eal_arguments);
+  clock_ = std::make_unique<WorkerClock>();
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) { lcores_.push_back(lcore); }
   if (lcores_.size() != o.port.queues) {
@@ -155,6 +170,8 @@ DpdkRuntime::DpdkRuntime(const RuntimeOptions& o) : burst_size_(o.burst_size) {
 
 DpdkRuntime::~DpdkRuntime() {
   stop();
+  // The workers are stopped: what the next sluiced finds is complete.
+  for (const auto& f : flow_stores_) f->set_state(FlowStoreState::kClean);
   exception_.reset();  // frees the frames left in its rings, before the ports and the EAL go
   if (eal_ready_) {
     rte_eth_dev_stop(nic_port_);
@@ -306,9 +323,17 @@ void DpdkRuntime::create_tap(const RuntimeOptions& o, rte_mempool* pool) {
 // build_worker), all at once (large flow tables zero in parallel), and
 // waited for before anything forwards.
 void DpdkRuntime::build_workers(const RuntimeOptions& o) {
+  open_flow_stores(o);
   std::vector<WorkerBuild> builds(lcores_.size());
   for (size_t i = 0; i < builds.size(); ++i) {
-    builds[i].options = &o.worker;
+    builds[i].options = o.worker;
+    builds[i].clock = clock_.get();
+    builds[i].seed = o.seed;
+    if (i < flow_stores_.size()) {
+      builds[i].flow_memory = flow_stores_[i]->memory();
+      builds[i].options.flow_memory = &builds[i].flow_memory;
+      builds[i].options.keep_flows = flow_stores_[i]->adopted();
+    }
     if (int r = rte_eal_remote_launch(build_worker, &builds[i], lcores_[i]); r != 0) {
       rte_eal_mp_wait_lcore();
       throw RuntimeError("cannot launch the construction of worker " + std::to_string(i) +
@@ -335,7 +360,12 @@ void DpdkRuntime::build_workers(const RuntimeOptions& o) {
     ctx.engine = engines_.back().get();
     ctx.publisher = publisher_.get();
     ctx.stop = &stop_;
+    ctx.clock = clock_.get();
     contexts_.push_back(std::move(builds[q].context));
+    if (q < flow_stores_.size()) {
+      report_flow_store(static_cast<uint32_t>(q), builds[q].adopted, builds[q].adopt_ms);
+      flow_stores_[q]->set_state(FlowStoreState::kInUse);
+    }
   }
   if (has_tap_) {
     std::vector<WorkerContext*> workers;
@@ -350,6 +380,63 @@ void DpdkRuntime::build_workers(const RuntimeOptions& o) {
     x.burst = o.exception_burst;
     exception_ = std::make_unique<ExceptionPath>(x, workers, nodes);
   }
+}
+
+// Opens (creates, or finds) each worker's flow state file, before the
+// workers are built on their lcores. A file that cannot be adopted is
+// emptied, and said aloud with the field that differed.
+void DpdkRuntime::open_flow_stores(const RuntimeOptions& o) {
+  if (o.flow_state_dir.empty()) return;
+  const auto workers = static_cast<uint32_t>(lcores_.size());
+  FlowStoreIdentity id;
+  id.buckets = engine::FlowTable::bucket_count(o.worker.flow_capacity);
+  id.worker_count = workers;
+  id.seed_digest = flow_store_seed_digest(o.seed);
+  id.boot_id = flow_store_boot_id();
+  for (uint32_t w = 0; w < workers; ++w) {
+    id.worker_index = w;
+    try {
+      flow_stores_.push_back(FlowStoreFile::open(o.flow_state_dir, id));
+    } catch (const FlowStoreError& e) {
+      throw RuntimeError(std::string(e.what()) + " (--flow-state-dir; \"off\" keeps flows in "
+                         "memory only)");
+    }
+    const FlowStoreFile& f = *flow_stores_.back();
+    if (w == 0 && !f.warning().empty()) warnings_.push_back(f.warning());
+    if (!f.refusal().empty()) {
+      warnings_.push_back("flow state " + f.path() + " NOT adopted, worker " + std::to_string(w) +
+                          " starts with an empty flow table (its connections may be reset): " +
+                          f.refusal());
+    }
+  }
+  if (const uint32_t removed = remove_flow_stores_beyond(o.flow_state_dir, workers); removed) {
+    flow_state_summary_.push_back("flow state " + o.flow_state_dir + ": removed " +
+                                  std::to_string(removed) + " file(s) of workers beyond " +
+                                  std::to_string(workers));
+  }
+}
+
+void DpdkRuntime::report_flow_store(uint32_t worker, const engine::FlowAdoptReport& adopted,
+                                    double ms) {
+  const FlowStoreFile& f = *flow_stores_[worker];
+  PortCounters& c = contexts_[worker]->counters;
+  c.flows_adopted = adopted.kept;
+  c.flows_adopt_dropped = adopted.dropped;
+  c.flow_state_refused = f.refusal().empty() ? 0 : 1;
+  char line[512];
+  if (f.adopted()) {
+    std::snprintf(line, sizeof line,
+                  "flow state %s: adopted %u flow(s) in %.1f ms after a %s (%u damaged freed, %u "
+                  "stamped ahead of the clock), incarnation %llu",
+                  f.path().c_str(), adopted.kept, ms,
+                  f.previous_state() == FlowStoreState::kClean ? "clean stop" : "crash",
+                  adopted.dropped, adopted.clamped,
+                  static_cast<unsigned long long>(f.incarnation()));
+  } else {
+    std::snprintf(line, sizeof line, "flow state %s: new table of %u entries", f.path().c_str(),
+                  f.memory().buckets * engine::FlowTable::kWays);
+  }
+  flow_state_summary_.push_back(line);
 }
 
 void DpdkRuntime::start() {

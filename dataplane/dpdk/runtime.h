@@ -14,6 +14,11 @@
 // mbufs from a pool on the NIC's node, and builds each worker's engine and
 // context on the worker's own lcore, so that their pages are first touched,
 // hence placed, on that lcore's node.
+//
+// Restart (flow_store.h): with RuntimeOptions::flow_state_dir, each
+// worker's flow table lives in a file that outlives the process; the next
+// runtime adopts it when its header checks pass (on the worker's lcore,
+// before forwarding), else empties it and says why in warnings().
 #pragma once
 
 #include <atomic>
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "dataplane/dpdk/exception_path.h"
+#include "dataplane/dpdk/flow_store.h"
 #include "dataplane/dpdk/snapshot_publisher.h"
 #include "dataplane/dpdk/worker_loop.h"
 #include "dataplane/engine/backend_health.h"
@@ -65,6 +71,11 @@ struct RuntimeOptions {
   uint32_t exception_burst = 10000;
   uint16_t burst_size = 32;
   engine::WorkerOptions worker;
+  // Flow tables in files that outlive the process, adopted by the next
+  // sluiced (flow_store.h); empty: on the heap, lost at exit. The seed is
+  // the configuration's (its digest is checked against the files').
+  std::string flow_state_dir;
+  sluice_hash_seed seed{};
   // Refuse to start when a worker lcore is not on the NIC's NUMA node (or
   // that cannot be told) on a machine of several nodes; else warn.
   bool numa_strict = false;
@@ -90,6 +101,12 @@ class DpdkRuntime {
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Where the port, the mbuf pool and the workers are, one line for the log.
   const std::string& numa_summary() const { return numa_summary_; }
+  // What became of the flow state files (adopted, how many flows, how
+  // long), one line per worker, for the log; empty without them. A file
+  // that was refused is in warnings(), naming the field.
+  const std::vector<std::string>& flow_state_summary() const { return flow_state_summary_; }
+  // The workers' clock (worker_clock.h), for reading their flow tables.
+  const WorkerClock& clock() const { return *clock_; }
 
   // Counters summed over workers, and per worker (read while running).
   engine::WorkerCounters engine_counters() const;
@@ -114,6 +131,8 @@ class DpdkRuntime {
                       const PortOptions& o, bool is_tap, rte_mempool* pool);
   void create_tap(const RuntimeOptions& o, rte_mempool* pool);
   void build_workers(const RuntimeOptions& o);
+  void open_flow_stores(const RuntimeOptions& o);
+  void report_flow_store(uint32_t worker, const engine::FlowAdoptReport& adopted, double ms);
 
   bool eal_ready_ = false;
   std::map<int, rte_mempool*> pools_;  // by NUMA node (kAnyNode: any)
@@ -128,6 +147,10 @@ class DpdkRuntime {
   bool started_ = false;
   std::unique_ptr<SnapshotPublisher> publisher_;
   std::unique_ptr<engine::BackendHealthTable> health_;  // before engines_: they read it
+  std::unique_ptr<WorkerClock> clock_;
+  // One per worker with flow_state_dir; before engines_: their tables live in them.
+  std::vector<std::unique_ptr<FlowStoreFile>> flow_stores_;
+  std::vector<std::string> flow_state_summary_;
   std::vector<std::unique_ptr<engine::Worker>> engines_;
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   std::unique_ptr<ExceptionPath> exception_;  // after contexts_: it points into them

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dataplane/dpdk/worker_loop.h"
 
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -10,16 +9,6 @@ namespace sluice::dpdk {
 namespace {
 
 constexpr uint16_t kMaxBurst = engine::Worker::kMaxBurst;
-
-// Nanoseconds from TSC cycles without a division per burst: a Q32 factor.
-struct Clock {
-  Clock() : ns_per_cycle_q32(static_cast<uint64_t>((1e9 / rte_get_tsc_hz()) * 4294967296.0)) {}
-  uint64_t now_ns() const {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(rte_get_tsc_cycles()) *
-                                  ns_per_cycle_q32) >> 32);
-  }
-  uint64_t ns_per_cycle_q32;
-};
 
 // Sends what it can and frees the rest; returns the number sent.
 uint16_t send_or_free(uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n) {
@@ -30,7 +19,7 @@ uint16_t send_or_free(uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n
 }
 
 // Receive, decide, transmit: one NIC burst.
-void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const Clock& clock) {
+void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const WorkerClock& clock) {
   rte_mbuf* rx[kMaxBurst];
   const uint16_t n = rte_eth_rx_burst(w.nic_port, w.nic_queue, rx, w.burst_size);
   if (n == 0) return;
@@ -119,7 +108,7 @@ void relay_from_host(WorkerContext& w) {
 
 int worker_main(void* arg) {
   WorkerContext& w = *static_cast<WorkerContext*>(arg);
-  const Clock clock;
+  const WorkerClock clock = *w.clock;  // a copy on this lcore
   if (w.burst_size == 0 || w.burst_size > kMaxBurst) w.burst_size = kMaxBurst;
   w.publisher->worker_online(w.id);
   w.running.store(true, std::memory_order_release);

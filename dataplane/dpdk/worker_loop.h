@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "dataplane/dpdk/snapshot_publisher.h"
+#include "dataplane/dpdk/worker_clock.h"
 #include "dataplane/engine/engine.h"
 #include "dataplane/engine/token_bucket.h"
 
@@ -26,8 +27,9 @@ struct rte_ring;
 namespace sluice::dpdk {
 
 // Per-worker port counters. The worker writes them but host_tx_*,
-// host_rx_ring_full, which the exception thread writes (each field has one
-// writer).
+// host_rx_ring_full, which the exception thread writes, and flows_adopt*,
+// flow_state_refused, which the runtime sets before the worker starts (each
+// field has one writer).
 #define SLUICE_PORT_COUNTERS(X)                                               \
   X(rx_bursts, "non-empty RX bursts")                                        \
   X(rx_packets, "frames received from the NIC queue")                        \
@@ -40,7 +42,10 @@ namespace sluice::dpdk {
   X(host_tx_dropped, "frames for the kernel dropped (TAP queue full)")       \
   X(host_rx_ring_full, "frames from the kernel dropped: return ring full")   \
   X(host_rx_packets, "frames from the kernel sent out on the NIC")           \
-  X(host_rx_dropped, "frames from the kernel dropped (NIC TX queue full)")
+  X(host_rx_dropped, "frames from the kernel dropped (NIC TX queue full)")     \
+  X(flows_adopted, "flow entries adopted at start from the flow state file")  \
+  X(flows_adopt_dropped, "damaged entries of an adopted flow state file freed") \
+  X(flow_state_refused, "flow state files discarded at start (a header check failed; see the log)")
 
 struct PortCounters {
 #define SLUICE_X(name, help) uint64_t name = 0;
@@ -65,6 +70,7 @@ struct WorkerContext {
   engine::Worker* engine = nullptr;
   SnapshotPublisher* publisher = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  const WorkerClock* clock = nullptr;  // the runtime's (flow times outlive the process)
   // Written by the worker, read (racily, for display) by the control thread.
   alignas(64) PortCounters counters;
   std::atomic<bool> running{false};

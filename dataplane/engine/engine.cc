@@ -65,7 +65,8 @@ inline void Worker::count_event(const CompiledService& svc, const CompiledBacken
 }
 
 Worker::Worker(const WorkerOptions& options)
-    : flows_(options.flow_capacity),
+    : flows_(options.flow_memory ? FlowTable(*options.flow_memory, options.keep_flows)
+                                 : FlowTable(options.flow_capacity)),
       circuits_(options.circuit_capacity),
       pool_ejected_(kMaxServices * kMaxPools) {
   counters_.services.resize(options.service_counter_slots);

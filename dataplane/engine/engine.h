@@ -36,6 +36,12 @@ namespace sluice::engine {
 // per-pool ejected counts, 16 bytes for each of kMaxServices * kMaxPools.)
 struct WorkerOptions {
   uint32_t flow_capacity = 1u << 20;     // flow-table entries (72 bytes each)
+  // Where the flow table lives: null, on the heap (flow_capacity); else in
+  // this caller-placed memory (a file that outlives the process,
+  // dataplane/dpdk/flow_store.h), zeroed, or kept as it is with keep_flows
+  // (then adopt_flows must run before the first packet).
+  const FlowTableMemory* flow_memory = nullptr;
+  bool keep_flows = false;
   uint32_t circuit_capacity = 1u << 16;  // backends with non-default circuit state
   uint32_t service_counter_slots = 4096;
   uint32_t pool_counter_slots = 4096 * 8;     // also sizes the pool handshake histograms
@@ -83,6 +89,11 @@ class Worker {
   uint64_t generation() const { return generation_; }
   const WorkerCounters& counters() const { return counters_; }
   const FlowTable& flows() const { return flows_; }
+  // Takes over a kept flow table (WorkerOptions::keep_flows): FlowTable::adopt.
+  FlowAdoptReport adopt_flows(uint32_t now_ms, const sluice_hash_seed& seed,
+                              uint32_t max_ahead_ms) {
+    return flows_.adopt(now_ms, seed, max_ahead_ms);
+  }
   const CircuitTable& circuits() const { return circuits_; }
 
   // This worker's count of the ejected (open or half-open) active backends

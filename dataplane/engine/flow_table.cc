@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace sluice::engine {
 namespace {
@@ -120,7 +121,25 @@ uint32_t flow_timeout_ms(FlowState state, const FlowTimeouts& t) {
 }
 
 void FlowTable::AlignedDelete::operator()(void* p) const {
-  ::operator delete[](p, std::align_val_t{align});
+  if (align != 0) ::operator delete[](p, std::align_val_t{align});
+}
+
+uint32_t FlowTable::bucket_count(uint32_t capacity) { return bucket_count_for(capacity); }
+
+FlowTable::FlowTable(const FlowTableMemory& memory, bool keep)
+    : sigs_(static_cast<SignatureLine*>(memory.signatures), AlignedDelete{0}),
+      entries_(static_cast<FlowEntry*>(memory.entries), AlignedDelete{0}),
+      mask_(memory.buckets - 1) {
+  const uint32_t b = memory.buckets;
+  if (b == 0 || (b & (b - 1)) != 0 || b > kMaxBuckets || !memory.signatures || !memory.entries) {
+    throw std::invalid_argument("FlowTable: caller memory needs a power-of-two bucket count up to "
+                                "kMaxBuckets and both arrays");
+  }
+  if (keep) return;  // adopt() rebuilds the rest
+  // As in table_memory: every page written now (first touch, and no page
+  // fault on the hot path); all-zero signatures mark every way free.
+  std::memset(memory.signatures, 0, signature_bytes(memory.buckets));
+  std::memset(memory.entries, 0, entry_bytes(memory.buckets));
 }
 
 FlowTable::FlowTable(uint32_t capacity) {

@@ -104,6 +104,41 @@ struct alignas(64) FlowEntry {
 static_assert(sizeof(FlowEntry) == 64, "a flow entry is one cache line");
 static_assert(alignof(FlowEntry) == 64, "a flow entry starts a cache line");
 
+// The version of the table's memory layout (FlowEntry, FlowState values,
+// the signature line, kWays, how buckets and signatures derive from the
+// hash). A table kept in a file outlives the process (DPDK restart,
+// dataplane/dpdk/flow_store.h), and a restarted sluiced adopts it only when
+// this number matches: bump it with any change to the layout. The asserts
+// below pin what the version stands for, so a change breaks the build
+// here, next to the number.
+inline constexpr uint32_t kFlowTableLayoutVersion = 1;
+static_assert(offsetof(FlowEntry, backend_fingerprint) == 40 &&
+                  offsetof(FlowEntry, last_seen_ms) == 48 &&
+                  offsetof(FlowEntry, first_seen_ms) == 52 &&
+                  offsetof(FlowEntry, generation) == 56 &&
+                  offsetof(FlowEntry, backend_index) == 60 && offsetof(FlowEntry, pool) == 62 &&
+                  offsetof(FlowEntry, state) == 63,
+              "FlowEntry layout changed: bump kFlowTableLayoutVersion and fix this assert");
+static_assert(static_cast<int>(FlowState::kProbation) == 5,
+              "FlowState values changed: bump kFlowTableLayoutVersion and fix this assert");
+
+// Memory for a table placed by the caller (a file mapping that outlives the
+// process: dataplane/dpdk/flow_store.h), `buckets` a power of two no larger
+// than kMaxBuckets, each array 64-byte aligned (2 MiB for huge pages) and
+// at least signature_bytes / entry_bytes long. The table does not own it.
+struct FlowTableMemory {
+  void* signatures = nullptr;
+  void* entries = nullptr;
+  uint32_t buckets = 0;
+};
+
+// What FlowTable::adopt found in a table kept from an earlier process.
+struct FlowAdoptReport {
+  uint32_t kept = 0;     // entries adopted
+  uint32_t dropped = 0;  // damaged ones freed (torn by a crash, or not this seed's)
+  uint32_t clamped = 0;  // stamped ahead of the clock (its rate estimate): made "seen now"
+};
+
 struct FlowTableStats {
   uint64_t lookups = 0;
   uint64_t hits = 0;           // lookups that found a live entry
@@ -150,6 +185,38 @@ class FlowTable {
   // huge pages on large tables; throws std::bad_alloc if it cannot
   // (start-up only, never on the hot path).
   explicit FlowTable(uint32_t capacity);
+
+  // A table in the caller's memory (FlowTableMemory), which must outlive
+  // it. keep = false: zeroed now (an empty table; the zeroing is the pages'
+  // first touch). keep = true: the contents are taken as they are, and the
+  // caller must call adopt() before any other use. Throws
+  // std::invalid_argument on a bucket count that is not a power of two up
+  // to kMaxBuckets, or a missing array (start-up only).
+  FlowTable(const FlowTableMemory& memory, bool keep);
+
+  // The bucket count a capacity rounds to, and the bytes of the two arrays
+  // for it (for callers that place the table themselves).
+  static uint32_t bucket_count(uint32_t capacity);
+  static size_t signature_bytes(uint32_t buckets) { return size_t{buckets} * sizeof(SignatureLine); }
+  static size_t entry_bytes(uint32_t buckets) {
+    return size_t{buckets} * kWays * sizeof(FlowEntry);
+  }
+
+  // Makes a table kept from an earlier process (FlowTable(memory, true))
+  // safe to use with the current clock and configuration, in one pass over
+  // it (flow_table_adopt.cc): every entry must sit where `seed` hashes its
+  // key, with a valid state, else it is freed (a crash may have torn one
+  // write); every entry forgets its cached backend index (its generation
+  // is set to kStaleGeneration, so the first packet finds the backend
+  // again by fingerprint in whatever configuration is in force); last-seen
+  // times ahead of now_ms by at most max_ahead_ms become now_ms; the
+  // occupancy count is rebuilt. Timeouts go on applying: an entry idle for
+  // longer than its timeout (downtime included) has expired.
+  FlowAdoptReport adopt(uint32_t now_ms, const sluice_hash_seed& seed, uint32_t max_ahead_ms);
+  // The generation adopt gives every entry: no snapshot has it until
+  // 2^32 - 1 configuration changes (and 0, which a fresh state directory
+  // publishes, is not it).
+  static constexpr uint32_t kStaleGeneration = UINT32_MAX;
 
   FlowTable(FlowTable&&) noexcept = default;
   FlowTable& operator=(FlowTable&&) noexcept = default;
@@ -339,7 +406,8 @@ class FlowTable {
   };
   static_assert(sizeof(SignatureLine) == 64, "a signature line is one cache line");
 
-  // Frees what table_memory() in flow_table.cc allocated, with its alignment.
+  // Frees what table_memory() in flow_table.cc allocated, with its
+  // alignment; align 0: the caller's memory (FlowTableMemory), not freed.
   struct AlignedDelete {
     size_t align;
     void operator()(void* p) const;

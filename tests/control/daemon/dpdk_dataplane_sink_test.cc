@@ -43,8 +43,12 @@ class RuntimeHolder {
   dpdk::DpdkRuntime* runtime() { return runtime_.get(); }
   const std::string& error() const { return error_; }
 
+  const std::string& flow_state_dir() const { return flow_state_dir_; }
+
   ~RuntimeHolder() {
     runtime_.reset();
+    std::error_code ignored_flows;
+    fs::remove_all(flow_state_dir_, ignored_flows);
     if (!runtime_dir_.empty()) {
       std::error_code ignored;
       fs::remove_all(runtime_dir_, ignored);
@@ -52,8 +56,11 @@ class RuntimeHolder {
   }
 
  private:
-  RuntimeHolder() : prefix_("sluice-sink-test-" + std::to_string(getpid())) {
+  RuntimeHolder()
+      : prefix_("sluice-sink-test-" + std::to_string(getpid())),
+        flow_state_dir_("/dev/shm/" + prefix_ + "-flows") {
     dpdk::RuntimeOptions o;
+    o.flow_state_dir = flow_state_dir_;  // the worker's table in a file, as sluiced has it
     const std::string cpus = "(" + dpdk::test::allowed_cpu_list() + ")";
     o.eal_arguments = {"dpdk_dataplane_sink_test", "--no-huge",  "-m", "256", "--no-pci",
                        "--file-prefix=" + prefix_, "--lcores=0@" + cpus + ",1@" + cpus,
@@ -82,6 +89,7 @@ class RuntimeHolder {
   std::string prefix_;
   std::unique_ptr<dpdk::DpdkRuntime> runtime_;
   std::string runtime_dir_;
+  std::string flow_state_dir_;
   std::string error_;
 };
 
@@ -134,6 +142,21 @@ class DpdkDataplaneSinkTest : public ::testing::Test {
   std::unique_ptr<DpdkDataplaneSink> sink_;
 };
 
+// The worker's flow table lives in its flow state file (a new one here),
+// locked against a second holder, and the runtime says so.
+TEST_F(DpdkDataplaneSinkTest, FlowTableInItsStateFile) {
+  const std::string file = RuntimeHolder::get().flow_state_dir() + "/worker-0.flows";
+  ASSERT_EQ(runtime_->flow_state_summary().size(), 1u);
+  EXPECT_THAT(runtime_->flow_state_summary()[0], HasSubstr(file + ": new table of 1024 entries"));
+  EXPECT_TRUE(fs::exists(file));
+  EXPECT_EQ(runtime_->worker_engine(0).flows().capacity(), 1024u);
+  dpdk::FlowStoreIdentity id;
+  id.buckets = engine::FlowTable::bucket_count(1024);
+  id.worker_count = 1;
+  EXPECT_THROW(dpdk::FlowStoreFile::open(RuntimeHolder::get().flow_state_dir(), id),
+               dpdk::FlowStoreError);
+}
+
 // Before any snapshot: one worker on lcore 1 at generation 0, every port
 // counter by name, no circuit.
 TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
@@ -151,7 +174,8 @@ TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
                                             "host_ring_full", "host_policed",
                                             "host_tx_packets", "host_tx_dropped",
                                             "host_rx_ring_full", "host_rx_packets",
-                                            "host_rx_dropped"));
+                                            "host_rx_dropped", "flows_adopted",
+                                            "flows_adopt_dropped", "flow_state_refused"));
   const std::string json = stats_file(nullptr, 42);
   expect_strict_json(json);
   EXPECT_THAT(json, StartsWith(R"({"uptime_ms":42,"generation":0,"workers":[{"id":0,)"

@@ -41,6 +41,9 @@ ci_init() {
   STATE="$TMP/state"
   SOCK="$TMP/sluiced.sock"
   AUDIT="$TMP/audit.log"
+  # DPDK flow tables outlive sluiced (README "Restart"): on tmpfs, this
+  # test's own, removed at the end.
+  FLOWS="/dev/shm/sluice-ci-$P-flows"
   # The file modes checked (state 0640, its directory 0750) are what sluiced
   # asks for, under the usual umask.
   umask 022
@@ -59,7 +62,7 @@ ci_cleanup() {
   if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null; fi
   local prefix
   for prefix in "${CI_EAL_PREFIXES[@]}"; do rm -rf "/var/run/dpdk/$prefix"; done
-  rm -rf "$TMP"
+  rm -rf "$TMP" "$FLOWS"
 }
 
 fail() {
@@ -120,7 +123,7 @@ ci_sluiced_command() {
   CI_EAL_PREFIXES+=("$eal_prefix")
   CI_COMMAND=(ip netns exec "$NS" "$SLUICED" --profile "$PROFILE"
     --profile-set "port.iface=$P-a" --profile-set "eal.file_prefix=$eal_prefix"
-    --profile-set exception.enabled=off
+    --profile-set exception.enabled=off --flow-state-dir "$FLOWS"
     --hash-seed "$SEED" --next-hop-mac 02:00:00:00:00:01
     --outer-source-v4 10.78.0.2 --outer-source-v6 2001:db8:78::2
     --state-dir "$STATE" --socket "$socket" --audit-log "$AUDIT" "$@")

@@ -226,6 +226,8 @@ TEST(WorkerSyscallTest, HostFloodWithVipTrafficMakesNoSystemCallOnTheWorker) {
   w.engine = &engine_worker;
   w.publisher = &publisher;
   w.stop = &stop;
+  const WorkerClock clock;
+  w.clock = &clock;
 
   ExceptionPathOptions xo;
   xo.tap_port = static_cast<uint16_t>(tap.port);
