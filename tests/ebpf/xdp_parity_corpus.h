@@ -158,8 +158,8 @@ inline EngineConfig scenario_config(uint32_t step) {
   c.forwarding.max_frame_size = 1554;
   // ICMP answers to too-big packets: a small bucket on odd steps, so that
   // its exhaustion and refill are compared too.
-  c.forwarding.icmp_too_big_rate = step % 2 ? 20 : 1000;
-  c.forwarding.icmp_too_big_burst = step % 2 ? 4 : 100;
+  c.forwarding.icmp_too_big_rate = step % 2 ? 1 : 1000;
+  c.forwarding.icmp_too_big_burst = step % 2 ? 2 : 100;
 
   // web: IPv4 TCP, two pools, a source rule, IPIP 4in4, flow affinity.
   ServiceConfig web;
