@@ -27,14 +27,14 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-LAB = os.path.join(REPO, "tools", "lab")
-PYTHON = "/usr/bin/python3"
-DATAPLANE = os.environ.get("SLUICE_LAB_DATAPLANE", "dpdk")
+sys.path.insert(0, HERE)
+import dataplane_e2e_test  # noqa: E402  (its Lab helper)
+LAB = dataplane_e2e_test.LAB
+PYTHON = dataplane_e2e_test.PYTHON
+DATAPLANE = dataplane_e2e_test.DATAPLANE
 UPLOAD_BYTES = 4 << 20
 UPLOAD_TIMEOUT_S = 15
 
@@ -80,35 +80,13 @@ def services():
                          svc("web6", "fd77:100::10", backends("fd77::21", "fd77::22"))]}
 
 
-class Lab:
+class Lab(dataplane_e2e_test.Lab):
     """tools/lab under a prefix of its own, with a 1500-byte fabric."""
 
     def __init__(self):
+        super().__init__()
         self.prefix = "mt%04x" % random.randrange(16 ** 4)
-        self.environ = dict(os.environ, SLUICE_LAB_PREFIX=self.prefix,
-                            SLUICE_LAB_DATAPLANE=DATAPLANE, SLUICE_LAB_MTU_FABRIC="1500")
-        self.vars = {}
-
-    def run(self, *args, check=True, timeout=120):
-        p = subprocess.run([LAB, *args], env=self.environ, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=timeout)
-        if check and p.returncode != 0:
-            raise AssertionError("tools/lab %s failed (%d): %s %s" %
-                                 (" ".join(args), p.returncode, p.stdout, p.stderr))
-        return p.stdout
-
-    def exec(self, node, *cmd, timeout=60):
-        return self.run("exec", node, "--", *cmd, timeout=timeout)
-
-    def stats(self):
-        return json.loads(self.run("lb-stats"))
-
-    def sluiced_log(self):
-        try:
-            with open(os.path.join(self.vars["LAB_STATE_DIR"], "sluiced.log")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
+        self.environ.update(SLUICE_LAB_PREFIX=self.prefix, SLUICE_LAB_MTU_FABRIC="1500")
 
 
 class MtuEndToEndTest(unittest.TestCase):
@@ -123,20 +101,17 @@ class MtuEndToEndTest(unittest.TestCase):
         # DPDK: the lab profile's port.mtu is 1600 (for the usual fabric).
         extra = ["--", "--profile-set", "port.mtu=1500"] if DATAPLANE == "dpdk" else []
         try:
-            cls.lab.run("up")
-            for line in cls.lab.run("env").splitlines():
-                key, _, value = line.partition("=")
-                cls.lab.vars[key] = value.strip("'")
+            cls.lab.up()
             cls.lab.run("lb-start", cls.services_file, *extra, timeout=60)
         except BaseException:
-            cls.lab.run("down", check=False)
+            cls.lab.down()
             os.unlink(cls.services_file)
             raise
 
     @classmethod
     def tearDownClass(cls):
         if cls.lab:
-            cls.lab.run("down", check=False)
+            cls.lab.down()
         os.unlink(cls.services_file)
 
     def upload(self, vip, learnt_mtu):

@@ -26,6 +26,18 @@ constexpr uint64_t kNowNs = 50'000'000'000ULL;
 
 uint16_t be16(const Bytes& f, size_t at) { return static_cast<uint16_t>(f[at] << 8 | f[at + 1]); }
 
+// A TCP service of one backend.
+ServiceConfig service(const char* name, const char* vip, uint16_t port, Encapsulation e,
+                      const char* backend_address) {
+  ServiceConfig s;
+  s.name = name;
+  s.vip = addr(vip);
+  s.port = port;
+  s.encapsulation = e;
+  s.pools = {pool("main", 1, {backend(addr(backend_address))})};
+  return s;
+}
+
 class XdpTooBigTest : public XdpParityHarness {
  protected:
   void SetUp() override {
@@ -33,21 +45,9 @@ class XdpTooBigTest : public XdpParityHarness {
     if (IsSkipped() || HasFatalFailure()) return;
     config_ = test_forwarding_config();
     config_.forwarding.max_frame_size = 1514;  // a 1500-byte port
-    ServiceConfig web;
-    web.name = "web";
-    web.vip = addr("192.0.2.10");
-    web.port = 80;
-    web.protocol = Protocol::kTcp;
-    web.pools = {pool("main", 1, {backend(addr("10.1.0.1")), backend(addr("10.1.0.2"))})};
-    ServiceConfig gue = web;
-    gue.name = "gue";
-    gue.port = 443;
-    gue.encapsulation = Encapsulation::kGue;
-    ServiceConfig web6 = web;
-    web6.name = "web6";
-    web6.vip = addr("2001:db8::10");
-    web6.pools = {pool("main", 1, {backend(addr("fd00:1::1")), backend(addr("fd00:1::2"))})};
-    config_.services = {web, gue, web6};
+    config_.services = {service("web", "192.0.2.10", 80, Encapsulation::kIpip, "10.1.0.1"),
+                        service("gue", "192.0.2.10", 443, Encapsulation::kGue, "10.1.0.1"),
+                        service("web6", "2001:db8::10", 80, Encapsulation::kIpip, "fd00:1::1")};
     publish(config_, ++generation_);
   }
 
@@ -65,17 +65,10 @@ class XdpTooBigTest : public XdpParityHarness {
 
   // One frame through both; the XDP verdict must be `action`.
   XdpRun expect(const Bytes& frame, int action, const std::string& what) {
-    const Both both = run_both(frame, kNowNs, what);
-    EXPECT_EQ(both.xdp.action, action) << what;
-    return both.xdp;
+    return expect_action(frame, kNowNs, action, what);
   }
 
-  sluice_xdp_counters counters() {
-    const uint32_t zero = 0;
-    sluice_xdp_counters c{};
-    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
-    return c;
-  }
+  sluice_xdp_counters counters() { return this_cpu_counters(); }
 
   EngineConfig config_;
   uint64_t generation_ = 0;

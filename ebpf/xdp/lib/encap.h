@@ -81,7 +81,7 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	/* The largest outer IP packet the egress takes. */
 	limit = g->max_frame_size > l3_offset ? g->max_frame_size - l3_offset : 0;
 	if (new_len > g->max_frame_size) {
-		sluice_too_big(ctx, p, d, g, limit, outer_len);
+		sluice_too_big(ctx, p, d, g, sluice_too_big_limits(limit, outer_len));
 		return 0;
 	}
 	ip_payload_len = inner_len + (gue ? SLUICE_UDP_HEADER_LEN : 0);
@@ -94,7 +94,8 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	}
 	device_mtu = sluice_device_too_big(ctx, g->tx_ifindex, outer_len + inner_len);
 	if (device_mtu != 0) {
-		sluice_too_big(ctx, p, d, g, device_mtu < limit ? device_mtu : limit, outer_len);
+		sluice_too_big(ctx, p, d, g,
+			       sluice_too_big_limits(device_mtu < limit ? device_mtu : limit, outer_len));
 		return 0;
 	}
 

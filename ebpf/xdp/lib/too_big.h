@@ -95,41 +95,55 @@ SLUICE_XDP_INLINE bool sluice_too_big_frame(struct xdp_md *ctx, bool v6, bool vl
 	return true;
 }
 
+/* The two numbers sluice_too_big needs beyond its pointers, in one
+ * argument (a BPF function takes at most five). */
+SLUICE_XDP_INLINE uint64_t sluice_too_big_limits(uint32_t limit, uint32_t overhead)
+{
+	return ((uint64_t)limit << 32) | overhead;
+}
+
 /*
  * The packet is too big: its outer packet (inner_len + overhead bytes)
- * exceeds `limit`, the largest the egress takes. Sets *d: forward to the
- * sender (the answer; counted in too_big_icmp_sent, not as traffic) or a
- * drop with too-big (too_big_no_df, too_big_rate_limited, or silent).
+ * exceeds `limit`, the largest the egress takes (both packed by
+ * sluice_too_big_limits). Sets *d: forward to the sender (the answer;
+ * counted in too_big_icmp_sent, not as traffic) or a drop with too-big
+ * (too_big_no_df, too_big_rate_limited, or silent). Not inlined: it runs
+ * rarely, and its code (four variants of the frame) stays out of the
+ * forwarding path's instruction cache.
  */
-SLUICE_XDP_INLINE void sluice_too_big(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
-				      struct sluice_xdp_decision *d,
-				      const struct sluice_xdp_globals *g, uint32_t limit,
-				      uint32_t overhead)
+SLUICE_XDP_FN int sluice_too_big(struct xdp_md *ctx, const struct sluice_xdp_parsed *p,
+				 struct sluice_xdp_decision *d, const struct sluice_xdp_globals *g,
+				 uint64_t limits)
 {
 	struct sluice_xdp_counters *cnt = sluice_counters();
 	const uint32_t zero = 0;
 	struct sluice_token_bucket *bucket = bpf_map_lookup_elem(&too_big_buckets, &zero);
-	const bool v6 = p->key.family == SLUICE_AF_INET6;
-	const uint32_t inner_len = (uint32_t)p->l3_end - p->l3_offset;
-	bool built;
+	const uint32_t limit = (uint32_t)(limits >> 32);
+	const uint32_t overhead = (uint32_t)limits;
+	uint32_t inner_len;
+	bool built, v6;
+	uint16_t mtu;
 	int answer;
 
+	if (!p || !d || !g)
+		return 0;
 	sluice_decide_drop(d, SLUICE_DROP_TOO_BIG);
 	if (!cnt || !bucket)
-		return;
+		return 0;
+	v6 = p->key.family == SLUICE_AF_INET6;
+	inner_len = (uint32_t)p->l3_end - p->l3_offset;
 	answer = sluice_too_big_answer(v6, p->dont_fragment, p->is_fragment, p->key.proto,
 				       p->icmp_type, p->key.src, inner_len);
 	if (answer == SLUICE_TOO_BIG_NO_DF)
 		cnt->too_big_no_df++;
 	if (answer != SLUICE_TOO_BIG_ANSWER)
-		return;
+		return 0;
 	if (!sluice_token_bucket_take(bucket, sluice_now_ms(), g->icmp_too_big_rate,
 				      g->icmp_too_big_burst)) {
 		cnt->too_big_rate_limited++;
-		return;
+		return 0;
 	}
-	const uint16_t mtu = sluice_too_big_mtu(v6, limit, overhead);
-
+	mtu = sluice_too_big_mtu(v6, limit, overhead);
 	if (v6)
 		built = p->has_vlan ? sluice_too_big_frame(ctx, true, true, mtu)
 				    : sluice_too_big_frame(ctx, true, false, mtu);
@@ -137,9 +151,10 @@ SLUICE_XDP_INLINE void sluice_too_big(struct xdp_md *ctx, const struct sluice_xd
 		built = p->has_vlan ? sluice_too_big_frame(ctx, false, true, mtu)
 				    : sluice_too_big_frame(ctx, false, false, mtu);
 	if (!built)
-		return;
+		return 0;
 	cnt->too_big_icmp_sent++;
 	d->action = SLUICE_ACTION_FORWARD;
 	d->reason = SLUICE_DROP_NONE;
 	d->to_sender = 1;
+	return 0;
 }
