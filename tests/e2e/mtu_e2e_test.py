@@ -27,6 +27,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,7 +120,12 @@ class MtuEndToEndTest(unittest.TestCase):
         out = self.lab.exec("client1", PYTHON, "-c", UPLOAD, vip, str(UPLOAD_BYTES),
                             str(UPLOAD_TIMEOUT_S), timeout=UPLOAD_TIMEOUT_S + 30)
         r = json.loads(out.strip().splitlines()[-1])
+        # sluiced writes its stats file every 200 ms.
+        deadline = time.monotonic() + 2
         engine = self.lab.stats()["engine"]
+        while engine["too_big_icmp_sent"] <= sent_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+            engine = self.lab.stats()["engine"]
         print("%s: %s; too_big_icmp_sent %d, too_big_rate_limited %d" %
               (vip, r, engine["too_big_icmp_sent"], engine["too_big_rate_limited"]))
         self.assertTrue(r["ok"], "upload through %s failed: %s\nsluiced log:\n%s" %
