@@ -201,6 +201,18 @@ std::string check_listener(DaemonOptions& o, const std::vector<std::string>& ope
   return {};
 }
 
+// A token bucket's --NAME-rate and --NAME-burst out of range, or "".
+std::string rate_error(const std::string& name, uint32_t rate, uint32_t burst) {
+  if (rate > 100000000) {
+    return "--" + name + "-rate: " + std::to_string(rate) +
+           " is out of range 0..100000000 (0: no limit)";
+  }
+  if (rate != 0 && (burst < 1 || burst > 100000000)) {
+    return "--" + name + "-burst: " + std::to_string(burst) + " is out of range 1..100000000";
+  }
+  return {};
+}
+
 }  // namespace
 
 ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
@@ -212,6 +224,8 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   uint32_t max_frame = o.forwarding.max_frame_size;
   uint32_t new_flow_rate = o.forwarding.new_flow_rate;
   uint32_t new_flow_burst = o.forwarding.new_flow_burst;
+  uint32_t too_big_rate = o.forwarding.icmp_too_big_rate;
+  uint32_t too_big_burst = o.forwarding.icmp_too_big_burst;
 
   po::options_description general("General");
   general.add_options()
@@ -278,7 +292,13 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "gives (the same while the configuration is unchanged), counted in "
        "flows_stateless_rate. 0: no limit")
       ("new-flow-burst", po::value(&new_flow_burst)->default_value(new_flow_burst),
-       "new flows a worker may enter at once above --new-flow-rate (the token bucket's size)");
+       "new flows a worker may enter at once above --new-flow-rate (the token bucket's size)")
+      ("icmp-too-big-rate", po::value(&too_big_rate)->default_value(too_big_rate),
+       "ICMP fragmentation-needed / packet-too-big answers each worker sends per second to "
+       "clients whose packets would exceed the MTU once encapsulated; above it they are "
+       "dropped unanswered, counted in too_big_rate_limited. 0: no limit")
+      ("icmp-too-big-burst", po::value(&too_big_burst)->default_value(too_big_burst),
+       "such answers a worker may send at once above --icmp-too-big-rate");
   po::options_description access("Control API over TCP");
   access.add_options()
       ("listen-tcp", po::value(&o.listen_tcp)->value_name("HOST:PORT"),
@@ -408,16 +428,16 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     o.next_hop_set = true;
   }
   o.forwarding.max_frame_size = max_frame;
-  if (new_flow_rate > 100000000) {
-    return fail("--new-flow-rate: " + std::to_string(new_flow_rate) +
-                " is out of range 0..100000000 (0: no limit)");
-  }
-  if (new_flow_rate != 0 && (new_flow_burst < 1 || new_flow_burst > 100000000)) {
-    return fail("--new-flow-burst: " + std::to_string(new_flow_burst) +
-                " is out of range 1..100000000");
+  if (std::string e = rate_error("new-flow", new_flow_rate, new_flow_burst); !e.empty()) {
+    return fail(e);
   }
   o.forwarding.new_flow_rate = new_flow_rate;
   o.forwarding.new_flow_burst = new_flow_burst;
+  if (std::string e = rate_error("icmp-too-big", too_big_rate, too_big_burst); !e.empty()) {
+    return fail(e);
+  }
+  o.forwarding.icmp_too_big_rate = too_big_rate;
+  o.forwarding.icmp_too_big_burst = too_big_burst;
   if (o.log_format != "text" && o.log_format != "json") {
     return fail("--log-format: \"" + o.log_format + "\" is neither text nor json");
   }

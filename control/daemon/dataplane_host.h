@@ -29,6 +29,9 @@ class DataplaneHost {
   virtual bool start() = 0;
   // Valid after open().
   virtual engine::MacAddress local_mac() const = 0;
+  // The MTU of the port forwarded frames leave by, now (DPDK: as the
+  // device reports it; XDP: the link's, which may change); 0 if unknown.
+  virtual uint32_t port_mtu() const = 0;
   virtual DataplaneSink& sink() = 0;
   virtual uint32_t worker_count() const = 0;
   virtual void housekeeping() {}

@@ -14,6 +14,7 @@
 #include "control/core/dataplane_sink.h"
 #include "dataplane/dpdk/runtime.h"
 #include "dataplane/engine/flow_census.h"
+#include "dataplane/engine/mtu_check.h"
 
 namespace sluice::control {
 
@@ -23,6 +24,11 @@ class DpdkDataplaneSink final : public DataplaneSink {
 
   // DataplaneSink
   std::string kind() const override { return "dpdk"; }
+  // The port's MTU is set once at start; a change of services may still
+  // need more than it carries (mtu_check.h).
+  std::vector<std::string> check(const engine::Snapshot& snapshot) const override {
+    return engine::mtu_misfits(snapshot, runtime_.port_mtu());
+  }
   void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
     runtime_.publisher().publish(std::move(snapshot));
   }

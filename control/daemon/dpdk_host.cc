@@ -88,6 +88,7 @@ class DpdkHost final : public DataplaneHost {
   }
 
   engine::MacAddress local_mac() const override { return runtime_->port_mac(); }
+  uint32_t port_mtu() const override { return runtime_->port_mtu(); }
   DataplaneSink& sink() override { return *sink_; }
   uint32_t worker_count() const override { return runtime_->worker_count(); }
   void housekeeping() override { runtime_->publisher().reclaim(); }

@@ -45,6 +45,7 @@
 #include "control/health/health_checker.h"
 #include "control/metrics/allocator_tuning.h"
 #include "control/metrics/metrics_server.h"
+#include "dataplane/engine/mtu_check.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -131,6 +132,7 @@ class Daemon {
     }
     if (!host_->open()) return 1;
     mac_ = host_->local_mac();
+    if (!check_mtu(services)) return 2;
     DataplaneSink& sink = host_->sink();
     std::unique_ptr<AuditLog> audit;
     std::unique_ptr<ControlCoreImpl> core;
@@ -284,6 +286,31 @@ class Daemon {
       return false;
     }
     return true;
+  }
+
+  // The maximum frame against the port's MTU (the smaller wins, from here
+  // on), and the services against both (mtu_check.h): errors refuse the
+  // start, warnings are logged. Later changes meet the same check in
+  // DataplaneSink::check.
+  bool check_mtu(const std::vector<engine::ServiceConfig>& services) {
+    std::vector<engine::ConfigError> warnings, errors;
+    const uint32_t port_mtu = host_->port_mtu();
+    options_.forwarding.max_frame_size =
+        engine::effective_max_frame(options_.forwarding.max_frame_size, port_mtu, &warnings);
+    for (size_t i = 0; i < services.size(); ++i) {
+      for (engine::ConfigError& e :
+           engine::check_service_mtu(services[i], "services[" + std::to_string(i) + "]",
+                                     options_.forwarding.max_frame_size, &warnings)) {
+        errors.push_back(std::move(e));
+      }
+    }
+    for (const engine::ConfigError& w : warnings) spdlog::warn("{}", w.to_string());
+    spdlog::info("port MTU {}, maximum frame after encapsulation {}", port_mtu,
+                 options_.forwarding.max_frame_size);
+    if (errors.empty()) return true;
+    log_errors(options_.state_dir.empty() ? options_.services_path : options_.state_dir + "/state.json",
+               errors);
+    return false;
   }
 
   bool load_services(std::vector<engine::ServiceConfig>* out) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/core/dataplane_sink.h"
+#include "dataplane/engine/mtu_check.h"
 #include "dataplane/xdp/backend_health.h"
 #include "dataplane/xdp/flow_census.h"
 #include "dataplane/xdp/xdp_publisher.h"
@@ -31,13 +33,21 @@ namespace sluice::control {
 
 class XdpDataplaneSink final : public DataplaneSink {
  public:
-  XdpDataplaneSink(xdp::XdpPublisher& publisher, const xdp::XdpMaps& maps)
-      : publisher_(publisher), maps_(maps), reader_(maps) {}
+  // port_mtu: the interface's MTU now (0: unknown).
+  XdpDataplaneSink(xdp::XdpPublisher& publisher, const xdp::XdpMaps& maps,
+                   std::function<uint32_t()> port_mtu)
+      : publisher_(publisher), maps_(maps), reader_(maps), port_mtu_(std::move(port_mtu)) {}
 
   // DataplaneSink
   std::string kind() const override { return "xdp"; }
+  // What the maps cannot hold, and services the link's MTU (read now: it
+  // may have changed since start) cannot carry (mtu_check.h).
   std::vector<std::string> check(const engine::Snapshot& snapshot) const override {
-    return publisher_.check(snapshot);
+    std::vector<std::string> out = publisher_.check(snapshot);
+    for (std::string& m : engine::mtu_misfits(snapshot, port_mtu_ ? port_mtu_() : 0)) {
+      out.push_back(std::move(m));
+    }
+    return out;
   }
   // check() ran first, so a failure here is the kernel refusing a map
   // update (out of memory): the previous generation stays in force, and
@@ -142,6 +152,7 @@ class XdpDataplaneSink final : public DataplaneSink {
   xdp::XdpPublisher& publisher_;
   xdp::XdpMaps maps_;
   xdp::XdpStatsReader reader_;
+  std::function<uint32_t()> port_mtu_;
   // Handshakes the censuses found expired (the program counts only those a
   // packet finds): added to every stats() reading.
   mutable xdp::ExpiredHandshakeCounts expired_;

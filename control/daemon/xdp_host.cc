@@ -36,24 +36,40 @@ xdp::XdpLoaderOptions loader_options(const DaemonOptions& o) {
   return l;
 }
 
-// The interface's Ethernet address (the source of forwarded frames).
-bool interface_mac(const std::string& name, engine::MacAddress* mac, std::string* error) {
+// One SIOCGIF* request about interface `name`; false with *error if refused.
+bool interface_ioctl(const std::string& name, unsigned long request, ifreq* req,
+                     std::string* error) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = std::strerror(errno);
     return false;
   }
-  ifreq req{};
-  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
+  std::strncpy(req->ifr_name, name.c_str(), IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, request, req);
   const int saved = errno;
   ::close(fd);
   if (rc != 0) {
     *error = std::strerror(saved);
     return false;
   }
+  return true;
+}
+
+// The interface's Ethernet address (the source of forwarded frames).
+bool interface_mac(const std::string& name, engine::MacAddress* mac, std::string* error) {
+  ifreq req{};
+  if (!interface_ioctl(name, SIOCGIFHWADDR, &req, error)) return false;
   std::memcpy(mac->data(), req.ifr_hwaddr.sa_data, mac->size());
   return true;
+}
+
+// The interface's MTU now (it may change while the program runs; the
+// program also checks each packet against it: ebpf/xdp/lib/too_big.h); 0
+// if it cannot be read.
+uint32_t interface_mtu(const std::string& name) {
+  ifreq req{};
+  std::string error;
+  return interface_ioctl(name, SIOCGIFMTU, &req, &error) ? static_cast<uint32_t>(req.ifr_mtu) : 0;
 }
 
 class XdpHost final : public DataplaneHost {
@@ -79,7 +95,8 @@ class XdpHost final : public DataplaneHost {
     try {
       loader_ = std::make_unique<xdp::XdpLoader>(loader_options(options_));
       publisher_ = std::make_unique<xdp::XdpPublisher>(loader_->maps());
-      sink_ = std::make_unique<XdpDataplaneSink>(*publisher_, loader_->maps());
+      sink_ = std::make_unique<XdpDataplaneSink>(
+          *publisher_, loader_->maps(), [name = options_.xdp_interface] { return interface_mtu(name); });
     } catch (const xdp::XdpError& e) {
       spdlog::error("{}", e.what());
       return false;
@@ -106,6 +123,7 @@ class XdpHost final : public DataplaneHost {
   }
 
   engine::MacAddress local_mac() const override { return mac_; }
+  uint32_t port_mtu() const override { return interface_mtu(options_.xdp_interface); }
   DataplaneSink& sink() override { return *sink_; }
   uint32_t worker_count() const override {
     return static_cast<uint32_t>(publisher_->worker_generations().size());

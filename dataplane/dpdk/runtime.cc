@@ -254,6 +254,11 @@ rte_mempool* DpdkRuntime::pool_for_node(int node, const RuntimeOptions& o) {
   return pool;
 }
 
+uint32_t DpdkRuntime::port_mtu() const {
+  uint16_t mtu = 0;
+  return rte_eth_dev_get_mtu(nic_port_, &mtu) == 0 ? mtu : 0;
+}
+
 uint16_t DpdkRuntime::setup_port(uint16_t port, const std::string& name, uint16_t queues,
                                  const PortOptions& o, bool is_tap, rte_mempool* pool) {
   rte_eth_dev_info info;
@@ -289,6 +294,11 @@ uint16_t DpdkRuntime::setup_port(uint16_t port, const std::string& name, uint16_
     }
   }
   if (!is_tap && o.mtu != 0) {
+    // Beyond what the device says it takes: a profile error, not a PMD quirk.
+    if (info.max_mtu != 0 && o.mtu > info.max_mtu) {
+      throw RuntimeError("port.mtu: " + std::to_string(o.mtu) + " is more than " + name +
+                         " supports (at most " + std::to_string(info.max_mtu) + ")");
+    }
     // Best effort (PMDs differ, AF_PACKET stops at 1500), but said aloud.
     if (int r = rte_eth_dev_set_mtu(port, o.mtu); r != 0) {
       warnings_.push_back("port.mtu: " + name + " refused MTU " + std::to_string(o.mtu) + " (" +

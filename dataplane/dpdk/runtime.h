@@ -94,6 +94,9 @@ class DpdkRuntime {
   SnapshotPublisher& publisher() { return *publisher_; }
   const SnapshotPublisher& publisher() const { return *publisher_; }
   engine::MacAddress port_mac() const { return mac_; }
+  // The NIC port's MTU as the device reports it (rte_eth_dev_get_mtu),
+  // which may differ from port.mtu when the PMD kept its own; 0 if unknown.
+  uint32_t port_mtu() const;
   uint32_t worker_count() const { return static_cast<uint32_t>(contexts_.size()); }
   const std::string& tap_name() const { return tap_name_; }
   // Settings the hardware did not take, and NUMA placement problems, for

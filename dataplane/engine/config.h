@@ -203,6 +203,12 @@ struct ForwardingConfig {
   // 0: no limit. README "Flow state under attack".
   uint32_t new_flow_rate = 250000;
   uint32_t new_flow_burst = 250000;
+  // ICMP fragmentation-needed / packet-too-big answers a worker sends per
+  // second to clients whose packets would be too big once encapsulated,
+  // with bursts of icmp_too_big_burst; above it such packets are dropped
+  // unanswered (too_big_rate_limited). 0: no limit. README "MTU and MSS".
+  uint32_t icmp_too_big_rate = 1000;
+  uint32_t icmp_too_big_burst = 100;
 };
 
 struct EngineConfig {

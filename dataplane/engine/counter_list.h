@@ -32,4 +32,7 @@
   X(fallback_used, "new flows sent to the fallback pool (whole pool open)")          \
   X(icmp_errors_forwarded, "ICMP PMTU errors forwarded to the flow's backend")       \
   X(icmp_to_host, "ICMP to a VIP handed to the kernel (ND and others; in to_host)")  \
+  X(too_big_icmp_sent, "ICMP frag-needed / packet-too-big sent for too-big packets")  \
+  X(too_big_rate_limited, "too-big packets left unanswered: per-core ICMP rate")      \
+  X(too_big_no_df, "too-big IPv4 packets without DF, dropped (in too-big)")          \
   X(snapshot_switches, "configuration generations adopted")

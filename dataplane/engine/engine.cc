@@ -2,6 +2,8 @@
 #include "dataplane/engine/engine.h"
 
 #include "dataplane/engine/encap.h"
+#include "dataplane/engine/icmp_too_big.h"
+#include "dataplane/engine/too_big.h"
 #include "dataplane/engine/wire.h"
 
 namespace sluice::engine {
@@ -251,7 +253,7 @@ Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPack
     d = schedule(snap, *svc, p.inner, h, now_ms, /*consume=*/false);
     if (d.verdict.action == Action::kDrop) return drop(DropReason::kNoFlowForIcmp);
   }
-  d = forward(snap, pkt, p, d, h);
+  d = forward(snap, pkt, p, d, h, now_ms);
   if (d.verdict.action == Action::kForward) counters_.icmp_errors_forwarded++;
   return d;
 }
@@ -336,7 +338,7 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       }
     }
     e->last_seen_ms = now_ms;
-    return forward(snap, pkt, p, d, s.flow_hash);
+    return forward(snap, pkt, p, d, s.flow_hash, now_ms);
   }
   return new_flow(snap, pkt, s, now_ms);
 }
@@ -371,7 +373,7 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
     if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
     if (e == nullptr) counters_.flows_stateless_full++;
   }
-  if (e == nullptr) return forward(snap, pkt, p, d, s.flow_hash);
+  if (e == nullptr) return forward(snap, pkt, p, d, s.flow_hash, now_ms);
   const CompiledBackend& b = svc.backends[d.backend];
   counters_.new_flows++;
   count_event<&TrafficCounter::new_flows>(svc, b);
@@ -390,7 +392,7 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
   } else {
     flows_.set_state(e, FlowState::kProbation);  // UDP, or TCP first seen mid-stream
   }
-  return forward(snap, pkt, p, d, s.flow_hash);
+  return forward(snap, pkt, p, d, s.flow_hash, now_ms);
 }
 
 // A retransmitted SYN on an entry still waiting for its handshake: a
@@ -641,7 +643,7 @@ void Worker::count_expired(const Snapshot& snap, const FlowEntry& e) {
 }
 
 Decision Worker::forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
-                         uint64_t flow_hash) {
+                         uint64_t flow_hash, uint32_t now_ms) {
   const CompiledBackend& b = d.service->backends[d.backend];
   const ForwardingConfig& fwd = snap.forwarding();
   EncapParams params;
@@ -654,12 +656,53 @@ Decision Worker::forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& 
   params.next_hop_mac = &fwd.next_hop_mac;
   params.max_frame_size = fwd.max_frame_size;
   const DropReason r = encapsulate(pkt, p, params);
+  if (r == DropReason::kTooBig) [[unlikely]] {
+    return too_big(snap, pkt, p, d, params.max_frame_size,
+                   encap_overhead(params.kind, b.address.family), now_ms);
+  }
   if (r != DropReason::kNone) {
     d.verdict = {Action::kDrop, r};
     return d;
   }
   d.verdict = {Action::kForward, DropReason::kNone};
   return d;
+}
+
+// The client learns the path MTU from the answer (RFC 1191, RFC 8201) and
+// sends smaller packets; its flow keeps its backend meanwhile. The answer
+// goes back out of the port it came in on, like an echo reply, and is no
+// traffic of the service (d.service cleared: not counted as forwarded).
+// The XDP program does the same (ebpf/xdp/lib/too_big.h).
+Decision Worker::too_big(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
+                         uint32_t max_frame_size, uint32_t overhead, uint32_t now_ms) {
+  d.verdict = {Action::kDrop, DropReason::kTooBig};
+  const bool v6 = p.key.family == SLUICE_AF_INET6;
+  const uint32_t inner_len = uint32_t{p.l3_end} - p.l3_offset;
+  // The largest outer IP packet the egress takes (the frame less its L2
+  // header); a packet within it overflowed a 16-bit length field instead.
+  const uint32_t limit = max_frame_size > p.l3_offset ? max_frame_size - p.l3_offset : 0;
+  if (inner_len + overhead <= limit) return d;
+  switch (sluice_too_big_answer(v6, p.dont_fragment, p.is_fragment, p.key.proto, p.icmp_type,
+                                p.key.src, inner_len)) {
+    case SLUICE_TOO_BIG_ANSWER: break;
+    case SLUICE_TOO_BIG_NO_DF: counters_.too_big_no_df++; return d;
+    default: return d;
+  }
+  const ForwardingConfig& fwd = snap.forwarding();
+  if (!sluice_token_bucket_take(&too_big_bucket_, now_ms, fwd.icmp_too_big_rate,
+                                fwd.icmp_too_big_burst)) {
+    counters_.too_big_rate_limited++;
+    return d;
+  }
+  const DropReason r = make_too_big_reply(pkt, p, sluice_too_big_mtu(v6, limit, overhead));
+  if (r != DropReason::kNone) {
+    d.verdict.reason = r;
+    return d;
+  }
+  counters_.too_big_icmp_sent++;
+  Decision answer;
+  answer.verdict = {Action::kForward, DropReason::kNone};
+  return answer;
 }
 
 void Worker::count(const Decision& d, uint32_t bytes) {

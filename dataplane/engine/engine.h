@@ -149,7 +149,11 @@ class Worker {
   void count_handshake(const CompiledService& svc, const CompiledBackend& b, uint32_t ms);
   void count_expired(const Snapshot& snap, const FlowEntry& e);
   Decision forward(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
-                   uint64_t flow_hash);
+                   uint64_t flow_hash, uint32_t now_ms);
+  // A packet encapsulate() found too big: answered with ICMP (rate
+  // permitting) or dropped (README "MTU and MSS").
+  Decision too_big(const Snapshot& snap, Packet& pkt, const ParsedPacket& p, Decision d,
+                   uint32_t max_frame_size, uint32_t overhead, uint32_t now_ms);
   void count(const Decision& d, uint32_t bytes);
 
   FlowTable flows_;
@@ -158,6 +162,7 @@ class Worker {
   const BackendHealthTable* health_ = nullptr;
   FlowEntry reclaimed_;  // what insert reclaimed (a member: no 64-byte-aligned stack frame)
   sluice_token_bucket new_flow_bucket_{};  // token_bucket.h
+  sluice_token_bucket too_big_bucket_{};   // ICMP answers to too-big packets
   uint64_t generation_ = 0;
   // Per pool of the current snapshot, at its pool_position(): how many of
   // its active backends have a circuit that is not closed on this core

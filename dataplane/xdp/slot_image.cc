@@ -99,6 +99,8 @@ sluice_xdp_globals globals_value(const engine::Snapshot& snapshot, uint32_t tx_i
   g.service_count = static_cast<uint32_t>(snapshot.services().size());
   g.new_flow_rate = f.new_flow_rate;
   g.new_flow_burst = f.new_flow_burst;
+  g.icmp_too_big_rate = f.icmp_too_big_rate;
+  g.icmp_too_big_burst = f.icmp_too_big_burst;
   return g;
 }
 

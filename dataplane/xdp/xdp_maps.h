@@ -39,6 +39,7 @@ class XdpError : public std::runtime_error {
   X(flows, true)            \
   X(flows_new, true)        \
   X(new_flow_buckets, false) \
+  X(too_big_buckets, false) \
   X(circuits, false)        \
   X(pool_ejected, false)    \
   X(counters, false)        \

@@ -122,7 +122,7 @@ SLUICE_XDP_INLINE int sluice_xdp_action(const struct sluice_xdp_decision *d,
 		return XDP_PASS;
 	if (d->action != SLUICE_ACTION_FORWARD)
 		return XDP_DROP;
-	if (g && g->tx_ifindex != 0)
+	if (g && g->tx_ifindex != 0 && !d->to_sender)
 		return (int)bpf_redirect(g->tx_ifindex, 0);
 	return XDP_TX;
 }

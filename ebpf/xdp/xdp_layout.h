@@ -38,7 +38,9 @@ extern "C" {
 /* 6: "flows_new" (unconfirmed flows) and "new_flow_buckets"; the state
  * PROBATION; probation_ms in a service; new_flow_rate/burst in globals; per-CPU per-pool ejected counts
  * (bounded work per packet). */
-#define SLUICE_XDP_LAYOUT_VERSION 6u
+/* 7: "too_big_buckets"; icmp_too_big_rate/burst in globals; the counters
+ * too_big_icmp_sent, too_big_rate_limited, too_big_no_df. */
+#define SLUICE_XDP_LAYOUT_VERSION 7u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -83,6 +85,8 @@ struct sluice_xdp_globals {
 	uint32_t service_count;
 	uint32_t new_flow_rate;  /* engine ForwardingConfig; per CPU, 0: no limit */
 	uint32_t new_flow_burst;
+	uint32_t icmp_too_big_rate;  /* engine ForwardingConfig; per CPU, 0: no limit */
+	uint32_t icmp_too_big_burst;
 	uint32_t pad1;
 };
 

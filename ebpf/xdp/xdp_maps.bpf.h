@@ -117,6 +117,14 @@ struct {
 	__type(value, struct sluice_token_bucket);
 } new_flow_buckets SEC(".maps");
 
+/* ICMP answers to too-big packets (lib/too_big.h), one bucket per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, struct sluice_token_bucket);
+} too_big_buckets SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, SLUICE_XDP_CIRCUITS);

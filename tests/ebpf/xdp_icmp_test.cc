@@ -37,20 +37,10 @@ class XdpIcmpTest : public XdpParityHarness {
 
   // One frame through both; the XDP verdict must be `action`.
   XdpRun expect(const Bytes& frame, int action, const std::string& what) {
-    const Both both = run_both(frame, kNowNs, what);
-    EXPECT_EQ(both.xdp.action, action) << what;
-    if (action == XDP_PASS) {
-      EXPECT_EQ(both.xdp.frame, frame) << what << ": changed on its way to the host";
-    }
-    return both.xdp;
+    return expect_action(frame, kNowNs, action, what);
   }
 
-  sluice_xdp_counters counters() {
-    const uint32_t zero = 0;
-    sluice_xdp_counters c{};
-    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
-    return c;
-  }
+  sluice_xdp_counters counters() { return this_cpu_counters(); }
 };
 
 // Neighbour discovery addressed to an IPv6 VIP (RS, RA, NS, NA, redirect)

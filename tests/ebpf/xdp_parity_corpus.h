@@ -156,6 +156,10 @@ inline EngineConfig scenario_config(uint32_t step) {
   c.forwarding.local_mac = {0x02, 0x5c, 0, 0, 0, 0x02};
   c.forwarding.next_hop_mac = {0x02, 0x5c, 0, 0, 0, 0x01};
   c.forwarding.max_frame_size = 1554;
+  // ICMP answers to too-big packets: a small bucket on odd steps, so that
+  // its exhaustion and refill are compared too.
+  c.forwarding.icmp_too_big_rate = step % 2 ? 1 : 1000;
+  c.forwarding.icmp_too_big_burst = step % 2 ? 2 : 100;
 
   // web: IPv4 TCP, two pools, a source rule, IPIP 4in4, flow affinity.
   ServiceConfig web;
@@ -795,15 +799,32 @@ class Corpus {
     return {f.build(), "vip-no-service"};
   }
 
-  // Full-size frames: fit in IPv4 outer IPIP, not in GUE or IPv6 outer.
+  // Full-size frames: some fit in IPv4 outer IPIP but not in GUE or IPv6
+  // outer, some fit nowhere (ICMP answers: DF or not, VLAN or not, IPv4 and
+  // IPv6, IPIP and GUE, rate-limited on odd steps); a few are too-big PMTU
+  // errors (never answered), or come from a multicast source.
   Item too_big() {
+    if (chance(100)) {
+      const Listener& l = listeners()[uniform(static_cast<uint32_t>(listeners().size()))];
+      Bytes quote = quoted_reply(l.vip, l.port, client_for(l.vip.family), ephemeral_port(), l.proto);
+      quote.resize(quote.size() + 1450 + uniform(100), 0xab);
+      const IpAddress router = l.vip.is_v4() ? v4(172, 16, 0, 1) : addr("2001:db8:f0::1");
+      FrameBuilder big = ip_frame(router, l.vip);
+      if (l.vip.is_v4()) {
+        big.icmp_frag_needed(1400, quote);
+      } else {
+        big.icmpv6_packet_too_big(1400, quote);
+      }
+      return {big.build(), "large-icmp"};
+    }
     Conn c;
     c.listener = uniform(static_cast<uint32_t>(listeners().size()));
     c.client = client_for(listener_of(c).vip.family);
     c.sport = ephemeral_port();
     const Listener& l = listener_of(c);
+    if (chance(20)) c.client = l.vip.is_v4() ? v4(224, 0, 0, 9) : addr("ff02::9");
     FrameBuilder f = ip_frame(c.client, l.vip, chance(300), 7);
-    const size_t payload = 1400 + uniform(60);
+    const size_t payload = 1400 + uniform(160);
     if (l.proto == SLUICE_IPPROTO_TCP) f.tcp(c.sport, l.port, SLUICE_TCP_SYN).payload(payload);
     else f.udp(c.sport, l.port).payload(payload);
     return {f.build(), "large"};

@@ -421,6 +421,25 @@ class XdpParityHarness : public ::testing::Test {
     if (reports_.size() < kMaxReports) reports_.push_back(what);
   }
 
+  // One frame through both at now_ns; the XDP verdict must be `action`, and
+  // a frame for the host must reach it unchanged.
+  XdpRun expect_action(const Bytes& frame, uint64_t now_ns, int action, const std::string& what) {
+    const Both both = run_both(frame, now_ns, what);
+    EXPECT_EQ(both.xdp.action, action) << what;
+    if (action == XDP_PASS) {
+      EXPECT_EQ(both.xdp.frame, frame) << what << ": changed on its way to the host";
+    }
+    return both.xdp;
+  }
+
+  // The program's worker counters on this test's CPU.
+  sluice_xdp_counters this_cpu_counters() {
+    const uint32_t zero = 0;
+    sluice_xdp_counters c{};
+    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
+    return c;
+  }
+
   // Fails the test with the reports, if any.
   void expect_no_mismatch() {
     for (const std::string& r : reports_) ADD_FAILURE() << r;

@@ -93,7 +93,7 @@ struct sluice_xdp_decision {
 	uint8_t action;        /* enum sluice_xdp_action */
 	uint8_t reason;        /* enum sluice_drop_reason */
 	uint8_t counted;       /* forwarded to a backend (an echo reply is not) */
-	uint8_t pad;
+	uint8_t to_sender;     /* forward: back out of the receiving interface (XDP_TX) */
 };
 
 SLUICE_XDP_INLINE void sluice_decide_drop(struct sluice_xdp_decision *d, uint8_t reason)
@@ -101,6 +101,7 @@ SLUICE_XDP_INLINE void sluice_decide_drop(struct sluice_xdp_decision *d, uint8_t
 	d->action = SLUICE_ACTION_DROP;
 	d->reason = reason;
 	d->counted = 0;
+	d->to_sender = 0;
 }
 
 SLUICE_XDP_INLINE void sluice_decide_host(struct sluice_xdp_decision *d)
@@ -108,4 +109,5 @@ SLUICE_XDP_INLINE void sluice_decide_host(struct sluice_xdp_decision *d)
 	d->action = SLUICE_ACTION_HOST;
 	d->reason = SLUICE_DROP_NONE;
 	d->counted = 0;
+	d->to_sender = 0;
 }

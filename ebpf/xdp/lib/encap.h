@@ -12,6 +12,7 @@
 #include "ebpf/xdp/lib/common.h"
 #include "ebpf/xdp/lib/parse.h"
 #include "ebpf/xdp/lib/service.h"
+#include "ebpf/xdp/lib/too_big.h"
 
 #define SLUICE_ETH_HEADER_LEN 14
 #define SLUICE_VLAN_TAG_LEN 4
@@ -41,7 +42,7 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	const struct sluice_xdp_globals *g;
 	const struct sluice_xdp_backend *b;
 	uint32_t l2_len, outer_ip_len, outer_len, front, l3_offset, inner_len, new_len;
-	uint32_t ip_payload_len, length_field, frame_len;
+	uint32_t ip_payload_len, length_field, frame_len, limit, device_mtu;
 	uint8_t *data, *data_end, *h;
 	uint8_t tpid[2] = {0, 0};
 	bool outer_v6, gue;
@@ -77,8 +78,10 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	/* Only the IP packet travels: Ethernet padding past l3_end is dropped. */
 	inner_len = (uint32_t)p->l3_end - l3_offset;
 	new_len = front + inner_len;
+	/* The largest outer IP packet the egress takes. */
+	limit = g->max_frame_size > l3_offset ? g->max_frame_size - l3_offset : 0;
 	if (new_len > g->max_frame_size) {
-		d->reason = SLUICE_DROP_TOO_BIG;
+		sluice_too_big(ctx, p, d, g, sluice_too_big_limits(limit, outer_len));
 		return 0;
 	}
 	ip_payload_len = inner_len + (gue ? SLUICE_UDP_HEADER_LEN : 0);
@@ -87,6 +90,12 @@ SLUICE_XDP_FN int sluice_forward(struct xdp_md *ctx, const struct sluice_xdp_par
 	length_field = outer_v6 ? ip_payload_len : SLUICE_IPV4_HEADER_LEN + ip_payload_len;
 	if (length_field > 0xffff) {
 		d->reason = SLUICE_DROP_TOO_BIG;
+		return 0;
+	}
+	device_mtu = sluice_device_too_big(ctx, g->tx_ifindex, outer_len + inner_len);
+	if (device_mtu != 0) {
+		sluice_too_big(ctx, p, d, g,
+			       sluice_too_big_limits(device_mtu < limit ? device_mtu : limit, outer_len));
 		return 0;
 	}
 

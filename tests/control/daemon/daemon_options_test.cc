@@ -139,6 +139,24 @@ TEST_F(DaemonOptionsTest, NewFlowRateAndBurst) {
   expect_error(parse_with_required({"--new-flow-rate=-1"}), "--new-flow-rate");
 }
 
+// The per-worker rate of ICMP answers to too-big packets (README "MTU and
+// MSS"): defaults 1000/s, burst 100; 0 for no limit; the bounds named.
+TEST_F(DaemonOptionsTest, IcmpTooBigRateAndBurst) {
+  const ParsedOptions d = parse_with_required({});
+  ASSERT_TRUE(d.options.has_value()) << d.output;
+  EXPECT_EQ(d.options->forwarding.icmp_too_big_rate, 1000u);
+  EXPECT_EQ(d.options->forwarding.icmp_too_big_burst, 100u);
+  const ParsedOptions r =
+      parse_with_required({"--icmp-too-big-rate", "50", "--icmp-too-big-burst", "5"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_EQ(r.options->forwarding.icmp_too_big_rate, 50u);
+  EXPECT_EQ(r.options->forwarding.icmp_too_big_burst, 5u);
+  expect_error(parse_with_required({"--icmp-too-big-rate", "10", "--icmp-too-big-burst", "0"}),
+               "--icmp-too-big-burst: 0 is out of range 1..100000000");
+  expect_error(parse_with_required({"--icmp-too-big-rate", "100000001"}),
+               "--icmp-too-big-rate: 100000001 is out of range 0..100000000 (0: no limit)");
+}
+
 // Every option, valid, lands in its field.
 TEST_F(DaemonOptionsTest, EveryOptionIsRead) {
   const ParsedOptions r = parse(
