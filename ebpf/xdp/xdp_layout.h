@@ -38,7 +38,10 @@ extern "C" {
 /* 6: "flows_new" (unconfirmed flows) and "new_flow_buckets"; the state
  * PROBATION; probation_ms in a service; new_flow_rate/burst in globals; per-CPU per-pool ejected counts
  * (bounded work per packet). */
-#define SLUICE_XDP_LAYOUT_VERSION 6u
+/* 7: struct sluice_circuit grew to 64 bytes (failure window, source
+ * prefixes, suspicion); failure_window_ms in a service; the counters
+ * circuit_repeat_sources and circuit_suspected. */
+#define SLUICE_XDP_LAYOUT_VERSION 7u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -143,6 +146,7 @@ struct sluice_xdp_service {
 	uint32_t max_ejection_ms;
 	uint32_t half_open_trials;
 	uint32_t max_ejected_percent;
+	uint32_t failure_window_ms;
 	/* engine::FlowTimeouts */
 	uint32_t tcp_syn_ms;
 	uint32_t tcp_established_ms;

@@ -397,7 +397,9 @@ class Corpus {
   }
 
   // A client address of the listener's family: from a rule's prefix, from
-  // a few crowded /24s (client-prefix affinity), or anywhere.
+  // a few crowded /24s or /64s (client-prefix affinity), or anywhere. Dead
+  // backends' circuits need failures from several source prefixes (/24,
+  // /48; circuit_source.h), which "anywhere" provides for both families.
   IpAddress client_for(uint8_t family) {
     const uint32_t r = uniform(10);
     if (family == SLUICE_AF_INET) {
@@ -408,7 +410,9 @@ class Corpus {
                 static_cast<uint8_t>(1 + uniform(250)));
     }
     if (r < 3) return v6(0x50, static_cast<uint16_t>(uniform(4)), static_cast<uint16_t>(1 + uniform(60000)));
-    return v6(0x60, static_cast<uint16_t>(uniform(8)), static_cast<uint16_t>(1 + uniform(60000)));
+    if (r < 6) return v6(0x60, static_cast<uint16_t>(uniform(8)), static_cast<uint16_t>(1 + uniform(60000)));
+    return v6(static_cast<uint16_t>(0x100 + uniform(200)), static_cast<uint16_t>(uniform(8)),
+              static_cast<uint16_t>(1 + uniform(60000)));
   }
 
   uint16_t ephemeral_port() { return static_cast<uint16_t>(10000 + uniform(50000)); }

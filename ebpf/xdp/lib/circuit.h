@@ -31,6 +31,7 @@ SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service 
 	p->max_ejection_ms = svc->max_ejection_ms;
 	p->half_open_trials = svc->half_open_trials;
 	p->max_ejected_percent = svc->max_ejected_percent;
+	p->failure_window_ms = svc->failure_window_ms;
 }
 
 /* This CPU's stored state for a backend, or NULL. */
@@ -41,30 +42,32 @@ SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
 	return c && c->phase != SLUICE_CIRCUIT_FREE ? c : NULL;
 }
 
-/* CircuitTable::admit. */
+/* CircuitTable::admit; health: the backend's SLUICE_HEALTH_*. */
 SLUICE_XDP_INLINE bool sluice_circuit_admit_backend(uint64_t fp, uint32_t now_ms,
-						    const struct sluice_circuit_policy *p)
+						    const struct sluice_circuit_policy *p,
+						    uint8_t health)
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
 
-	return !c || sluice_circuit_admit(c, now_ms, p, &events);
+	return !c || sluice_circuit_admit(c, now_ms, p, health, &events);
 }
 
 /* CircuitTable::available. */
-SLUICE_XDP_INLINE bool sluice_circuit_available_backend(uint64_t fp, uint32_t now_ms)
+SLUICE_XDP_INLINE bool sluice_circuit_available_backend(uint64_t fp, uint32_t now_ms,
+							uint8_t health)
 {
 	const struct sluice_circuit *c = sluice_circuit_find(fp);
 
-	return !c || sluice_circuit_available(c, now_ms);
+	return !c || sluice_circuit_available(c, now_ms, health);
 }
 
-/* CircuitTable::state != kClosed. */
+/* circuit_ejected(CircuitTable::state): open or half-open. */
 SLUICE_XDP_INLINE bool sluice_circuit_ejected(uint64_t fp, uint32_t now_ms)
 {
 	const struct sluice_circuit *c = sluice_circuit_find(fp);
 
-	return c && sluice_circuit_state(c, now_ms) != SLUICE_CIRCUIT_CLOSED;
+	return c && sluice_circuit_is_ejected(sluice_circuit_state(c, now_ms));
 }
 
 SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
@@ -76,14 +79,15 @@ SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
 /* CircuitTable::record_success. Returns what changed (SLUICE_CIRCUIT_EV_*):
  * the caller counts a closing (CLOSED) as the end of an ejection. */
 SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
-						  const struct sluice_circuit_policy *p)
+						  const struct sluice_circuit_policy *p,
+						  uint32_t source, uint8_t health)
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
 
 	if (!c)
 		return 0; /* closed, no history: nothing to reset */
-	sluice_circuit_record_success(c, now_ms, p, &events);
+	sluice_circuit_record_success(c, now_ms, p, source, health, &events);
 	if (events & SLUICE_CIRCUIT_EV_RELEASE)
 		sluice_circuit_forget(c);
 	return events;
@@ -94,7 +98,8 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
  * counts an opening (OPENED or REOPENED) as an ejection. */
 SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 					      const struct sluice_circuit_policy *p,
-					      uint32_t pool_size, uint32_t pool_open_count)
+					      uint32_t pool_size, uint32_t pool_open_count,
+					      uint32_t source, uint8_t health)
 {
 	struct sluice_circuit *c = bpf_map_lookup_elem(&circuits, &fp);
 	uint32_t events = 0;
@@ -111,6 +116,7 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 	} else if (c->phase == SLUICE_CIRCUIT_FREE) {
 		sluice_circuit_init(c);
 	}
-	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, &events);
+	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, source, health,
+				      &events);
 	return events;
 }

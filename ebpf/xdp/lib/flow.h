@@ -33,6 +33,7 @@
  */
 #pragma once
 
+#include "dataplane/engine/circuit_source.h"
 #include "ebpf/xdp/lib/circuit.h"
 #include "ebpf/xdp/lib/common.h"
 #include "ebpf/xdp/lib/counters.h"
@@ -122,6 +123,40 @@ SLUICE_XDP_FN int sluice_flow_confirm(const struct sluice_xdp_flow *e,
 }
 
 /*
+ * A handshake completed on a flow: its circuit records the success from the
+ * client's source prefix, judged with the backend's health (engine
+ * CircuitTable::record_success); a half-open circuit that closes ends an
+ * ejection. A function of its own: a success is rare next to the packets of
+ * established flows, and its stack stays out of theirs.
+ */
+SLUICE_XDP_FN int sluice_flow_success(struct sluice_xdp_flow *e, const struct sluice_xdp_parsed *p,
+				      const struct sluice_xdp_env *env, uint32_t service)
+{
+	struct sluice_circuit_policy policy;
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_globals *g;
+	const struct sluice_xdp_backend *b;
+	uint32_t slot;
+
+	if (!e || !p || !env)
+		return 0;
+	slot = env->slot & 1;
+	svc = sluice_service(slot, service);
+	g = sluice_globals(slot);
+	if (!svc || !g)
+		return 0;
+	b = sluice_backend(slot, svc, e->backend_index);
+	if (!b)
+		return 0;
+	sluice_circuit_policy_of(svc, &policy);
+	if (sluice_circuit_success(e->backend_fingerprint, env->now_ms, &policy,
+				   sluice_source_tag(&p->key, &g->seed), sluice_backend_health(b)) &
+	    SLUICE_CIRCUIT_EV_CLOSED)
+		sluice_count_ejection(slot, service, e->backend_index, -1, env->generation);
+	return 0;
+}
+
+/*
  * A SYN retransmitted at least syn_retry_min_ms after the flow's previous
  * packet, for a flow whose handshake has not completed: a connect failure
  * of its backend, and the retry goes to the next usable backend of the same
@@ -154,6 +189,7 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	pk.slot = slot;
 	pk.service = service;
 	pk.now_ms = env->now_ms;
+	pk.source = sluice_source_tag(&p->key, &g->seed);
 	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation))
 		sluice_count_ejection(slot, service, e->backend_index, 1, env->generation);
 	pk.hash = sluice_affinity_hash(svc, &p->key, env->flow_hash, &g->seed);
@@ -337,16 +373,8 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 			cnt->handshakes_completed++;
 			sluice_flow_handshake(slot, service, e->backend_index,
 					      now_ms - e->first_seen_ms);
-			if (svc->circuit_enabled) {
-				struct sluice_circuit_policy policy;
-
-				sluice_circuit_policy_of(svc, &policy);
-				/* A half-open circuit that closes ends an ejection. */
-				if (sluice_circuit_success(e->backend_fingerprint, now_ms, &policy) &
-				    SLUICE_CIRCUIT_EV_CLOSED)
-					sluice_count_ejection(slot, service, e->backend_index, -1,
-							      env->generation);
-			}
+			if (svc->circuit_enabled)
+				sluice_flow_success(e, p, env, service);
 		}
 	} else if (e->state == SLUICE_XDP_FLOW_PROBATION) {
 		/* The second packet of a flow first seen mid-stream (TCP) or of

@@ -42,6 +42,7 @@ struct sluice_xdp_pick {
 	uint8_t consume;     /* admit (take half-open trials) rather than peek */
 	uint8_t skipped;     /* out: a Maglev probe passed over an excluded or ejected backend */
 	uint8_t health_skipped; /* out: a Maglev probe passed over an unhealthy backend */
+	uint32_t source;     /* connect failures: the client's prefix (sluice_source_tag) */
 };
 
 /* A new flow's schedule (sluice_schedule). */
@@ -83,19 +84,23 @@ SLUICE_XDP_INLINE int sluice_usable(const struct sluice_xdp_service *svc,
 				    const struct sluice_xdp_pick *pk)
 {
 	struct sluice_circuit_policy policy;
+	uint8_t health;
 
 	if (b->fingerprint == pk->exclude_fp && pk->exclude_fp != 0)
 		return SLUICE_UNUSABLE;
-	if (sluice_backend_unhealthy(b))
+	health = sluice_backend_health(b);
+	if (health == SLUICE_HEALTH_UNHEALTHY)
 		return SLUICE_UNHEALTHY;
 	if (!svc->circuit_enabled)
 		return SLUICE_USABLE;
 	if (!pk->consume)
-		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms) ? SLUICE_USABLE
-										    : SLUICE_UNUSABLE;
+		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms, health)
+			       ? SLUICE_USABLE
+			       : SLUICE_UNUSABLE;
 	sluice_circuit_policy_of(svc, &policy);
-	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy) ? SLUICE_USABLE
-										 : SLUICE_UNUSABLE;
+	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy, health)
+		       ? SLUICE_USABLE
+		       : SLUICE_UNUSABLE;
 }
 
 /* bpf_loop state of the pool's samples (pool_probe.h). */
@@ -349,7 +354,12 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 	ejected = sluice_pool_ejected(pk, pool, pool_index, generation);
 	sluice_circuit_policy_of(svc, &policy);
 	events = sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, pool->active_count,
-					ejected);
+					ejected, pk->source, sluice_backend_health(b));
+	/* Evidence a spoofer can forge blind, kept from ejecting (circuit_logic.h). */
+	if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE)
+		cnt->circuit_repeat_sources++;
+	if (events & SLUICE_CIRCUIT_EV_SUSPECTED)
+		cnt->circuit_suspected++;
 	if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED))
 		sluice_add_signal(&backend_traffic, slots.backend, SLUICE_SIGNAL(ejections));
 	/* A half-open backend that reopens was ejected already. */
