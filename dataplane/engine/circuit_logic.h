@@ -89,7 +89,7 @@ struct sluice_circuit_policy {
 	uint32_t failure_window_ms;
 };
 
-/* One backend's breaker: 64 bytes, no implicit padding. */
+/* One backend's breaker: 72 bytes, no implicit padding. */
 struct sluice_circuit {
 	uint32_t consecutive_failures; /* failures counted in the window (distinct prefixes) */
 	uint32_t ejections;    /* for doubling; 0 after max_ejection_ms closed */
@@ -102,10 +102,11 @@ struct sluice_circuit {
 	uint32_t suspected_ms; /* when it was last suspected */
 	uint32_t suspected_for_ms; /* how long that suspicion shows; 0: never suspected */
 	uint32_t success_source;   /* half-open: prefix of the first success; 0: none */
+	uint32_t success_ms;       /* half-open: when that success came */
 	uint32_t sources[SLUICE_CIRCUIT_SOURCES]; /* prefixes counted; 0: empty */
 	uint8_t phase;         /* enum sluice_circuit_phase */
 	uint8_t next_source;   /* where the next prefix is written in sources */
-	uint8_t pad[2];
+	uint8_t pad[6];
 };
 
 SLUICE_CIRCUIT_INLINE int sluice_circuit_elapsed(uint32_t now_ms, uint32_t since_ms, uint32_t duration_ms)
@@ -155,10 +156,11 @@ SLUICE_CIRCUIT_INLINE void sluice_circuit_init(struct sluice_circuit *c)
 	c->suspected_ms = 0;
 	c->suspected_for_ms = 0;
 	c->success_source = 0;
+	c->success_ms = 0;
 	c->sources[0] = c->sources[1] = c->sources[2] = c->sources[3] = 0;
 	c->phase = SLUICE_CIRCUIT_CLOSED;
 	c->next_source = 0;
-	c->pad[0] = c->pad[1] = 0;
+	c->pad[0] = c->pad[1] = c->pad[2] = c->pad[3] = c->pad[4] = c->pad[5] = 0;
 }
 
 /* Forgets the failures counted and their prefixes (a new window). */
@@ -332,8 +334,13 @@ SLUICE_CIRCUIT_INLINE int sluice_circuit_is_ejected(uint8_t state)
  * circuit closes (whichever flow it came from: the balancer cannot tell
  * trial flows from older ones) only on a success a lone spoofer cannot
  * forge: with active checks passing (HEALTHY), the first success, since the
- * probe vouches for the backend; without, a success from a second prefix,
- * the first one's prefix being remembered.
+ * probe vouches for the backend; without, a success from a second prefix
+ * (the first one's prefix is remembered), or from the first prefix again
+ * once a whole ejection time has passed since its first success with no
+ * failure in between (a failure reopens the circuit and forgets it): so a
+ * service whose clients all sit in one prefix still recovers, and a
+ * spoofer in one prefix cannot close a backend that real trial flows find
+ * dead.
  */
 SLUICE_CIRCUIT_INLINE void sluice_circuit_record_success(struct sluice_circuit *c, uint32_t now_ms,
 						 const struct sluice_circuit_policy *p,
@@ -344,11 +351,14 @@ SLUICE_CIRCUIT_INLINE void sluice_circuit_record_success(struct sluice_circuit *
 	if (c->phase == SLUICE_CIRCUIT_OPEN)
 		return;
 	if (c->phase == SLUICE_CIRCUIT_HALF_OPEN) {
-		if (health != SLUICE_HEALTH_HEALTHY &&
-		    (c->success_source == 0 || c->success_source == source)) {
+		if (health != SLUICE_HEALTH_HEALTHY && c->success_source == 0) {
 			c->success_source = source;
+			c->success_ms = now_ms;
 			return;
 		}
+		if (health != SLUICE_HEALTH_HEALTHY && c->success_source == source &&
+		    !sluice_circuit_elapsed(now_ms, c->success_ms, c->ejection_ms))
+			return;
 		sluice_circuit_close(c, now_ms, events);
 		return;
 	}

@@ -140,6 +140,29 @@ TEST_F(CircuitSignalsTest, HalfOpenNeedsSuccessesFromTwoPrefixes) {
   EXPECT_EQ(table_.state(kFp, 5000), CircuitState::kClosed);
 }
 
+// One prefix alone closes it only after a whole ejection time of successes
+// with no failure (a service whose clients all sit in one /24 recovers);
+// a failure meanwhile reopens it and forgets the first success.
+TEST_F(CircuitSignalsTest, HalfOpenClosesOnOnePrefixAfterAnEjectionTime) {
+  open_at(0);
+  ASSERT_EQ(succeed(5000, 21), CircuitTransition::kNone);
+  EXPECT_EQ(succeed(9999, 21), CircuitTransition::kNone);
+  EXPECT_EQ(succeed(10000, 21), CircuitTransition::kClosed);
+
+  CircuitTable t(8);
+  auto fail_t = [&](uint32_t now, uint32_t source) {
+    return t.record_failure(kFp, now, policy_, 10, 0, source, kUnknown);
+  };
+  fail_t(0, 1);
+  fail_t(0, 2);
+  ASSERT_EQ(fail_t(0, 3), CircuitTransition::kOpened);
+  ASSERT_EQ(t.record_success(kFp, 5000, policy_, 21, kUnknown), CircuitTransition::kNone);
+  ASSERT_EQ(fail_t(6000, 4), CircuitTransition::kReopened);  // 10 s this time
+  EXPECT_EQ(t.record_success(kFp, 16000, policy_, 21, kUnknown), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_success(kFp, 25999, policy_, 21, kUnknown), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_success(kFp, 26000, policy_, 21, kUnknown), CircuitTransition::kClosed);
+}
+
 // With checks passing, the first success closes a half-open circuit: the
 // check vouches for the backend, which a spoofer cannot forge.
 TEST_F(CircuitSignalsTest, HalfOpenClosesOnSuccessWhileHealthy) {
