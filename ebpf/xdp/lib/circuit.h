@@ -21,7 +21,23 @@
 #pragma once
 
 #include "dataplane/engine/circuit_logic.h"
+#include "dataplane/engine/circuit_source.h"
 #include "ebpf/xdp/lib/common.h"
+
+/*
+ * The client's source prefix tag (circuit_source.h) for a circuit's
+ * evidence. A function of its own: the prefix key and the hash's words
+ * would otherwise sit in the frames of its callers (a SYN retry, a
+ * completed handshake), which are on the program's deepest call chain and
+ * the 512-byte stack limit.
+ */
+SLUICE_XDP_FN uint32_t sluice_xdp_source_tag(const struct sluice_flow_key *key,
+					     const struct sluice_hash_seed *seed)
+{
+	if (!key || !seed)
+		return 1;
+	return sluice_source_tag(key, seed);
+}
 
 SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service *svc,
 						struct sluice_circuit_policy *p)
@@ -33,6 +49,9 @@ SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service 
 	p->max_ejected_percent = svc->max_ejected_percent;
 	p->failure_window_ms = svc->failure_window_ms;
 }
+
+/* A zeroed circuit (phase FREE): what a new key of "circuits" starts as. */
+static const struct sluice_circuit sluice_circuit_none = {};
 
 /* This CPU's stored state for a backend, or NULL. */
 SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
@@ -105,17 +124,16 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 	uint32_t events = 0;
 
 	if (!c) {
-		struct sluice_circuit fresh;
-
-		sluice_circuit_init(&fresh);
-		if (bpf_map_update_elem(&circuits, &fp, &fresh, BPF_ANY) != 0)
+		/* Inserted zeroed (FREE) from read-only data rather than from a
+		 * 72-byte copy on this deep call chain's stack; set up below. */
+		if (bpf_map_update_elem(&circuits, &fp, &sluice_circuit_none, BPF_ANY) != 0)
 			return 0; /* untracked, as when the engine's table is full */
 		c = bpf_map_lookup_elem(&circuits, &fp);
 		if (!c)
 			return 0;
-	} else if (c->phase == SLUICE_CIRCUIT_FREE) {
-		sluice_circuit_init(c);
 	}
+	if (c->phase == SLUICE_CIRCUIT_FREE)
+		sluice_circuit_init(c);
 	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, source, health,
 				      &events);
 	return events;

@@ -33,7 +33,6 @@
  */
 #pragma once
 
-#include "dataplane/engine/circuit_source.h"
 #include "ebpf/xdp/lib/circuit.h"
 #include "ebpf/xdp/lib/common.h"
 #include "ebpf/xdp/lib/counters.h"
@@ -150,7 +149,7 @@ SLUICE_XDP_FN int sluice_flow_success(struct sluice_xdp_flow *e, const struct sl
 		return 0;
 	sluice_circuit_policy_of(svc, &policy);
 	if (sluice_circuit_success(e->backend_fingerprint, env->now_ms, &policy,
-				   sluice_source_tag(&p->key, &g->seed), sluice_backend_health(b)) &
+				   sluice_xdp_source_tag(&p->key, &g->seed), sluice_backend_health(b)) &
 	    SLUICE_CIRCUIT_EV_CLOSED)
 		sluice_count_ejection(slot, service, e->backend_index, -1, env->generation);
 	return 0;
@@ -189,8 +188,8 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	pk.slot = slot;
 	pk.service = service;
 	pk.now_ms = env->now_ms;
-	pk.source = sluice_source_tag(&p->key, &g->seed);
-	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation))
+	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation,
+					  sluice_xdp_source_tag(&p->key, &g->seed)))
 		sluice_count_ejection(slot, service, e->backend_index, 1, env->generation);
 	pk.hash = sluice_affinity_hash(svc, &p->key, env->flow_hash, &g->seed);
 	pk.consume = 1;
