@@ -18,7 +18,8 @@
 // backend), add and remove a service. Health (scenario_health) marks
 // backends unhealthy and healthy again, twice per step, in services that
 // keep (web6) and that move (api) the flows of an unhealthy backend, and
-// takes whole pools out (fallback).
+// takes whole pools out (fallback); a dead backend alternates between
+// HEALTHY (suspected, not ejected) and UNKNOWN (ejected passively).
 //
 // Clients: TCP connections (SYN, retransmitted SYNs toward dead backends
 // that open circuits, handshakes after delays from 0 to over 5 s, data,
@@ -303,6 +304,10 @@ inline std::vector<HealthMark> scenario_health(uint32_t step, bool late) {
   // web6 (unhealthy_flows: keep): established flows stay on it.
   if (step >= 4 && step <= 7) mark("web6", v6(0xbe, 0, 1), SLUICE_HEALTH_UNHEALTHY);
   if (step == 11 && !late) mark("web6", v6(0xbe, 1, 1), SLUICE_HEALTH_UNHEALTHY);
+  // Its dead backend (until kReviveStep) passes its checks every other half
+  // step: suspected then, never ejected; ejected by the passive rules while
+  // UNKNOWN; a half-open circuit closes on one success while HEALTHY.
+  mark("web6", v6(0xbe, 0, 3), served);
   // dns (UDP): one of its two backends.
   if (step == 8 && late) mark("dns", v4(10, 3, 0, 2), SLUICE_HEALTH_UNHEALTHY);
   return m;
