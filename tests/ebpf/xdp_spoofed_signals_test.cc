@@ -97,12 +97,7 @@ class XdpSpoofedSignalsTest : public XdpParityHarness {
     return n;
   }
 
-  sluice_xdp_counters counters() {
-    const uint32_t zero = 0;
-    sluice_xdp_counters c{};
-    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
-    return c;
-  }
+  sluice_xdp_counters counters() { return xdp_counter_block(); }
 };
 
 // Backends whose checks pass: no ejection, every retry steered.

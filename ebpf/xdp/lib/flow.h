@@ -122,6 +122,26 @@ SLUICE_XDP_FN int sluice_flow_confirm(const struct sluice_xdp_flow *e,
 }
 
 /*
+ * The service (*svc), the slot's globals (*g) and the backend of entry e
+ * under env's configuration slot, for the circuit calls of a SYN retry or a
+ * completed handshake; NULL when any is gone. Inlined: the out-pointers
+ * cost no stack.
+ */
+SLUICE_XDP_INLINE const struct sluice_xdp_backend *
+sluice_flow_backend(const struct sluice_xdp_flow *e, const struct sluice_xdp_env *env,
+		    uint32_t service, const struct sluice_xdp_service **svc,
+		    const struct sluice_xdp_globals **g)
+{
+	const uint32_t slot = env->slot & 1;
+
+	*svc = sluice_service(slot, service);
+	*g = sluice_globals(slot);
+	if (!*svc || !*g)
+		return NULL;
+	return sluice_backend(slot, *svc, e->backend_index);
+}
+
+/*
  * A handshake completed on a flow: its circuit records the success from the
  * client's source prefix, judged with the backend's health (engine
  * CircuitTable::record_success); a half-open circuit that closes ends an
@@ -135,23 +155,17 @@ SLUICE_XDP_FN int sluice_flow_success(struct sluice_xdp_flow *e, const struct sl
 	const struct sluice_xdp_service *svc;
 	const struct sluice_xdp_globals *g;
 	const struct sluice_xdp_backend *b;
-	uint32_t slot;
 
 	if (!e || !p || !env)
 		return 0;
-	slot = env->slot & 1;
-	svc = sluice_service(slot, service);
-	g = sluice_globals(slot);
-	if (!svc || !g)
-		return 0;
-	b = sluice_backend(slot, svc, e->backend_index);
+	b = sluice_flow_backend(e, env, service, &svc, &g);
 	if (!b)
 		return 0;
 	sluice_circuit_policy_of(svc, &policy);
 	if (sluice_circuit_success(e->backend_fingerprint, env->now_ms, &policy,
 				   sluice_xdp_source_tag(&p->key, &g->seed), sluice_backend_health(b)) &
 	    SLUICE_CIRCUIT_EV_CLOSED)
-		sluice_count_ejection(slot, service, e->backend_index, -1, env->generation);
+		sluice_count_ejection(env->slot & 1, service, e->backend_index, -1, env->generation);
 	return 0;
 }
 
@@ -178,11 +192,7 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	if (!e || !p || !env || !cnt)
 		return 0;
 	slot = env->slot & 1;
-	svc = sluice_service(slot, service);
-	g = sluice_globals(slot);
-	if (!svc || !g)
-		return 0;
-	b = sluice_backend(slot, svc, e->backend_index);
+	b = sluice_flow_backend(e, env, service, &svc, &g);
 	if (!b)
 		return 0;
 	pk.slot = slot;

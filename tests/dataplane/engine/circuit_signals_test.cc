@@ -21,17 +21,10 @@ constexpr uint64_t kFp = 0x9e3779b97f4a7c15ULL;
 constexpr uint8_t kUnknown = SLUICE_HEALTH_UNKNOWN;
 constexpr uint8_t kHealthy = SLUICE_HEALTH_HEALTHY;
 
+// The default policy: 3 failures, 5 s first ejection, 3 trials, 50%, a
+// 10 s failure window.
 class CircuitSignalsTest : public ::testing::Test {
  protected:
-  CircuitSignalsTest() {
-    policy_.consecutive_failures = 3;
-    policy_.base_ejection_ms = 5000;
-    policy_.max_ejection_ms = 60000;
-    policy_.half_open_trials = 3;
-    policy_.max_ejected_percent = 50;
-    policy_.failure_window_ms = 10000;
-  }
-
   CircuitTransition fail(uint32_t now, uint32_t source, uint8_t health = kUnknown) {
     return table_.record_failure(kFp, now, policy_, 10, 0, source, health);
   }
