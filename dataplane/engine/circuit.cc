@@ -6,6 +6,11 @@
 #include "dataplane/engine/flow_hash.h"
 
 namespace sluice::engine {
+
+// The XDP "circuits" map holds this struct as its value: a size change is a
+// layout change (bump SLUICE_XDP_LAYOUT_VERSION, ebpf/xdp/xdp_layout.h).
+static_assert(sizeof(sluice_circuit) == 72, "struct sluice_circuit changed size");
+
 namespace {
 
 sluice_circuit_policy c_policy(const CircuitPolicy& p) {
