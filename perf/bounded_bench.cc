@@ -126,9 +126,8 @@ class EngineDataplane : public perf::bounded::Dataplane {
   uint32_t ejected(const engine::Snapshot& snapshot, uint64_t now_ns) override {
     uint32_t n = 0;
     for (const engine::CompiledBackend& b : snapshot.services()[0].backends) {
-      n += b.pool == 0 &&
-           worker_.circuits().state(b.fingerprint, static_cast<uint32_t>(now_ns / 1000000)) !=
-               engine::CircuitState::kClosed;
+      n += b.pool == 0 && engine::circuit_ejected(worker_.circuits().state(
+                              b.fingerprint, static_cast<uint32_t>(now_ns / 1000000)));
     }
     return n;
   }

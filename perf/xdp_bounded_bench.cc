@@ -113,8 +113,8 @@ class XdpDataplane : public Dataplane {
         continue;
       const sluice_circuit& c = values[static_cast<size_t>(cpu_)];
       n += c.phase != SLUICE_CIRCUIT_FREE &&
-           sluice_circuit_state(&c, static_cast<uint32_t>(now_ns / 1000000)) !=
-               SLUICE_CIRCUIT_CLOSED;
+           sluice_circuit_is_ejected(
+               sluice_circuit_state(&c, static_cast<uint32_t>(now_ns / 1000000)));
     }
     return n;
   }

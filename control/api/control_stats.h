@@ -130,6 +130,7 @@ inline const char* circuit_state_name(engine::CircuitState state) {
     case engine::CircuitState::kClosed: return "closed";
     case engine::CircuitState::kOpen: return "open";
     case engine::CircuitState::kHalfOpen: return "half-open";
+    case engine::CircuitState::kSuspected: return "suspected";
   }
   return "unknown";
 }

@@ -27,6 +27,8 @@ void engine_stats_to_proto(const EngineStats& s, v1::EngineStats* p) {
   c->set_successes(s.circuits.successes);
   c->set_refused_by_max_ejected(s.circuits.refused_by_max_ejected);
   c->set_untracked(s.circuits.untracked);
+  c->set_suspected(s.circuits.suspected);
+  c->set_repeat_sources(s.circuits.repeat_sources);
   c->set_tracked(s.circuits_tracked);
   c->set_capacity(s.circuits_capacity);
   counters_to_proto(s.dataplane, p->mutable_dataplane());
@@ -71,6 +73,7 @@ v1::CircuitState circuit_state_to_proto(engine::CircuitState state) {
     case engine::CircuitState::kClosed: return v1::CIRCUIT_STATE_CLOSED;
     case engine::CircuitState::kOpen: return v1::CIRCUIT_STATE_OPEN;
     case engine::CircuitState::kHalfOpen: return v1::CIRCUIT_STATE_HALF_OPEN;
+    case engine::CircuitState::kSuspected: return v1::CIRCUIT_STATE_SUSPECTED;
   }
   return v1::CIRCUIT_STATE_UNSPECIFIED;
 }

@@ -264,6 +264,7 @@ void map_circuit(const v1::CircuitPolicy& p, engine::CircuitPolicy& c) {
   if (p.has_max_ejection_ms()) c.max_ejection_ms = p.max_ejection_ms();
   if (p.has_half_open_trials()) c.half_open_trials = p.half_open_trials();
   if (p.has_max_ejected_percent()) c.max_ejected_percent = p.max_ejected_percent();
+  if (p.has_failure_window_ms()) c.failure_window_ms = p.failure_window_ms();
 }
 
 void map_timeouts(const v1::FlowTimeouts& p, engine::FlowTimeouts& t) {
@@ -423,6 +424,7 @@ v1::Service service_to_proto(const engine::ServiceConfig& s) {
   c->set_max_ejection_ms(s.circuit.max_ejection_ms);
   c->set_half_open_trials(s.circuit.half_open_trials);
   c->set_max_ejected_percent(s.circuit.max_ejected_percent);
+  c->set_failure_window_ms(s.circuit.failure_window_ms);
   v1::FlowTimeouts* t = p.mutable_timeouts();
   t->set_tcp_syn_ms(s.timeouts.tcp_syn_ms);
   t->set_tcp_established_ms(s.timeouts.tcp_established_ms);

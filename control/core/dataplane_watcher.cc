@@ -2,6 +2,7 @@
 #include "control/core/dataplane_watcher.h"
 
 #include <algorithm>
+#include <set>
 
 namespace sluice::control {
 
@@ -10,6 +11,11 @@ DataplaneWatcher::DataplaneWatcher(const DataplaneSink& dataplane, EventHub& eve
     : dataplane_(dataplane), events_(events), snapshot_(std::move(snapshot)) {}
 
 DataplaneWatcher::~DataplaneWatcher() { stop(); }
+
+void DataplaneWatcher::set_suspect_listener(SuspectListener listener) {
+  std::lock_guard lock(poll_mutex_);
+  suspect_ = std::move(listener);
+}
 
 void DataplaneWatcher::poll() {
   std::lock_guard lock(poll_mutex_);
@@ -42,7 +48,8 @@ const std::multimap<uint64_t, DataplaneWatcher::BackendName>& DataplaneWatcher::
     for (const engine::CompiledService& s : snapshot->services()) {
       for (const engine::CompiledBackend& b : s.backends) {
         names_.emplace(b.fingerprint,
-                       BackendName{s.config.name, s.pools[b.pool].name, b.address.to_string()});
+                       BackendName{s.config.name, s.pools[b.pool].name, b.address.to_string(),
+                                   b.address});
       }
     }
   }
@@ -79,7 +86,25 @@ void DataplaneWatcher::poll_circuits() {
       }
     }
   }
+  report_suspects(now, snapshot);
   circuits_ = std::move(now);
+}
+
+void DataplaneWatcher::report_suspects(const std::vector<States>& now,
+                                       const std::shared_ptr<const engine::Snapshot>& snapshot) {
+  if (!suspect_) return;
+  std::set<uint64_t> suspected;
+  for (const States& states : now) {
+    for (const auto& [fp, state] : states) {
+      if (state == engine::CircuitState::kSuspected) suspected.insert(fp);
+    }
+  }
+  if (suspected.empty()) return;
+  const auto& names = names_of(snapshot);
+  for (const uint64_t fp : suspected) {
+    auto [first, last] = names.equal_range(fp);
+    for (auto it = first; it != last; ++it) suspect_(it->second.service, it->second.ip);
+  }
 }
 
 void DataplaneWatcher::start(std::chrono::milliseconds interval) {

@@ -53,6 +53,14 @@ void HealthMonitor::targets_changed(const engine::Snapshot& snapshot) {
   checker_.set_targets(std::move(targets));
 }
 
+void HealthMonitor::suspect(const std::string& service, const engine::IpAddress& address) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!checked_.count({service, address})) return;
+  }
+  checker_.confirm(service, address);
+}
+
 void HealthMonitor::on_transition(const health::HealthTransition& t) {
   {
     std::lock_guard lock(mutex_);

@@ -8,6 +8,12 @@
 //   - a HealthChanged event, an audit line ("HealthChanged", by "sluiced
 //     health check") and a log line per transition;
 //   - states() for GetStats, /metrics and drain status.
+// It also confirms suspicions: suspect() is called (by the DataplaneWatcher,
+// every poll) for a backend whose circuit a worker reports suspected (passive
+// failures from several source prefixes while its checks pass,
+// circuit_logic.h); the checker then checks it at once, and a failure marks
+// it UNHEALTHY without waiting for unhealthy_threshold scheduled checks. A
+// passing check leaves it serving, as it was.
 // Restart rule: the dataplane starts with every backend UNKNOWN, which is
 // served, so a restart never drops traffic to backends that were healthy; a
 // backend that was unhealthy before the restart is served again until its
@@ -41,6 +47,11 @@ class HealthMonitor final : public HealthTracker {
 
   void targets_changed(const engine::Snapshot& snapshot) override;
   HealthByBackend states() const override;
+
+  // A worker suspects backend `address` of `service`: confirm with a check
+  // now (HealthChecker::confirm rate-limits it). Backends without a check
+  // are ignored: nothing to confirm with.
+  void suspect(const std::string& service, const engine::IpAddress& address);
 
   // What the checker's listener calls (public for tests).
   void on_transition(const health::HealthTransition& t);

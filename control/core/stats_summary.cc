@@ -33,6 +33,8 @@ void add_circuits(engine::CircuitStats& to, const engine::CircuitStats& from) {
   to.successes += from.successes;
   to.refused_by_max_ejected += from.refused_by_max_ejected;
   to.untracked += from.untracked;
+  to.suspected += from.suspected;
+  to.repeat_sources += from.repeat_sources;
 }
 
 // Dataplane counters summed by name, in the order names first appear.

@@ -171,6 +171,12 @@ class Daemon {
       health_monitor = std::make_unique<HealthMonitor>(
           *checker, sink, core->events(), *audit, [c = core.get()] { return c->status().revision; });
       core->set_health_tracker(health_monitor.get());
+      // Passive suspicions (circuit_logic.h) confirmed by a check now; the
+      // watcher is stopped before the monitor goes (stop_background).
+      watcher->set_suspect_listener(
+          [m = health_monitor.get()](const std::string& service, const engine::IpAddress& address) {
+            m->suspect(service, address);
+          });
       checker->start();
       if (!options_.metrics_listen.empty()) {
         metrics_source = std::make_unique<CoreMetricsSource>(*core);

@@ -44,6 +44,8 @@ std::string stats_json(const ControlStats& stats) {
   w.field("failures", total.circuits.failures).field("successes", total.circuits.successes);
   w.field("refused_by_max_ejected", total.circuits.refused_by_max_ejected);
   w.field("untracked", total.circuits.untracked);
+  w.field("suspected", total.circuits.suspected);
+  w.field("repeat_sources", total.circuits.repeat_sources);
   w.field("tracked", uint64_t{total.circuits_tracked});
   w.field("capacity", uint64_t{total.circuits_capacity});
   w.end_object();

@@ -26,6 +26,8 @@ struct HealthChecker::Entry {
   // A check that fell due while the previous one was still running: it
   // starts when that one ends.
   std::optional<int64_t> deferred_due;
+  bool confirming = false;  // the check in flight confirms a suspicion (confirm())
+  std::optional<int64_t> last_confirm_us;
 };
 
 namespace {
@@ -65,6 +67,18 @@ void HealthChecker::set_targets(std::vector<HealthTarget> targets) {
   {
     std::lock_guard lock(mu_);
     pending_targets_ = std::move(targets);
+  }
+  prober_.wake();
+}
+
+void HealthChecker::confirm(const std::string& service, const engine::IpAddress& address) {
+  {
+    std::lock_guard lock(mu_);
+    // Bounded: a backend asked twice before the next turn is confirmed once.
+    for (const auto& [s, a] : pending_confirms_) {
+      if (s == service && a == address) return;
+    }
+    pending_confirms_.emplace_back(service, address);
   }
   prober_.wake();
 }
@@ -111,6 +125,7 @@ int64_t HealthChecker::run_once(int max_wait_ms) {
     std::lock_guard lock(mu_);
     const int64_t now = clock_.now_us();
     if (pending_targets_) apply_targets(now);
+    if (!pending_confirms_.empty()) apply_confirms(now);
     // Wait for results until the next check or timeout is due (rounded up:
     // waking a little late is harmless, early is a wasted turn), not at all
     // when checks are queued for slots that are free (a turn's launch
@@ -181,6 +196,42 @@ void HealthChecker::apply_targets(int64_t now) {
   }
   for (const auto& [key, id] : current) remove_entry(id);
   order_ = std::move(order);
+}
+
+void HealthChecker::apply_confirms(int64_t now) {
+  std::vector<std::pair<std::string, engine::IpAddress>> confirms;
+  confirms.swap(pending_confirms_);
+  for (const auto& [service, address] : confirms) {
+    Entry* e = nullptr;
+    for (uint64_t id : order_) {
+      Entry& candidate = *entries_.at(id);
+      if (candidate.target.service == service && candidate.target.address == address) {
+        e = &candidate;
+        break;
+      }
+    }
+    if (e == nullptr) continue;  // not checked (any more)
+    if (e->last_confirm_us &&
+        now - *e->last_confirm_us < options_.confirm_interval_ms * kUsPerMs) {
+      ++stats_.confirm_limited;
+      continue;
+    }
+    e->last_confirm_us = now;
+    e->confirming = true;
+    ++stats_.confirmations;
+    // A check in flight (or queued for a slot) serves as the confirmation;
+    // otherwise one starts now, out of schedule, which launch() follows
+    // with the next regular check an interval later.
+    if (e->probe_id != 0 || e->waiting) continue;
+    if (probes_.size() >= limit()) {
+      e->waiting = true;
+      waiting_.emplace_back(e->id, now);
+      ++stats_.delayed;
+      continue;
+    }
+    ++launches_left_;  // outside a turn's launch budget
+    launch(*e, now, now);
+  }
 }
 
 HealthChecker::Entry& HealthChecker::add_entry(HealthTarget target, int64_t now) {
@@ -306,7 +357,12 @@ void HealthChecker::finish(Entry& e, const ProbeResult& result, int64_t now, Tra
   if (!result.ok) ++h.failures;
   h.last_result = result.detail;
   const HealthState from = e.machine.state();
-  if (!e.machine.record(result.ok)) return;
+  const bool confirming = e.confirming;
+  e.confirming = false;
+  if (confirming && !result.ok) ++stats_.confirmed_unhealthy;
+  if (!(confirming ? e.machine.record_confirmation(result.ok) : e.machine.record(result.ok))) {
+    return;
+  }
   const HealthState to = e.machine.state();
   h.state = to;
   h.since_ms = uptime_ms(now);

@@ -22,6 +22,12 @@
 //   while the previous runs starts when that one ends.
 // - At most min(Options::max_in_flight, Prober::capacity()) checks run at
 //   once; a due check beyond that waits for a free slot (CheckerStats::delayed).
+// - confirm() asks for a check now, out of schedule, because the dataplane's
+//   passive signals suspect the backend; if it fails, the backend is
+//   UNHEALTHY at once (HealthStateMachine::record_confirmation). At most one
+//   per backend per Options::confirm_interval_ms, so a spoofer who keeps a
+//   backend suspected costs it one extra check per interval, no more. A
+//   check already in flight is taken as the confirmation.
 #pragma once
 
 #include <atomic>
@@ -69,6 +75,9 @@ struct CheckerStats {
   uint64_t finished = 0;        // checks finished, timeouts included
   uint64_t timed_out = 0;       // of them, failed by timeout_ms
   uint64_t delayed = 0;         // checks that waited for a free in-flight slot
+  uint64_t confirmations = 0;   // confirm() calls that started (or took over) a check
+  uint64_t confirm_limited = 0; // confirm() calls within confirm_interval_ms: ignored
+  uint64_t confirmed_unhealthy = 0;  // confirming checks that failed
   int64_t max_lateness_us = 0;  // worst start after the due time
 };
 
@@ -78,6 +87,8 @@ struct HealthCheckerOptions {
   // The origin of since_ms and at_ms (sluiced's start, in the clock's
   // time); nullopt: the clock's time at construction.
   std::optional<int64_t> epoch_us;
+  // Least time between two confirming checks of one backend (confirm()).
+  int64_t confirm_interval_ms = 1000;
   // Called, from the checker's thread, with how late each check started
   // (microseconds after its due time). For benchmarks and metrics.
   std::function<void(int64_t lateness_us)> on_check_started;
@@ -109,6 +120,12 @@ class HealthChecker {
   // Targets of type kNone are ignored; of duplicates (same backend), the
   // first counts.
   void set_targets(std::vector<HealthTarget> targets);
+
+  // Asks for a confirming check of the backend (service, address) now
+  // (any thread; applied by the checker's next turn, which it wakes). A
+  // backend without a check, or confirmed less than confirm_interval_ms
+  // ago, is left alone.
+  void confirm(const std::string& service, const engine::IpAddress& address);
 
   // Every target's health, in set_targets() order. Any thread.
   std::vector<TargetHealth> statuses() const;
@@ -142,6 +159,7 @@ class HealthChecker {
   using Transitions = std::vector<HealthTransition>;
 
   void apply_targets(int64_t now);
+  void apply_confirms(int64_t now);
   Entry& add_entry(HealthTarget target, int64_t now);
   void remove_entry(uint64_t id);
   void fire_due_events(int64_t now, Transitions& out);
@@ -167,6 +185,7 @@ class HealthChecker {
 
   mutable std::mutex mu_;  // everything below
   std::optional<std::vector<HealthTarget>> pending_targets_;
+  std::vector<std::pair<std::string, engine::IpAddress>> pending_confirms_;
   std::unordered_map<uint64_t, std::unique_ptr<Entry>> entries_;
   std::vector<uint64_t> order_;  // entry ids in set_targets() order
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;

@@ -4,7 +4,11 @@
 //   UNKNOWN   -> UNHEALTHY after unhealthy_threshold failures in a row
 //   HEALTHY   -> UNHEALTHY after unhealthy_threshold failures in a row
 //   UNHEALTHY -> HEALTHY   after healthy_threshold successes in a row
-// A result of the other kind resets the run being counted.
+// A result of the other kind resets the run being counted. A confirming
+// check (record_confirmation: one sluiced started because the dataplane's
+// passive signals suspect the backend) that fails makes it UNHEALTHY at
+// once: two independent pieces of evidence, the clients' retried SYNs from
+// several source prefixes and a check of our own, agree.
 #pragma once
 
 #include <cstdint>
@@ -41,8 +45,22 @@ class HealthStateMachine {
     return false;
   }
 
-  // Why the last change happened: "1 success", "3 failures in a row".
+  // Feeds one finished confirming check (see above). Returns true when it
+  // changed the state.
+  bool record_confirmation(bool ok) {
+    if (ok) return record(true);
+    successes_ = 0;
+    ++failures_;
+    if (state_ == HealthState::kUnhealthy) return false;
+    change(HealthState::kUnhealthy);
+    confirmed_ = true;
+    return true;
+  }
+
+  // Why the last change happened: "1 success", "3 failures in a row",
+  // "suspected by passive signals, confirmed by a failed check".
   std::string reason() const {
+    if (confirmed_) return "suspected by passive signals, confirmed by a failed check";
     if (state_ == HealthState::kHealthy) {
       return successes_ == 1 ? "1 success" : std::to_string(successes_) + " successes in a row";
     }
@@ -52,6 +70,7 @@ class HealthStateMachine {
  private:
   bool change(HealthState to) {
     state_ = to;
+    confirmed_ = false;
     return true;
   }
 
@@ -60,6 +79,7 @@ class HealthStateMachine {
   HealthState state_ = HealthState::kUnknown;
   uint32_t successes_ = 0;
   uint32_t failures_ = 0;
+  bool confirmed_ = false;  // the last change to UNHEALTHY came from a confirmation
 };
 
 }  // namespace sluice::control::health

@@ -109,6 +109,10 @@ void append_daemon_families(const ControlStats& stats, const ControlStatus& stat
        &engine::CircuitStats::refused_by_max_ejected},
       {"untracked", "failures not recorded because the circuit table was full",
        &engine::CircuitStats::untracked},
+      {"suspected", "failure thresholds reached on a backend whose checks pass (not ejected)",
+       &engine::CircuitStats::suspected},
+      {"repeat_sources", "failures not counted: their source prefix was counted in the window",
+       &engine::CircuitStats::repeat_sources},
   };
   std::vector<MetricFamily> circuit_families;
   for (const CircuitField& f : kCircuitFields) {

@@ -6,11 +6,16 @@
 #include "dataplane/engine/flow_hash.h"
 
 namespace sluice::engine {
+
+// The XDP "circuits" map holds this struct as its value: a size change is a
+// layout change (bump SLUICE_XDP_LAYOUT_VERSION, ebpf/xdp/xdp_layout.h).
+static_assert(sizeof(sluice_circuit) == 72, "struct sluice_circuit changed size");
+
 namespace {
 
 sluice_circuit_policy c_policy(const CircuitPolicy& p) {
   return {p.consecutive_failures, p.base_ejection_ms, p.max_ejection_ms, p.half_open_trials,
-          p.max_ejected_percent};
+          p.max_ejected_percent, p.failure_window_ms};
 }
 
 uint32_t round_up_pow2(uint32_t n) {
@@ -112,9 +117,11 @@ void CircuitTable::count(uint32_t events) {
   if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED)) ++stats_.opened;
   if (events & SLUICE_CIRCUIT_EV_CLOSED) ++stats_.closed;
   if (events & SLUICE_CIRCUIT_EV_REFUSED) ++stats_.refused_by_max_ejected;
+  if (events & SLUICE_CIRCUIT_EV_SUSPECTED) ++stats_.suspected;
+  if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE) ++stats_.repeat_sources;
 }
 
-bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p) {
+bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p, uint8_t health) {
   Slot* s = find(fp);
   if (s == nullptr) return true;
   if (!p.enabled) {
@@ -123,14 +130,14 @@ bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p) {
   }
   const sluice_circuit_policy cp = c_policy(p);
   uint32_t events = 0;
-  const bool admitted = sluice_circuit_admit(&s->circuit, now_ms, &cp, &events) != 0;
+  const bool admitted = sluice_circuit_admit(&s->circuit, now_ms, &cp, health, &events) != 0;
   count(events);
   return admitted;
 }
 
-bool CircuitTable::available(uint64_t fp, uint32_t now_ms) const {
+bool CircuitTable::available(uint64_t fp, uint32_t now_ms, uint8_t health) const {
   const Slot* s = find(fp);
-  return s == nullptr || sluice_circuit_available(&s->circuit, now_ms) != 0;
+  return s == nullptr || sluice_circuit_available(&s->circuit, now_ms, health) != 0;
 }
 
 CircuitState CircuitTable::state(uint64_t fp, uint32_t now_ms) const {
@@ -141,13 +148,16 @@ CircuitState CircuitTable::state(uint64_t fp, uint32_t now_ms) const {
       return CircuitState::kOpen;
     case SLUICE_CIRCUIT_HALF_OPEN:
       return CircuitState::kHalfOpen;
+    case SLUICE_CIRCUIT_SUSPECTED:
+      return CircuitState::kSuspected;
     default:
       return CircuitState::kClosed;
   }
 }
 
 CircuitTransition CircuitTable::record_success(uint64_t fp, uint32_t now_ms,
-                                               const CircuitPolicy& p) {
+                                               const CircuitPolicy& p, uint32_t source,
+                                               uint8_t health) {
   ++stats_.successes;
   Slot* s = find(fp);
   if (s == nullptr) return CircuitTransition::kNone;  // closed, no history: nothing to reset
@@ -157,7 +167,7 @@ CircuitTransition CircuitTable::record_success(uint64_t fp, uint32_t now_ms,
   }
   const sluice_circuit_policy cp = c_policy(p);
   uint32_t events = 0;
-  sluice_circuit_record_success(&s->circuit, now_ms, &cp, &events);
+  sluice_circuit_record_success(&s->circuit, now_ms, &cp, source, health, &events);
   count(events);
   // Keep the slot only while its state still matters.
   if (events & SLUICE_CIRCUIT_EV_RELEASE) release(s);
@@ -167,7 +177,8 @@ CircuitTransition CircuitTable::record_success(uint64_t fp, uint32_t now_ms,
 
 CircuitTransition CircuitTable::record_failure(uint64_t fp, uint32_t now_ms,
                                                const CircuitPolicy& p, uint32_t pool_size,
-                                               uint32_t pool_open_count) {
+                                               uint32_t pool_open_count, uint32_t source,
+                                               uint8_t health) {
   ++stats_.failures;
   if (!p.enabled) {
     if (Slot* s = find(fp)) release(s);
@@ -180,11 +191,14 @@ CircuitTransition CircuitTable::record_failure(uint64_t fp, uint32_t now_ms,
     return CircuitTransition::kUntracked;
   }
   uint32_t events = 0;
-  sluice_circuit_record_failure(&s->circuit, now_ms, &cp, pool_size, pool_open_count, &events);
+  sluice_circuit_record_failure(&s->circuit, now_ms, &cp, pool_size, pool_open_count, source,
+                                health, &events);
   count(events);
   if (events & SLUICE_CIRCUIT_EV_OPENED) return CircuitTransition::kOpened;
   if (events & SLUICE_CIRCUIT_EV_REOPENED) return CircuitTransition::kReopened;
   if (events & SLUICE_CIRCUIT_EV_REFUSED) return CircuitTransition::kRefusedMaxEjected;
+  if (events & SLUICE_CIRCUIT_EV_SUSPECTED) return CircuitTransition::kSuspected;
+  if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE) return CircuitTransition::kRepeatSource;
   return CircuitTransition::kNone;
 }
 

@@ -9,10 +9,16 @@
 // (CircuitPolicy, config.h): the flow stayed silent that long, however
 // long ago its first SYN was (signal_list.h, connect_failures).
 //
-// States of one backend:
-//   closed    -- consecutive_failures failures in a row -->  open
+// Both signals come from client packets, which anyone can spoof blind, so
+// each call names the client's source prefix (circuit_source.h) and the
+// backend's active-check health (backend_health.h), and circuit_logic.h
+// decides what they are worth. States of one backend:
+//   closed    -- consecutive_failures failures, each from a
+//                new source prefix, within failure_window_ms -->  open
+//                (suspected instead, while its checks pass)
 //   open      -- the ejection time passes               -->  half-open
-//   half-open -- a success                              -->  closed
+//   half-open -- a success (from a second prefix, or
+//                while its checks pass)                 -->  closed
 //   half-open -- a failure                              -->  open (doubled time)
 // The ejection time is base_ejection_ms << (ejections - 1), capped at
 // max_ejection_ms; the ejection count returns to zero once the backend has
@@ -45,10 +51,17 @@
 namespace sluice::engine {
 
 enum class CircuitState : uint8_t {
-  kClosed,    // new flows go to the backend
-  kOpen,      // ejected: no new flows until the ejection time passes
-  kHalfOpen,  // on trial: up to half_open_trials new flows
+  kClosed,     // new flows go to the backend
+  kOpen,       // ejected: no new flows until the ejection time passes
+  kHalfOpen,   // on trial: up to half_open_trials new flows
+  kSuspected,  // closed, but passive signals reached the threshold while its
+               // active checks passed: sluiced probes it now (for one window)
 };
+
+// Open or half-open: what max_ejected_percent counts (not suspected).
+inline bool circuit_ejected(CircuitState s) {
+  return s == CircuitState::kOpen || s == CircuitState::kHalfOpen;
+}
 
 // What a record_* call changed (for logs and events).
 enum class CircuitTransition : uint8_t {
@@ -58,6 +71,8 @@ enum class CircuitTransition : uint8_t {
   kClosed,             // half-open -> closed
   kRefusedMaxEjected,  // would have opened, but the pool is at max_ejected_percent
   kUntracked,          // would need a slot, but the table is full
+  kSuspected,          // reached the threshold while HEALTHY: suspected, not opened
+  kRepeatSource,       // a failure from a prefix counted already in the window
 };
 
 struct CircuitStats {
@@ -68,6 +83,8 @@ struct CircuitStats {
   uint64_t successes = 0;    // record_success calls
   uint64_t refused_by_max_ejected = 0;
   uint64_t untracked = 0;    // failures dropped because the table was full
+  uint64_t suspected = 0;    // thresholds reached while HEALTHY (not opened)
+  uint64_t repeat_sources = 0;  // failures not counted: prefix already counted
 };
 
 class CircuitTable {
@@ -91,29 +108,38 @@ class CircuitTable {
   // come back within one more ejection time (the trial flows may have died
   // without a sign), a fresh batch of trials is granted, so a backend can
   // never stay ejected for ever on a core. Disabled policy: yes, and any
-  // state left from when it was enabled is forgotten.
-  bool admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+  // state left from when it was enabled is forgotten. `health` is the
+  // backend's SLUICE_HEALTH_*: a HEALTHY backend is admitted whatever its
+  // circuit says (its checks outrank passive signals).
+  bool admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p, uint8_t health);
 
   // The answer admit() would give, consuming nothing.
-  bool available(uint64_t fp, uint32_t now_ms) const;
+  bool available(uint64_t fp, uint32_t now_ms, uint8_t health) const;
 
-  // A handshake completed on a flow to this backend. Closes a half-open
-  // circuit (whichever flow it came from: the balancer cannot tell trial flows
-  // from older ones), resets the failure count of a closed one, and is
-  // ignored while open. Returns kClosed or kNone.
-  CircuitTransition record_success(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p);
+  // A handshake completed on a flow to this backend, from client source
+  // prefix `source` (sluice_source_tag). Closes a half-open circuit when the
+  // backend is HEALTHY, or on the second prefix's success otherwise
+  // (whichever flow it came from: the balancer cannot tell trial flows from
+  // older ones), resets the failure count of a closed one, and is ignored
+  // while open. Returns kClosed or kNone.
+  CircuitTransition record_success(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p,
+                                   uint32_t source, uint8_t health);
 
-  // A connect failure on a flow to this backend. pool_size and
-  // pool_open_count describe the backend's pool on this core (the caller
-  // counts backends whose state() is not kClosed); the circuit does not open
-  // if pool_open_count * 100 >= max_ejected_percent * pool_size. A half-open
-  // backend reopens regardless, since it is already counted as ejected.
-  // Failures while open change nothing.
+  // A connect failure on a flow to this backend, from client source prefix
+  // `source`. pool_size and pool_open_count describe the backend's pool on
+  // this core (the caller counts backends whose state() is circuit_ejected);
+  // the circuit does not open if pool_open_count * 100 >=
+  // max_ejected_percent * pool_size. A half-open backend reopens regardless,
+  // since it is already counted as ejected. Failures while open change
+  // nothing; a HEALTHY backend is suspected rather than opened
+  // (circuit_logic.h, sluice_circuit_record_failure).
   CircuitTransition record_failure(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p,
-                                   uint32_t pool_size, uint32_t pool_open_count);
+                                   uint32_t pool_size, uint32_t pool_open_count,
+                                   uint32_t source, uint8_t health);
 
   // The state as of now (an open circuit whose time has passed is reported
-  // half-open even before admit() has moved it).
+  // half-open even before admit() has moved it; a closed one suspected
+  // within the last failure window, kSuspected).
   CircuitState state(uint64_t fp, uint32_t now_ms) const;
 
   uint32_t capacity() const { return capacity_; }

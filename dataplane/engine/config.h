@@ -136,14 +136,24 @@ struct SourceRule {
 // Circuit breaking as a direct-server-return balancer can observe it: it sees
 // only client-to-server packets, so a handshake completing (the client's
 // first non-SYN packet) is a success and a retransmitted SYN is a failure.
+// Both can be forged blind, so they count per client source prefix, and a
+// backend with passing active checks is only suspected, never ejected, by
+// them (circuit_logic.h).
 struct CircuitPolicy {
   bool enabled = true;
-  uint32_t consecutive_failures = 3;    // failures that open the circuit
+  // Failures, each from a different client source prefix (/24, /48) within
+  // failure_window_ms, that open the circuit (or, with passing active
+  // checks, mark the backend suspected).
+  uint32_t consecutive_failures = 3;
   uint32_t syn_retry_min_ms = 500;      // a SYN repeated sooner is not a failure
   uint32_t base_ejection_ms = 5000;     // first ejection; doubles on each repeat
   uint32_t max_ejection_ms = 300000;    // cap on the doubled ejection time
   uint32_t half_open_trials = 3;        // new flows let through when half-open
   uint32_t max_ejected_percent = 50;    // of a pool's backends, per core
+  // 10 s: a client's SYN retries come 1, 3, 7 s after its first, so real
+  // clients of a dead backend fill a window quickly, while a spoofer needs
+  // that many prefixes again every 10 s.
+  uint32_t failure_window_ms = 10000;
 };
 
 // Idle timeouts of flow-table entries, by state (flow_table.h FlowState).

@@ -197,6 +197,9 @@ void validate_policies(const ServiceConfig& s, const std::string& path, Errors& 
   if (c.max_ejected_percent > 100) {
     errors.add(cp + ".max_ejected_percent", range_message(c.max_ejected_percent, 0, 100));
   }
+  if (c.failure_window_ms < 1 || c.failure_window_ms > 3600000) {
+    errors.add(cp + ".failure_window_ms", range_message(c.failure_window_ms, 1, 3600000));
+  }
   if (c.syn_retry_min_ms > 60000) {
     errors.add(cp + ".syn_retry_min_ms", range_message(c.syn_retry_min_ms, 0, 60000));
   }

@@ -26,6 +26,8 @@
   X(handshakes_completed, "tracked TCP handshakes completed (circuit successes)")    \
   X(connect_failures, "retransmitted SYNs counted as connect failures")              \
   X(syn_retry_steered, "retransmitted SYNs steered to another backend")              \
+  X(circuit_repeat_sources, "connect failures not counted: source prefix counted already") \
+  X(circuit_suspected, "failure thresholds reached on a HEALTHY backend (not ejected)") \
   X(circuit_skips, "new flows moved off a backend whose circuit is open")            \
   X(health_skips, "new flows moved off a backend failing its health checks")         \
   X(unhealthy_rescheduled, "flows moved off an unhealthy backend (unhealthy_flows)") \

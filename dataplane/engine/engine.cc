@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dataplane/engine/engine.h"
 
+#include "dataplane/engine/circuit_source.h"
 #include "dataplane/engine/encap.h"
 #include "dataplane/engine/icmp_too_big.h"
 #include "dataplane/engine/too_big.h"
@@ -321,8 +322,11 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       flows_.set_state(e, FlowState::kEstablished);
       counters_.handshakes_completed++;
       count_handshake(svc, svc.backends[e->backend_index], now_ms - e->first_seen_ms);
-      if (policy.enabled && circuits_.record_success(e->backend_fingerprint, now_ms, policy) ==
-                                CircuitTransition::kClosed) {
+      if (policy.enabled &&
+          circuits_.record_success(e->backend_fingerprint, now_ms, policy,
+                                   sluice_source_tag(&p.key, &snap.seed()),
+                                   health_of(svc.backends[e->backend_index])) ==
+              CircuitTransition::kClosed) {
         count_ejection(snap, snap.service_index(svc), e->backend_index, -1);  // half-open -> closed
       }
     } else if (e->state == FlowState::kProbation) {
@@ -403,7 +407,8 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
 void Worker::retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s,
                        FlowEntry& e, Decision& d, uint32_t now_ms) {
   const CompiledBackend& failed = svc.backends[e.backend_index];
-  record_connect_failure(snap, svc, e.backend_index, now_ms);
+  record_connect_failure(snap, svc, e.backend_index, sluice_source_tag(&s.parsed.key, &snap.seed()),
+                         now_ms);
   uint8_t skips = 0;  // not counted: this is no new flow
   const uint64_t ah = affinity_hash(svc, s.parsed.key, s.flow_hash, snap.seed());
   uint16_t next = pick_backend(svc, e.pool, ah, now_ms, /*consume=*/true, failed.fingerprint,
@@ -478,11 +483,12 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
                                                       const CompiledBackend& b, uint32_t now_ms,
                                                       bool consume, uint64_t exclude_fp) {
   if (b.fingerprint == exclude_fp && exclude_fp != 0) return kSkipExcluded;
-  if (unhealthy(b)) return kSkipHealth;
+  const uint8_t health = health_of(b);
+  if (health == SLUICE_HEALTH_UNHEALTHY) return kSkipHealth;
   const CircuitPolicy& policy = svc.config.circuit;
   if (!policy.enabled) return 0;
-  const bool admitted = consume ? circuits_.admit(b.fingerprint, now_ms, policy)
-                                : circuits_.available(b.fingerprint, now_ms);
+  const bool admitted = consume ? circuits_.admit(b.fingerprint, now_ms, policy, health)
+                                : circuits_.available(b.fingerprint, now_ms, health);
   return admitted ? 0 : kSkipCircuit;
 }
 
@@ -524,14 +530,18 @@ uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, ui
 // pool (up to kMaxBackendsPerPool circuit lookups) only on the first
 // failure in the pool after its active backends changed.
 void Worker::record_connect_failure(const Snapshot& snap, const CompiledService& svc,
-                                    uint16_t backend, uint32_t now_ms) {
+                                    uint16_t backend, uint32_t source, uint32_t now_ms) {
   const CompiledBackend& b = svc.backends[backend];
   counters_.connect_failures++;
   count_event<&TrafficCounter::connect_failures>(svc, b);
   const uint32_t service = snap.service_index(svc);
   const uint32_t ejected = ejected_count(snap, service, b.pool, now_ms);
-  const CircuitTransition t = circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit,
-                                                       svc.pools[b.pool].active_count, ejected);
+  const CircuitTransition t =
+      circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit,
+                               svc.pools[b.pool].active_count, ejected, source, health_of(b));
+  // Evidence a spoofer can forge blind, kept from ejecting (circuit_logic.h).
+  counters_.circuit_repeat_sources += t == CircuitTransition::kRepeatSource;
+  counters_.circuit_suspected += t == CircuitTransition::kSuspected;
   // An ejection: the circuit opened, or reopened after a failed trial
   // (circuit_logic.h events SLUICE_CIRCUIT_EV_OPENED | _REOPENED). Only an
   // opening changes the pool's count: a half-open backend was ejected
@@ -561,7 +571,7 @@ uint32_t Worker::ejected_count(const Snapshot& snap, uint32_t service, uint8_t p
       const CompiledBackend& peer = svc.backends[pool.first_backend + k];
       // Half-open backends are still ejected: they only take trial flows.
       if (peer.state == BackendState::kActive &&
-          circuits_.state(peer.fingerprint, now_ms) != CircuitState::kClosed) {
+          circuit_ejected(circuits_.state(peer.fingerprint, now_ms))) {
         ++ejected;
       }
     }

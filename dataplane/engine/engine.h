@@ -133,10 +133,15 @@ class Worker {
   bool unhealthy(const CompiledBackend& b) const {
     return health_ != nullptr && health_->unhealthy(b.counter_slot);
   }
+  // SLUICE_HEALTH_* of b (UNKNOWN without a table).
+  uint8_t health_of(const CompiledBackend& b) const {
+    return health_ != nullptr ? health_->get(b.counter_slot) : uint8_t{SLUICE_HEALTH_UNKNOWN};
+  }
   void retry_syn(const Snapshot& snap, const CompiledService& svc, const Scratch& s, FlowEntry& e,
                  Decision& d, uint32_t now_ms);
+  // `source`: the client's source prefix (sluice_source_tag).
   void record_connect_failure(const Snapshot& snap, const CompiledService& svc, uint16_t backend,
-                              uint32_t now_ms);
+                              uint32_t source, uint32_t now_ms);
   // The ejected count of pool `pool` of services()[service], counted afresh
   // if the pool's active backends changed since it was last kept.
   uint32_t ejected_count(const Snapshot& snap, uint32_t service, uint8_t pool, uint32_t now_ms);

@@ -60,6 +60,7 @@ sluice_xdp_service service_value(const engine::CompiledService& svc, uint32_t ba
   v.max_ejection_ms = c.circuit.max_ejection_ms;
   v.half_open_trials = c.circuit.half_open_trials;
   v.max_ejected_percent = c.circuit.max_ejected_percent;
+  v.failure_window_ms = c.circuit.failure_window_ms;
   v.tcp_syn_ms = c.timeouts.tcp_syn_ms;
   v.tcp_established_ms = c.timeouts.tcp_established_ms;
   v.tcp_closing_ms = c.timeouts.tcp_closing_ms;

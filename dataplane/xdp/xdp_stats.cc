@@ -45,6 +45,7 @@ engine::TrafficCounter to_engine(const sluice_xdp_traffic& t) {
 engine::CircuitState to_engine(uint8_t state) {
   switch (state) {
     case SLUICE_CIRCUIT_OPEN: return engine::CircuitState::kOpen;
+    case SLUICE_CIRCUIT_SUSPECTED: return engine::CircuitState::kSuspected;
     case SLUICE_CIRCUIT_HALF_OPEN: return engine::CircuitState::kHalfOpen;
     default: return engine::CircuitState::kClosed;
   }

@@ -40,7 +40,10 @@ extern "C" {
  * (bounded work per packet). */
 /* 7: "too_big_buckets"; icmp_too_big_rate/burst in globals; the counters
  * too_big_icmp_sent, too_big_rate_limited, too_big_no_df. */
-#define SLUICE_XDP_LAYOUT_VERSION 7u
+/* 8: struct sluice_circuit grew to 72 bytes (failure window, source
+ * prefixes, suspicion); failure_window_ms in a service; the counters
+ * circuit_repeat_sources and circuit_suspected. */
+#define SLUICE_XDP_LAYOUT_VERSION 8u
 #define SLUICE_XDP_SLOTS 2u
 
 /* Default capacities (per slot where it applies); the loader may resize the
@@ -147,6 +150,7 @@ struct sluice_xdp_service {
 	uint32_t max_ejection_ms;
 	uint32_t half_open_trials;
 	uint32_t max_ejected_percent;
+	uint32_t failure_window_ms;
 	/* engine::FlowTimeouts */
 	uint32_t tcp_syn_ms;
 	uint32_t tcp_established_ms;

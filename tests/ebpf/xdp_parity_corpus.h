@@ -18,7 +18,8 @@
 // backend), add and remove a service. Health (scenario_health) marks
 // backends unhealthy and healthy again, twice per step, in services that
 // keep (web6) and that move (api) the flows of an unhealthy backend, and
-// takes whole pools out (fallback).
+// takes whole pools out (fallback); a dead backend alternates between
+// HEALTHY (suspected, not ejected) and UNKNOWN (ejected passively).
 //
 // Clients: TCP connections (SYN, retransmitted SYNs toward dead backends
 // that open circuits, handshakes after delays from 0 to over 5 s, data,
@@ -307,6 +308,10 @@ inline std::vector<HealthMark> scenario_health(uint32_t step, bool late) {
   // web6 (unhealthy_flows: keep): established flows stay on it.
   if (step >= 4 && step <= 7) mark("web6", v6(0xbe, 0, 1), SLUICE_HEALTH_UNHEALTHY);
   if (step == 11 && !late) mark("web6", v6(0xbe, 1, 1), SLUICE_HEALTH_UNHEALTHY);
+  // Its dead backend (until kReviveStep) passes its checks every other half
+  // step: suspected then, never ejected; ejected by the passive rules while
+  // UNKNOWN; a half-open circuit closes on one success while HEALTHY.
+  mark("web6", v6(0xbe, 0, 3), served);
   // dns (UDP): one of its two backends.
   if (step == 8 && late) mark("dns", v4(10, 3, 0, 2), SLUICE_HEALTH_UNHEALTHY);
   return m;
@@ -401,7 +406,9 @@ class Corpus {
   }
 
   // A client address of the listener's family: from a rule's prefix, from
-  // a few crowded /24s (client-prefix affinity), or anywhere.
+  // a few crowded /24s or /64s (client-prefix affinity), or anywhere. Dead
+  // backends' circuits need failures from several source prefixes (/24,
+  // /48; circuit_source.h), which "anywhere" provides for both families.
   IpAddress client_for(uint8_t family) {
     const uint32_t r = uniform(10);
     if (family == SLUICE_AF_INET) {
@@ -412,7 +419,9 @@ class Corpus {
                 static_cast<uint8_t>(1 + uniform(250)));
     }
     if (r < 3) return v6(0x50, static_cast<uint16_t>(uniform(4)), static_cast<uint16_t>(1 + uniform(60000)));
-    return v6(0x60, static_cast<uint16_t>(uniform(8)), static_cast<uint16_t>(1 + uniform(60000)));
+    if (r < 6) return v6(0x60, static_cast<uint16_t>(uniform(8)), static_cast<uint16_t>(1 + uniform(60000)));
+    return v6(static_cast<uint16_t>(0x100 + uniform(200)), static_cast<uint16_t>(uniform(8)),
+              static_cast<uint16_t>(1 + uniform(60000)));
   }
 
   uint16_t ephemeral_port() { return static_cast<uint16_t>(10000 + uniform(50000)); }

@@ -283,6 +283,14 @@ class XdpParityHarness : public ::testing::Test {
     return out;
   }
 
+  // This CPU's block of the "counters" map, as the program's struct.
+  sluice_xdp_counters xdp_counter_block() {
+    const uint32_t zero = 0;
+    sluice_xdp_counters c{};
+    EXPECT_TRUE(read_this_cpu(maps_.counters, &zero, &c));
+    return c;
+  }
+
   Values xdp_counters() {
     const uint32_t zero = 0;
     sluice_xdp_counters c{};

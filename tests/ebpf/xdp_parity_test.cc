@@ -152,9 +152,10 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
                                   ? sluice_circuit_state(&c, now_ms)
                                   : static_cast<uint8_t>(SLUICE_CIRCUIT_CLOSED);
     const CircuitState es = worker_->circuits().state(fp, now_ms);
-    const uint8_t engine_state = es == CircuitState::kOpen       ? SLUICE_CIRCUIT_OPEN
-                                 : es == CircuitState::kHalfOpen ? SLUICE_CIRCUIT_HALF_OPEN
-                                                                 : SLUICE_CIRCUIT_CLOSED;
+    const uint8_t engine_state = es == CircuitState::kOpen        ? SLUICE_CIRCUIT_OPEN
+                                 : es == CircuitState::kHalfOpen  ? SLUICE_CIRCUIT_HALF_OPEN
+                                 : es == CircuitState::kSuspected ? SLUICE_CIRCUIT_SUSPECTED
+                                                                  : SLUICE_CIRCUIT_CLOSED;
     EXPECT_EQ(xdp_state, engine_state) << "backend fingerprint " << fp;
   }
 
@@ -165,7 +166,8 @@ TEST_F(XdpParityTest, CorpusGivesSameVerdictsFramesAndCounters) {
   const char* must_happen[] = {
       "forwarded", "replied", "to_host", "new_flows", "flow_hits", "flows_rescheduled",
       "untracked_tcp", "flows_confirmed", "rule_matches", "handshakes_completed", "connect_failures",
-      "syn_retry_steered", "circuit_skips", "health_skips", "unhealthy_rescheduled",
+      "syn_retry_steered", "circuit_repeat_sources", "circuit_suspected", "circuit_skips",
+      "health_skips", "unhealthy_rescheduled",
       "fallback_used", "icmp_errors_forwarded", "icmp_to_host",
       "snapshot_switches", "drop:truncated-ethernet", "drop:nested-vlan", "drop:truncated-ip",
       "drop:bad-ip-version", "drop:bad-ip-header-length", "drop:bad-ip-total-length",

@@ -310,17 +310,18 @@ TEST_F(XdpSignalsParityTest, UnhealthyFlowsRescheduleWhenTheServiceSaysSo) {
 
 // Ejections: each opening of a backend's circuit, on its backend slot only.
 TEST_F(XdpSignalsParityTest, EjectionsCountCircuitOpenings) {
-  // Three failures in a row (consecutive_failures 3) open a circuit: SYNs
-  // resent 600 ms apart on flows of one backend.
+  // Three failures (consecutive_failures 3) from three client /24s open a
+  // circuit: SYNs resent 600 ms apart on flows of one backend.
   const CompiledBackend* target = find_backend("web", v4(10, 1, 0, 2));
   ASSERT_NE(target, nullptr);
   uint64_t t = 0;
   uint32_t failures = 0;
   for (uint16_t p = 38000; p < 38400 && failures < 3; ++p) {
-    const CompiledBackend* b = send(segment("192.0.2.90", p, SLUICE_TCP_SYN), t, "SYN");
+    const std::string client = "198.51." + std::to_string(100 + failures) + ".90";
+    const CompiledBackend* b = send(segment(client.c_str(), p, SLUICE_TCP_SYN), t, "SYN");
     if (b == nullptr || b->address != target->address) continue;
     t += 600;
-    send(segment("192.0.2.90", p, SLUICE_TCP_SYN), t, "SYN again");
+    send(segment(client.c_str(), p, SLUICE_TCP_SYN), t, "SYN again");
     ++failures;
   }
   ASSERT_EQ(failures, 3u);

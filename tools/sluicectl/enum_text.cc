@@ -22,6 +22,7 @@ std::string circuit_text(v1::CircuitState state) {
     case v1::CIRCUIT_STATE_CLOSED: return "closed";
     case v1::CIRCUIT_STATE_OPEN: return "open";
     case v1::CIRCUIT_STATE_HALF_OPEN: return "half-open";
+    case v1::CIRCUIT_STATE_SUSPECTED: return "suspected";
     default: return "unknown";
   }
 }

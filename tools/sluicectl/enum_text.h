@@ -12,7 +12,7 @@ namespace sluice::sluicectl {
 std::string short_name(const std::string& enum_value_name, const std::string& prefix);
 std::string protocol_text(v1::Protocol protocol);    // "TCP"
 std::string state_text(v1::BackendState state);      // "ACTIVE", "DRAINING", "DISABLED"
-std::string circuit_text(v1::CircuitState state);    // "closed", "open", "half-open"
+std::string circuit_text(v1::CircuitState state);    // "closed", "open", "half-open", "suspected"
 std::string health_state_text(v1::HealthState state);  // "healthy", "unhealthy", "unknown"
 
 }  // namespace sluice::sluicectl

@@ -123,7 +123,7 @@ Command events_command() {
       "  config   an accepted change: its revision, method, service, summary, caller\n"
       "  worker   a worker forwards with a new revision\n"
       "  applied  every worker forwards with that revision (the change is in effect)\n"
-      "  circuit  a backend's circuit changed on one worker: closed, open, half-open\n"
+      "  circuit  a backend's circuit changed on one worker: closed, open, half-open, suspected\n"
       "  health   a backend's active checks changed its health: unknown, healthy,\n"
       "           unhealthy (an unhealthy backend gets no new flows), with the last\n"
       "           check's result\n"

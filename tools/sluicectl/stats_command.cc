@@ -36,7 +36,7 @@ std::string circuits_text(const v1::BackendStats& b) {
   if (not_closed.empty()) return b.circuits_size() == 0 ? "-" : "closed";
   std::string out;
   // Open first: it is what an operator looks for.
-  for (const char* state : {"open", "half-open", "unknown"}) {
+  for (const char* state : {"open", "half-open", "suspected", "unknown"}) {
     auto it = not_closed.find(state);
     if (it == not_closed.end()) continue;
     out += (out.empty() ? "" : ", ") + it->first + " " + std::to_string(it->second) + "/" +
@@ -257,6 +257,10 @@ class Printer {
         [](const v1::EngineStats& e) { return e.circuits().refused_by_max_ejected(); });
     add("circuits.untracked", c.untracked(),
         [](const v1::EngineStats& e) { return e.circuits().untracked(); });
+    add("circuits.suspected", c.suspected(),
+        [](const v1::EngineStats& e) { return e.circuits().suspected(); });
+    add("circuits.repeat_sources", c.repeat_sources(),
+        [](const v1::EngineStats& e) { return e.circuits().repeat_sources(); });
     add("circuits.tracked", c.tracked(), [](const v1::EngineStats& e) -> uint64_t {
       return e.circuits().tracked();
     });

@@ -21,7 +21,23 @@
 #pragma once
 
 #include "dataplane/engine/circuit_logic.h"
+#include "dataplane/engine/circuit_source.h"
 #include "ebpf/xdp/lib/common.h"
+
+/*
+ * The client's source prefix tag (circuit_source.h) for a circuit's
+ * evidence. A function of its own: the prefix key and the hash's words
+ * would otherwise sit in the frames of its callers (a SYN retry, a
+ * completed handshake), which are on the program's deepest call chain and
+ * the 512-byte stack limit.
+ */
+SLUICE_XDP_FN uint32_t sluice_xdp_source_tag(const struct sluice_flow_key *key,
+					     const struct sluice_hash_seed *seed)
+{
+	if (!key || !seed)
+		return 1;
+	return sluice_source_tag(key, seed);
+}
 
 SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service *svc,
 						struct sluice_circuit_policy *p)
@@ -31,7 +47,11 @@ SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service 
 	p->max_ejection_ms = svc->max_ejection_ms;
 	p->half_open_trials = svc->half_open_trials;
 	p->max_ejected_percent = svc->max_ejected_percent;
+	p->failure_window_ms = svc->failure_window_ms;
 }
+
+/* A zeroed circuit (phase FREE): what a new key of "circuits" starts as. */
+static const struct sluice_circuit sluice_circuit_none = {};
 
 /* This CPU's stored state for a backend, or NULL. */
 SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
@@ -41,30 +61,32 @@ SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
 	return c && c->phase != SLUICE_CIRCUIT_FREE ? c : NULL;
 }
 
-/* CircuitTable::admit. */
+/* CircuitTable::admit; health: the backend's SLUICE_HEALTH_*. */
 SLUICE_XDP_INLINE bool sluice_circuit_admit_backend(uint64_t fp, uint32_t now_ms,
-						    const struct sluice_circuit_policy *p)
+						    const struct sluice_circuit_policy *p,
+						    uint8_t health)
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
 
-	return !c || sluice_circuit_admit(c, now_ms, p, &events);
+	return !c || sluice_circuit_admit(c, now_ms, p, health, &events);
 }
 
 /* CircuitTable::available. */
-SLUICE_XDP_INLINE bool sluice_circuit_available_backend(uint64_t fp, uint32_t now_ms)
+SLUICE_XDP_INLINE bool sluice_circuit_available_backend(uint64_t fp, uint32_t now_ms,
+							uint8_t health)
 {
 	const struct sluice_circuit *c = sluice_circuit_find(fp);
 
-	return !c || sluice_circuit_available(c, now_ms);
+	return !c || sluice_circuit_available(c, now_ms, health);
 }
 
-/* CircuitTable::state != kClosed. */
+/* circuit_ejected(CircuitTable::state): open or half-open. */
 SLUICE_XDP_INLINE bool sluice_circuit_ejected(uint64_t fp, uint32_t now_ms)
 {
 	const struct sluice_circuit *c = sluice_circuit_find(fp);
 
-	return c && sluice_circuit_state(c, now_ms) != SLUICE_CIRCUIT_CLOSED;
+	return c && sluice_circuit_is_ejected(sluice_circuit_state(c, now_ms));
 }
 
 SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
@@ -76,14 +98,15 @@ SLUICE_XDP_INLINE void sluice_circuit_forget(struct sluice_circuit *c)
 /* CircuitTable::record_success. Returns what changed (SLUICE_CIRCUIT_EV_*):
  * the caller counts a closing (CLOSED) as the end of an ejection. */
 SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
-						  const struct sluice_circuit_policy *p)
+						  const struct sluice_circuit_policy *p,
+						  uint32_t source, uint8_t health)
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
 
 	if (!c)
 		return 0; /* closed, no history: nothing to reset */
-	sluice_circuit_record_success(c, now_ms, p, &events);
+	sluice_circuit_record_success(c, now_ms, p, source, health, &events);
 	if (events & SLUICE_CIRCUIT_EV_RELEASE)
 		sluice_circuit_forget(c);
 	return events;
@@ -94,23 +117,24 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
  * counts an opening (OPENED or REOPENED) as an ejection. */
 SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 					      const struct sluice_circuit_policy *p,
-					      uint32_t pool_size, uint32_t pool_open_count)
+					      uint32_t pool_size, uint32_t pool_open_count,
+					      uint32_t source, uint8_t health)
 {
 	struct sluice_circuit *c = bpf_map_lookup_elem(&circuits, &fp);
 	uint32_t events = 0;
 
 	if (!c) {
-		struct sluice_circuit fresh;
-
-		sluice_circuit_init(&fresh);
-		if (bpf_map_update_elem(&circuits, &fp, &fresh, BPF_ANY) != 0)
+		/* Inserted zeroed (FREE) from read-only data rather than from a
+		 * 72-byte copy on this deep call chain's stack; set up below. */
+		if (bpf_map_update_elem(&circuits, &fp, &sluice_circuit_none, BPF_ANY) != 0)
 			return 0; /* untracked, as when the engine's table is full */
 		c = bpf_map_lookup_elem(&circuits, &fp);
 		if (!c)
 			return 0;
-	} else if (c->phase == SLUICE_CIRCUIT_FREE) {
-		sluice_circuit_init(c);
 	}
-	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, &events);
+	if (c->phase == SLUICE_CIRCUIT_FREE)
+		sluice_circuit_init(c);
+	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, source, health,
+				      &events);
 	return events;
 }

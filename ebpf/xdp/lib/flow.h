@@ -122,6 +122,54 @@ SLUICE_XDP_FN int sluice_flow_confirm(const struct sluice_xdp_flow *e,
 }
 
 /*
+ * The service (*svc), the slot's globals (*g) and the backend of entry e
+ * under env's configuration slot, for the circuit calls of a SYN retry or a
+ * completed handshake; NULL when any is gone. Inlined: the out-pointers
+ * cost no stack.
+ */
+SLUICE_XDP_INLINE const struct sluice_xdp_backend *
+sluice_flow_backend(const struct sluice_xdp_flow *e, const struct sluice_xdp_env *env,
+		    uint32_t service, const struct sluice_xdp_service **svc,
+		    const struct sluice_xdp_globals **g)
+{
+	const uint32_t slot = env->slot & 1;
+
+	*svc = sluice_service(slot, service);
+	*g = sluice_globals(slot);
+	if (!*svc || !*g)
+		return NULL;
+	return sluice_backend(slot, *svc, e->backend_index);
+}
+
+/*
+ * A handshake completed on a flow: its circuit records the success from the
+ * client's source prefix, judged with the backend's health (engine
+ * CircuitTable::record_success); a half-open circuit that closes ends an
+ * ejection. A function of its own: a success is rare next to the packets of
+ * established flows, and its stack stays out of theirs.
+ */
+SLUICE_XDP_FN int sluice_flow_success(struct sluice_xdp_flow *e, const struct sluice_xdp_parsed *p,
+				      const struct sluice_xdp_env *env, uint32_t service)
+{
+	struct sluice_circuit_policy policy;
+	const struct sluice_xdp_service *svc;
+	const struct sluice_xdp_globals *g;
+	const struct sluice_xdp_backend *b;
+
+	if (!e || !p || !env)
+		return 0;
+	b = sluice_flow_backend(e, env, service, &svc, &g);
+	if (!b)
+		return 0;
+	sluice_circuit_policy_of(svc, &policy);
+	if (sluice_circuit_success(e->backend_fingerprint, env->now_ms, &policy,
+				   sluice_xdp_source_tag(&p->key, &g->seed), sluice_backend_health(b)) &
+	    SLUICE_CIRCUIT_EV_CLOSED)
+		sluice_count_ejection(env->slot & 1, service, e->backend_index, -1, env->generation);
+	return 0;
+}
+
+/*
  * A SYN retransmitted at least syn_retry_min_ms after the flow's previous
  * packet, for a flow whose handshake has not completed: a connect failure
  * of its backend, and the retry goes to the next usable backend of the same
@@ -144,17 +192,14 @@ SLUICE_XDP_FN int sluice_retry_syn(struct sluice_xdp_flow *e, const struct sluic
 	if (!e || !p || !env || !cnt)
 		return 0;
 	slot = env->slot & 1;
-	svc = sluice_service(slot, service);
-	g = sluice_globals(slot);
-	if (!svc || !g)
-		return 0;
-	b = sluice_backend(slot, svc, e->backend_index);
+	b = sluice_flow_backend(e, env, service, &svc, &g);
 	if (!b)
 		return 0;
 	pk.slot = slot;
 	pk.service = service;
 	pk.now_ms = env->now_ms;
-	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation))
+	if (sluice_record_connect_failure(&pk, e->backend_index, env->generation,
+					  sluice_xdp_source_tag(&p->key, &g->seed)))
 		sluice_count_ejection(slot, service, e->backend_index, 1, env->generation);
 	pk.hash = sluice_affinity_hash(svc, &p->key, env->flow_hash, &g->seed);
 	pk.consume = 1;
@@ -337,16 +382,8 @@ SLUICE_XDP_FN int sluice_handle_flow(struct xdp_md *ctx, const struct sluice_xdp
 			cnt->handshakes_completed++;
 			sluice_flow_handshake(slot, service, e->backend_index,
 					      now_ms - e->first_seen_ms);
-			if (svc->circuit_enabled) {
-				struct sluice_circuit_policy policy;
-
-				sluice_circuit_policy_of(svc, &policy);
-				/* A half-open circuit that closes ends an ejection. */
-				if (sluice_circuit_success(e->backend_fingerprint, now_ms, &policy) &
-				    SLUICE_CIRCUIT_EV_CLOSED)
-					sluice_count_ejection(slot, service, e->backend_index, -1,
-							      env->generation);
-			}
+			if (svc->circuit_enabled)
+				sluice_flow_success(e, p, env, service);
 		}
 	} else if (e->state == SLUICE_XDP_FLOW_PROBATION) {
 		/* The second packet of a flow first seen mid-stream (TCP) or of

@@ -83,19 +83,29 @@ SLUICE_XDP_INLINE int sluice_usable(const struct sluice_xdp_service *svc,
 				    const struct sluice_xdp_pick *pk)
 {
 	struct sluice_circuit_policy policy;
+	uint8_t health;
 
 	if (b->fingerprint == pk->exclude_fp && pk->exclude_fp != 0)
 		return SLUICE_UNUSABLE;
-	if (sluice_backend_unhealthy(b))
+	health = sluice_backend_health(b);
+	if (health == SLUICE_HEALTH_UNHEALTHY)
 		return SLUICE_UNHEALTHY;
-	if (!svc->circuit_enabled)
+	/* Passing checks outrank the circuit: admit and available answer yes
+	 * for a HEALTHY backend, changing nothing, so they are not asked (and
+	 * `health` is not kept across their calls: this frame is on the
+	 * program's deepest call chain). */
+	if (!svc->circuit_enabled || health == SLUICE_HEALTH_HEALTHY)
 		return SLUICE_USABLE;
 	if (!pk->consume)
-		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms) ? SLUICE_USABLE
-										    : SLUICE_UNUSABLE;
+		return sluice_circuit_available_backend(b->fingerprint, pk->now_ms,
+							SLUICE_HEALTH_UNKNOWN)
+			       ? SLUICE_USABLE
+			       : SLUICE_UNUSABLE;
 	sluice_circuit_policy_of(svc, &policy);
-	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy) ? SLUICE_USABLE
-										 : SLUICE_UNUSABLE;
+	return sluice_circuit_admit_backend(b->fingerprint, pk->now_ms, &policy,
+					    SLUICE_HEALTH_UNKNOWN)
+		       ? SLUICE_USABLE
+		       : SLUICE_UNUSABLE;
 }
 
 /* bpf_loop state of the pool's samples (pool_probe.h). */
@@ -319,10 +329,10 @@ SLUICE_XDP_FN int sluice_count_ejection(uint32_t slot, uint32_t service, uint32_
  * circuit opens. Returns 1 when the circuit opened (closed -> open): the
  * caller then counts the ejection in the pools (sluice_count_ejection; not
  * called from here, which would take one more stack frame than the 512
- * bytes allow).
+ * bytes allow). `source`: the client's prefix (sluice_source_tag).
  */
 SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk, uint32_t index,
-						uint64_t generation)
+						uint64_t generation, uint32_t source)
 {
 	struct sluice_circuit_policy policy;
 	const struct sluice_xdp_service *svc;
@@ -349,7 +359,12 @@ SLUICE_XDP_FN int sluice_record_connect_failure(const struct sluice_xdp_pick *pk
 	ejected = sluice_pool_ejected(pk, pool, pool_index, generation);
 	sluice_circuit_policy_of(svc, &policy);
 	events = sluice_circuit_failure(b->fingerprint, pk->now_ms, &policy, pool->active_count,
-					ejected);
+					ejected, source, sluice_backend_health(b));
+	/* Evidence a spoofer can forge blind, kept from ejecting (circuit_logic.h). */
+	if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE)
+		cnt->circuit_repeat_sources++;
+	if (events & SLUICE_CIRCUIT_EV_SUSPECTED)
+		cnt->circuit_suspected++;
 	if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED))
 		sluice_add_signal(&backend_traffic, slots.backend, SLUICE_SIGNAL(ejections));
 	/* A half-open backend that reopens was ejected already. */

@@ -199,7 +199,8 @@ TEST_F(ServiceJsonTest, DumpGolden) {
     "base_ejection_ms": 5000,
     "max_ejection_ms": 300000,
     "half_open_trials": 3,
-    "max_ejected_percent": 50
+    "max_ejected_percent": 50,
+    "failure_window_ms": 10000
    },
    "timeouts": {
     "tcp_syn_ms": 10000,

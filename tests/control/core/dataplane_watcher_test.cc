@@ -32,13 +32,13 @@ engine::ServiceConfig web() {
   s.circuit.consecutive_failures = 1;
   s.circuit.syn_retry_min_ms = 500;
   s.circuit.base_ejection_ms = 1000;
-  s.circuit.half_open_trials = 1;
+  s.circuit.half_open_trials = 2;
   s.circuit.max_ejected_percent = 100;
   return s;
 }
 
-std::vector<uint8_t> tcp(uint16_t port, uint8_t flags) {
-  return engine::test::FrameBuilder().eth().ipv4("198.51.100.7", "192.0.2.10").tcp(port, 80, flags).build();
+std::vector<uint8_t> tcp(uint16_t port, uint8_t flags, const char* client = "198.51.100.7") {
+  return engine::test::FrameBuilder().eth().ipv4(client, "192.0.2.10").tcp(port, 80, flags).build();
 }
 
 class DataplaneWatcherTest : public ::testing::Test {
@@ -138,7 +138,8 @@ TEST_F(DataplaneWatcherTest, SkippedGenerations) {
 }
 
 // A backend's circuit opens on the worker that saw it fail, turns half-open
-// when its ejection time passes, and closes after a successful trial.
+// when its ejection time passes, and closes after successful trials from
+// two client /24s (no health checks: circuit_logic.h).
 TEST_F(DataplaneWatcherTest, CircuitOpensAndCloses) {
   const std::string failing = fail_connect(1000, 0);
   watcher_.poll();
@@ -161,18 +162,24 @@ TEST_F(DataplaneWatcherTest, CircuitOpensAndCloses) {
   EXPECT_EQ(std::get<CircuitChangedEvent>(e[0].detail).from, CircuitState::kOpen);
   EXPECT_EQ(std::get<CircuitChangedEvent>(e[0].detail).to, CircuitState::kHalfOpen);
 
-  // A trial flow to that backend completes its handshake.
-  bool closed = false;
-  for (uint16_t port = 2000; port < 4000 && !closed; ++port) {
-    auto syn = tcp(port, SLUICE_TCP_SYN);
-    const engine::Decision d = dataplane_.process(1, syn);
-    if (d.service->backends[d.backend].address.to_string() != failing) continue;
-    auto ack = tcp(port, SLUICE_TCP_ACK);
-    dataplane_.process(1, ack);
-    closed = true;
+  // A trial flow to that backend from each of two /24s completes its
+  // handshake; the first changes nothing yet.
+  for (const char* client : {"198.51.100.7", "198.51.101.7"}) {
+    bool completed = false;
+    for (uint16_t port = 2000; port < 4000 && !completed; ++port) {
+      auto syn = tcp(port, SLUICE_TCP_SYN, client);
+      const engine::Decision d = dataplane_.process(1, syn);
+      if (d.service->backends[d.backend].address.to_string() != failing) continue;
+      auto ack = tcp(port, SLUICE_TCP_ACK, client);
+      dataplane_.process(1, ack);
+      completed = true;
+    }
+    ASSERT_TRUE(completed) << "no flow of " << client << " reached " << failing;
+    watcher_.poll();
+    if (std::string(client) == "198.51.100.7") {
+      EXPECT_TRUE(events().empty());
+    }
   }
-  ASSERT_TRUE(closed) << "no flow reached " << failing;
-  watcher_.poll();
   e = events();
   ASSERT_EQ(e.size(), 1u);
   const auto& back = std::get<CircuitChangedEvent>(e[0].detail);

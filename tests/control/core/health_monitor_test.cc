@@ -4,7 +4,10 @@
 // told. Verdicts mark the backend's slot in the dataplane, publish a
 // HealthChanged event and write an audit line; a backend whose check is
 // removed or changed goes back to UNKNOWN in the dataplane; states() names
-// every checked backend by (service, address).
+// every checked backend by (service, address). A backend a worker reports
+// suspected (through a DataplaneWatcher) is checked at once: UNHEALTHY
+// within well under 2 s when that check fails, still serving when it passes,
+// and checked at most once a second however long the suspicion lasts.
 #include "control/core/health_monitor.h"
 
 #include <gmock/gmock.h>
@@ -13,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "control/core/dataplane_watcher.h"
 #include "tests/mocks/control/null_dataplane_sink.h"
 
 namespace sluice::control {
@@ -38,7 +42,10 @@ class ZeroRandom final : public health::Random {
 // others succeed; results come on the next poll.
 class ScriptedProber final : public health::Prober {
  public:
-  void start(uint64_t id, const health::HealthTarget& t) override { pending_[id] = t.address; }
+  void start(uint64_t id, const health::HealthTarget& t) override {
+    pending_[id] = t.address;
+    ++starts[t.address];
+  }
   void cancel(uint64_t id) override { pending_.erase(id); }
   void poll(int, const Done& done) override {
     auto pending = std::move(pending_);
@@ -51,16 +58,31 @@ class ScriptedProber final : public health::Prober {
   void wake() override {}
   size_t capacity() const override { return 1000; }
   std::set<engine::IpAddress> failing;
+  std::map<engine::IpAddress, int> starts;  // probes started, by address
 
  private:
   std::map<uint64_t, engine::IpAddress> pending_;
 };
 
-// Records the health marks set in the dataplane.
+// Records the health marks set in the dataplane; its one worker reports
+// the backends at `suspected` suspected (circuit_logic.h).
 class RecordingSink final : public fakes::NullDataplaneSink {
  public:
   void set_backend_health(uint32_t slot, uint8_t health) override { marks[slot] = health; }
+  std::vector<std::vector<CircuitSample>> circuit_states(
+      const engine::Snapshot& snapshot) const override {
+    std::vector<std::vector<CircuitSample>> out(1);
+    for (const auto& s : snapshot.services()) {
+      for (const auto& b : s.backends) {
+        if (suspected.count(b.address)) {
+          out[0].push_back({b.fingerprint, engine::CircuitState::kSuspected});
+        }
+      }
+    }
+    return out;
+  }
   std::map<uint32_t, uint8_t> marks;  // slot -> last value set
+  std::set<engine::IpAddress> suspected;
 };
 
 class RecordingAudit final : public AuditLog {
@@ -186,6 +208,73 @@ TEST_F(HealthMonitorTest, RemovedOrChangedChecksServeTheBackendAgain) {
   EXPECT_EQ(sink_.marks[slot(*unchecked, "10.1.0.2")], SLUICE_HEALTH_UNKNOWN);
   run_for(1000);
   EXPECT_TRUE(monitor_.states().empty());
+}
+
+// Suspicions reach the monitor through a DataplaneWatcher polled every
+// 100 ms, as in sluiced; checks every 5 s, UNHEALTHY after 2 failures.
+class SuspicionTest : public HealthMonitorTest {
+ protected:
+  SuspicionTest() {
+    snap_ = compile(engine::HealthCheckType::kTcp, 5000);
+    watcher_.set_suspect_listener(
+        [this](const std::string& service, const engine::IpAddress& address) {
+          monitor_.suspect(service, address);
+        });
+    monitor_.targets_changed(*snap_);
+    run_for(200);  // first checks at once (no jitter): both HEALTHY
+  }
+  // `ms` of virtual time: the watcher polls, then the checker turns, every
+  // 100 ms. Returns the ms until `address` was marked `health` (-1: never).
+  int64_t run_until(const char* address, uint8_t health, int64_t ms) {
+    for (int64_t t = 0; t <= ms; t += 100) {
+      watcher_.poll();
+      checker_.run_once(0);
+      if (sink_.marks[slot(*snap_, address)] == health) return t;
+      clock_.now += 100'000;
+    }
+    return -1;
+  }
+
+  std::shared_ptr<const engine::Snapshot> snap_;
+  DataplaneWatcher watcher_{sink_, events_, [this] { return snap_; }};
+};
+
+// A backend that died: suspected, checked at once, UNHEALTHY well within
+// 2 s, where its schedule alone (every 5 s, 2 failures) takes 5 to 10 s.
+TEST_F(SuspicionTest, SuspectedBackendFailingItsCheckIsUnhealthyWithinTwoSeconds) {
+  ASSERT_EQ(sink_.marks[slot(*snap_, "10.1.0.2")], SLUICE_HEALTH_HEALTHY);
+  prober_.failing = {ip("10.1.0.2")};
+  sink_.suspected = {ip("10.1.0.2")};
+  const int64_t took = run_until("10.1.0.2", SLUICE_HEALTH_UNHEALTHY, 2000);
+  ASSERT_GE(took, 0) << "not UNHEALTHY within 2 s";
+  EXPECT_LE(took, 500);
+  EXPECT_EQ(sink_.marks[slot(*snap_, "10.1.0.1")], SLUICE_HEALTH_HEALTHY);
+  EXPECT_EQ(monitor_.states().at({"web", ip("10.1.0.2")}).state, HealthState::kUnhealthy);
+  ASSERT_FALSE(audit_.records.empty());
+  EXPECT_THAT(audit_.records.back().summary, HasSubstr("confirmed by a failed check"));
+  EXPECT_EQ(checker_.stats().confirmed_unhealthy, 1u);
+}
+
+// Suspected (spoofed failures, say) but answering its check: it keeps
+// serving, and a suspicion lasting 3 s costs it at most one check a second.
+TEST_F(SuspicionTest, SuspectedBackendPassingItsCheckKeepsServing) {
+  const int before = prober_.starts[ip("10.1.0.1")];
+  sink_.suspected = {ip("10.1.0.1")};
+  EXPECT_EQ(run_until("10.1.0.1", SLUICE_HEALTH_UNHEALTHY, 3000), -1);
+  EXPECT_EQ(sink_.marks[slot(*snap_, "10.1.0.1")], SLUICE_HEALTH_HEALTHY);
+  EXPECT_EQ(monitor_.states().at({"web", ip("10.1.0.1")}).state, HealthState::kHealthy);
+  const int checks = prober_.starts[ip("10.1.0.1")] - before;
+  EXPECT_GE(checks, 3);  // it was checked, about once a second
+  EXPECT_LE(checks, 4);
+  EXPECT_GT(checker_.stats().confirm_limited, 0u);
+  EXPECT_EQ(checker_.stats().confirmed_unhealthy, 0u);
+}
+
+// Without a suspicion, the same dead backend waits for its schedule.
+TEST_F(SuspicionTest, UnsuspectedDeadBackendWaitsForItsSchedule) {
+  prober_.failing = {ip("10.1.0.2")};
+  EXPECT_EQ(run_until("10.1.0.2", SLUICE_HEALTH_UNHEALTHY, 2000), -1);
+  EXPECT_EQ(checker_.stats().confirmations, 0u);
 }
 
 }  // namespace

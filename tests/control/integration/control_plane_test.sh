@@ -186,7 +186,7 @@ expect_json "get services -o json: web as applied" \
   get services
 expect_json "get services -o json: api's defaults written out" \
   "[svc('api')[k] for k in ('protocol', 'affinity', 'encapsulation', 'gue_port', 'maglev_table_size', 'client_prefix_v4', 'client_prefix_v6', 'rules', 'fallback_pool', 'circuit', 'timeouts')]" \
-  "['PROTOCOL_TCP', 'AFFINITY_FLOW', 'ENCAPSULATION_IPIP', 6080, 65537, 24, 64, [], '', {'enabled': True, 'consecutive_failures': 3, 'syn_retry_min_ms': 500, 'base_ejection_ms': 5000, 'max_ejection_ms': 300000, 'half_open_trials': 3, 'max_ejected_percent': 50}, {'tcp_syn_ms': 10000, 'tcp_established_ms': 10800000, 'tcp_closing_ms': 10000, 'udp_ms': 30000, 'probation_ms': 5000}]" \
+  "['PROTOCOL_TCP', 'AFFINITY_FLOW', 'ENCAPSULATION_IPIP', 6080, 65537, 24, 64, [], '', {'enabled': True, 'consecutive_failures': 3, 'syn_retry_min_ms': 500, 'base_ejection_ms': 5000, 'max_ejection_ms': 300000, 'half_open_trials': 3, 'max_ejected_percent': 50, 'failure_window_ms': 10000}, {'tcp_syn_ms': 10000, 'tcp_established_ms': 10800000, 'tcp_closing_ms': 10000, 'udp_ms': 30000, 'probation_ms': 5000}]" \
   get services
 ctl "describe service web" 0 "Listener:          10.78.100.10:80 TCP" describe service web
 for line in "Affinity:          CLIENT_ADDRESS" "Fallback pool:     stable" "Revision:          2" \

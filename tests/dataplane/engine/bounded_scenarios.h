@@ -96,10 +96,12 @@ inline Bytes tcp_frame(const std::string& client, uint16_t sport, const std::str
   return FrameBuilder().eth().ipv4(client, vip).tcp(sport, dport, flags).build();
 }
 
-// Client n (< 2^24) of the tests: 100.64.0.0 + n.
+// Client n (< 2^24) of the tests, in 100.64.0.0/10: consecutive clients
+// sit in different /24s (n's low byte is the third octet), since a circuit
+// counts failures once per client /24 (circuit_logic.h).
 inline std::string client(uint32_t n) {
-  return "100." + std::to_string(64 + ((n >> 16) & 63)) + "." + std::to_string((n >> 8) & 255) +
-         "." + std::to_string(n & 255);
+  return "100." + std::to_string(64 + ((n >> 16) & 63)) + "." + std::to_string(n & 255) + "." +
+         std::to_string((n >> 8) & 255);
 }
 
 // Big-pool traffic goes in batches: the first SYNs of kBigBatch new flows,

@@ -26,12 +26,20 @@ class CircuitTest : public ::testing::Test {
     policy_.max_ejected_percent = 50;
   }
 
-  // A failure in a large pool with nothing else ejected.
+  // A failure in a large pool with nothing else ejected, from a client
+  // prefix no other call used, of a backend without active checks (the
+  // source and health rules have circuit_signals_test.cc).
   CircuitTransition fail(uint64_t fp, uint32_t now) {
-    return table_.record_failure(fp, now, policy_, 10, 0);
+    return table_.record_failure(fp, now, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN);
   }
+  // A success from a new prefix. A half-open circuit without checks closes
+  // on the second prefix's success: succeed_twice.
   CircuitTransition succeed(uint64_t fp, uint32_t now) {
-    return table_.record_success(fp, now, policy_);
+    return table_.record_success(fp, now, policy_, ++source_, SLUICE_HEALTH_UNKNOWN);
+  }
+  CircuitTransition succeed_twice(uint64_t fp, uint32_t now) {
+    EXPECT_EQ(succeed(fp, now), CircuitTransition::kNone);
+    return succeed(fp, now);
   }
   // Drives fp from closed to open at `now` (asserting it took exactly N).
   void open_at(uint64_t fp, uint32_t now) {
@@ -43,6 +51,7 @@ class CircuitTest : public ::testing::Test {
 
   CircuitPolicy policy_;
   CircuitTable table_{64};
+  uint32_t source_ = 0;
 };
 
 // N-1 consecutive failures keep the circuit closed; the Nth opens it.
@@ -50,15 +59,15 @@ TEST_F(CircuitTest, OpensAfterExactlyNFailures) {
   EXPECT_EQ(fail(kFp, 100), CircuitTransition::kNone);
   EXPECT_EQ(fail(kFp, 101), CircuitTransition::kNone);
   EXPECT_EQ(table_.state(kFp, 102), CircuitState::kClosed);
-  EXPECT_TRUE(table_.admit(kFp, 102, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 102, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(fail(kFp, 102), CircuitTransition::kOpened);
   EXPECT_EQ(table_.state(kFp, 102), CircuitState::kOpen);
-  EXPECT_FALSE(table_.available(kFp, 102));
-  EXPECT_FALSE(table_.admit(kFp, 102, policy_));
+  EXPECT_FALSE(table_.available(kFp, 102, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 102, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.stats().opened, 1u);
   EXPECT_EQ(table_.stats().failures, 3u);
   // Other backends are untouched.
-  EXPECT_TRUE(table_.admit(kOtherFp, 102, policy_));
+  EXPECT_TRUE(table_.admit(kOtherFp, 102, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kOtherFp, 102), CircuitState::kClosed);
 }
 
@@ -76,26 +85,26 @@ TEST_F(CircuitTest, SuccessResetsFailureCount) {
 // Open refuses new flows until exactly base_ejection_ms has passed.
 TEST_F(CircuitTest, OpenRefusesUntilEjectionTimePasses) {
   open_at(kFp, 1000);
-  EXPECT_FALSE(table_.available(kFp, 5999));
+  EXPECT_FALSE(table_.available(kFp, 5999, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kFp, 5999), CircuitState::kOpen);
-  EXPECT_FALSE(table_.admit(kFp, 5999, policy_));
-  EXPECT_TRUE(table_.available(kFp, 6000));
+  EXPECT_FALSE(table_.admit(kFp, 5999, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_TRUE(table_.available(kFp, 6000, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kFp, 6000), CircuitState::kHalfOpen);
   EXPECT_EQ(table_.stats().half_opened, 0u);  // state()/available() change nothing
-  EXPECT_TRUE(table_.admit(kFp, 6000, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 6000, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.stats().half_opened, 1u);
 }
 
 // Half-open lets exactly half_open_trials new flows through.
 TEST_F(CircuitTest, HalfOpenAdmitsExactlyTrials) {
   open_at(kFp, 0);
-  EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
-  EXPECT_TRUE(table_.available(kFp, 5001));
-  EXPECT_TRUE(table_.admit(kFp, 5001, policy_));
-  EXPECT_TRUE(table_.admit(kFp, 5002, policy_));
-  EXPECT_FALSE(table_.available(kFp, 5003));
-  EXPECT_FALSE(table_.admit(kFp, 5003, policy_));
-  EXPECT_FALSE(table_.admit(kFp, 5004, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_TRUE(table_.available(kFp, 5001, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_TRUE(table_.admit(kFp, 5001, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_TRUE(table_.admit(kFp, 5002, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.available(kFp, 5003, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 5003, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 5004, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kFp, 5004), CircuitState::kHalfOpen);
 }
 
@@ -103,37 +112,37 @@ TEST_F(CircuitTest, HalfOpenAdmitsExactlyTrials) {
 TEST_F(CircuitTest, HalfOpenTrialCountFromPolicy) {
   policy_.half_open_trials = 1;
   open_at(kFp, 0);
-  EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
-  EXPECT_FALSE(table_.admit(kFp, 5000, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
 }
 
 // Trials that never report back are replaced after one more ejection time.
 TEST_F(CircuitTest, SilentTrialsAreGrantedAgain) {
   open_at(kFp, 0);
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
-  EXPECT_FALSE(table_.admit(kFp, 9999, policy_));
-  EXPECT_FALSE(table_.available(kFp, 9999));
-  EXPECT_TRUE(table_.available(kFp, 10000));
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(table_.admit(kFp, 10000, policy_)) << i;
-  EXPECT_FALSE(table_.admit(kFp, 10000, policy_));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 9999, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.available(kFp, 9999, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_TRUE(table_.available(kFp, 10000, SLUICE_HEALTH_UNKNOWN));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(table_.admit(kFp, 10000, policy_, SLUICE_HEALTH_UNKNOWN)) << i;
+  EXPECT_FALSE(table_.admit(kFp, 10000, policy_, SLUICE_HEALTH_UNKNOWN));
 }
 
 // A success while half-open closes the circuit.
 TEST_F(CircuitTest, SuccessClosesHalfOpen) {
   open_at(kFp, 0);
-  EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
-  EXPECT_EQ(succeed(kFp, 5100), CircuitTransition::kClosed);
+  EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_EQ(succeed_twice(kFp, 5100), CircuitTransition::kClosed);
   EXPECT_EQ(table_.state(kFp, 5100), CircuitState::kClosed);
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(table_.admit(kFp, 5100, policy_));
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(table_.admit(kFp, 5100, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.stats().closed, 1u);
-  EXPECT_EQ(table_.stats().successes, 1u);
+  EXPECT_EQ(table_.stats().successes, 2u);
 }
 
 // A success reported after the ejection time but before any admit() still
 // counts as half-open and closes the circuit.
 TEST_F(CircuitTest, SuccessAfterEjectionTimeClosesWithoutAdmit) {
   open_at(kFp, 0);
-  EXPECT_EQ(succeed(kFp, 5000), CircuitTransition::kClosed);
+  EXPECT_EQ(succeed_twice(kFp, 5000), CircuitTransition::kClosed);
   EXPECT_EQ(table_.stats().half_opened, 1u);
 }
 
@@ -151,11 +160,11 @@ TEST_F(CircuitTest, OutcomesWhileOpenAreIgnored) {
 // A failure while half-open reopens with twice the ejection time.
 TEST_F(CircuitTest, FailureReopensWithDoubledTime) {
   open_at(kFp, 0);
-  EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(fail(kFp, 6000), CircuitTransition::kReopened);
   EXPECT_EQ(table_.state(kFp, 6000), CircuitState::kOpen);
-  EXPECT_FALSE(table_.admit(kFp, 15999, policy_));  // 6000 + 10000 - 1
-  EXPECT_TRUE(table_.admit(kFp, 16000, policy_));
+  EXPECT_FALSE(table_.admit(kFp, 15999, policy_, SLUICE_HEALTH_UNKNOWN));  // 6000 + 10000 - 1
+  EXPECT_TRUE(table_.admit(kFp, 16000, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(fail(kFp, 16000), CircuitTransition::kReopened);
   EXPECT_EQ(table_.state(kFp, 35999), CircuitState::kOpen);  // + 20000
   EXPECT_EQ(table_.state(kFp, 36000), CircuitState::kHalfOpen);
@@ -194,10 +203,12 @@ TEST_F(CircuitTest, ManyReopeningsDoNotOverflow) {
 TEST_F(CircuitTest, EjectionCountResetsAfterStayingClosed) {
   for (uint32_t closed_for : {60000u - 1, 60000u}) {
     CircuitTable t(8);
-    auto fail_t = [&](uint32_t now) { return t.record_failure(kFp, now, policy_, 10, 0); };
+    auto fail_t = [&](uint32_t now) { return t.record_failure(kFp, now, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN); };
     for (int i = 0; i < 3; ++i) fail_t(0);
     ASSERT_EQ(t.state(kFp, 0), CircuitState::kOpen);
-    ASSERT_EQ(t.record_success(kFp, 5000, policy_), CircuitTransition::kClosed);
+    t.record_success(kFp, 5000, policy_, ++source_, SLUICE_HEALTH_UNKNOWN);
+    ASSERT_EQ(t.record_success(kFp, 5000, policy_, ++source_, SLUICE_HEALTH_UNKNOWN),
+              CircuitTransition::kClosed);
     const uint32_t now = 5000 + closed_for;
     fail_t(now);
     fail_t(now);
@@ -219,7 +230,7 @@ TEST_F(CircuitTest, SlotReleasedOnceStateIsDefault) {
 
   // After an ejection the slot stays while the ejection count matters.
   open_at(kFp, 0);
-  succeed(kFp, 5000);  // closes
+  succeed_twice(kFp, 5000);  // closes
   succeed(kFp, 5000 + 60000 - 1);
   EXPECT_EQ(table_.tracked(), 1u);
   succeed(kFp, 5000 + 60000);
@@ -230,15 +241,15 @@ TEST_F(CircuitTest, SlotReleasedOnceStateIsDefault) {
 TEST_F(CircuitTest, MaxEjectedPercentRefusesToOpen) {
   // 50% of 4: two already open -> refused; one open -> allowed.
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 2), CircuitTransition::kNone);
+    EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 2, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   }
-  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 2), CircuitTransition::kRefusedMaxEjected);
+  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 2, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kRefusedMaxEjected);
   EXPECT_EQ(table_.state(kFp, 0), CircuitState::kClosed);
-  EXPECT_TRUE(table_.admit(kFp, 0, policy_));
-  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 3), CircuitTransition::kRefusedMaxEjected);
+  EXPECT_TRUE(table_.admit(kFp, 0, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 3, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kRefusedMaxEjected);
   EXPECT_EQ(table_.stats().refused_by_max_ejected, 2u);
   // The next failure, once room is made, opens at once (the count was kept).
-  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 1), CircuitTransition::kOpened);
+  EXPECT_EQ(table_.record_failure(kFp, 0, policy_, 4, 1, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kOpened);
   EXPECT_EQ(table_.stats().opened, 1u);
 }
 
@@ -262,9 +273,9 @@ TEST_F(CircuitTest, MaxEjectedPercentBoundaries) {
   for (const Case& c : cases) {
     CircuitTable t(4);
     policy_.max_ejected_percent = c.percent;
-    t.record_failure(kFp, 0, policy_, c.size, c.open_count);
-    t.record_failure(kFp, 0, policy_, c.size, c.open_count);
-    EXPECT_EQ(t.record_failure(kFp, 0, policy_, c.size, c.open_count), c.want)
+    t.record_failure(kFp, 0, policy_, c.size, c.open_count, ++source_, SLUICE_HEALTH_UNKNOWN);
+    t.record_failure(kFp, 0, policy_, c.size, c.open_count, ++source_, SLUICE_HEALTH_UNKNOWN);
+    EXPECT_EQ(t.record_failure(kFp, 0, policy_, c.size, c.open_count, ++source_, SLUICE_HEALTH_UNKNOWN), c.want)
         << c.percent << "% of " << c.size << " with " << c.open_count << " open";
   }
 }
@@ -272,7 +283,7 @@ TEST_F(CircuitTest, MaxEjectedPercentBoundaries) {
 // A half-open backend reopens even in a pool at the limit (it is counted already).
 TEST_F(CircuitTest, HalfOpenReopensDespiteMaxEjected) {
   open_at(kFp, 0);
-  EXPECT_EQ(table_.record_failure(kFp, 5000, policy_, 2, 2), CircuitTransition::kReopened);
+  EXPECT_EQ(table_.record_failure(kFp, 5000, policy_, 2, 2, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kReopened);
   EXPECT_EQ(table_.stats().refused_by_max_ejected, 0u);
 }
 
@@ -281,15 +292,15 @@ TEST_F(CircuitTest, DisabledPolicyNeverOpens) {
   CircuitPolicy off = policy_;
   off.enabled = false;
   for (int i = 0; i < 100; ++i) {
-    EXPECT_EQ(table_.record_failure(kFp, 0, off, 10, 0), CircuitTransition::kNone);
+    EXPECT_EQ(table_.record_failure(kFp, 0, off, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   }
   EXPECT_EQ(table_.state(kFp, 0), CircuitState::kClosed);
-  EXPECT_TRUE(table_.admit(kFp, 0, off));
+  EXPECT_TRUE(table_.admit(kFp, 0, off, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.tracked(), 0u);
   EXPECT_EQ(table_.stats().opened, 0u);
 
   open_at(kOtherFp, 0);  // opened while enabled
-  EXPECT_TRUE(table_.admit(kOtherFp, 1, off));
+  EXPECT_TRUE(table_.admit(kOtherFp, 1, off, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kOtherFp, 1), CircuitState::kClosed);
   EXPECT_EQ(table_.tracked(), 0u);
 }
@@ -299,8 +310,8 @@ TEST_F(CircuitTest, DegeneratePolicyValues) {
   policy_.consecutive_failures = 0;
   policy_.half_open_trials = 0;
   EXPECT_EQ(fail(kFp, 0), CircuitTransition::kOpened);
-  EXPECT_TRUE(table_.admit(kFp, 5000, policy_));
-  EXPECT_FALSE(table_.admit(kFp, 5000, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
+  EXPECT_FALSE(table_.admit(kFp, 5000, policy_, SLUICE_HEALTH_UNKNOWN));
 }
 
 // Ejection deadlines hold across the 32-bit wrap of the clock.
@@ -310,9 +321,9 @@ TEST_F(CircuitTest, TimeWrapAround) {
   EXPECT_EQ(table_.state(kFp, 0xFFFFFFFFu), CircuitState::kOpen);
   EXPECT_EQ(table_.state(kFp, 0), CircuitState::kOpen);
   EXPECT_EQ(table_.state(kFp, 5000 - 4096 - 1), CircuitState::kOpen);
-  EXPECT_FALSE(table_.admit(kFp, 5000 - 4096 - 1, policy_));
+  EXPECT_FALSE(table_.admit(kFp, 5000 - 4096 - 1, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(table_.state(kFp, 5000 - 4096), CircuitState::kHalfOpen);
-  EXPECT_TRUE(table_.admit(kFp, 5000 - 4096, policy_));
+  EXPECT_TRUE(table_.admit(kFp, 5000 - 4096, policy_, SLUICE_HEALTH_UNKNOWN));
   EXPECT_EQ(fail(kFp, 1000), CircuitTransition::kReopened);
   EXPECT_EQ(table_.state(kFp, 10999), CircuitState::kOpen);
   EXPECT_EQ(table_.state(kFp, 11000), CircuitState::kHalfOpen);
@@ -331,22 +342,22 @@ TEST_F(CircuitTest, CapacityRounding) {
 TEST_F(CircuitTest, FullTableLeavesNewBackendUntracked) {
   CircuitTable t(4);
   for (uint64_t fp = 1; fp <= 4; ++fp) {
-    EXPECT_EQ(t.record_failure(fp, 0, policy_, 10, 0), CircuitTransition::kNone);
+    EXPECT_EQ(t.record_failure(fp, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   }
   EXPECT_EQ(t.tracked(), 4u);
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(t.record_failure(99, 0, policy_, 10, 0), CircuitTransition::kUntracked);
+    EXPECT_EQ(t.record_failure(99, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kUntracked);
   }
   EXPECT_EQ(t.stats().untracked, 5u);
   EXPECT_EQ(t.state(99, 0), CircuitState::kClosed);
-  EXPECT_TRUE(t.admit(99, 0, policy_));
+  EXPECT_TRUE(t.admit(99, 0, policy_, SLUICE_HEALTH_UNKNOWN));
   // Tracked backends still work.
-  t.record_failure(1, 0, policy_, 10, 0);
-  EXPECT_EQ(t.record_failure(1, 0, policy_, 10, 0), CircuitTransition::kOpened);
+  t.record_failure(1, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN);
+  EXPECT_EQ(t.record_failure(1, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kOpened);
   // Once a slot frees up, the new backend is tracked.
-  EXPECT_EQ(t.record_success(2, 0, policy_), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_success(2, 0, policy_, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   EXPECT_EQ(t.tracked(), 3u);
-  EXPECT_EQ(t.record_failure(99, 0, policy_, 10, 0), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_failure(99, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   EXPECT_EQ(t.tracked(), 4u);
 }
 
@@ -360,20 +371,20 @@ TEST_F(CircuitTest, CollidingBackendsSurviveDeletion) {
     // Home slot as the table computes it: mixed fingerprint, low bits.
     if ((sluice_mix64(fp) & (slots - 1)) == slots - 1) fps.push_back(fp);
   }
-  for (uint64_t fp : fps) t.record_failure(fp, 0, policy_, 10, 0);  // one failure each
+  for (uint64_t fp : fps) t.record_failure(fp, 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN);  // one failure each
   ASSERT_EQ(t.tracked(), 6u);
-  t.record_success(fps[0], 0, policy_);
-  t.record_success(fps[2], 0, policy_);
-  t.record_success(fps[4], 0, policy_);
+  t.record_success(fps[0], 0, policy_, ++source_, SLUICE_HEALTH_UNKNOWN);
+  t.record_success(fps[2], 0, policy_, ++source_, SLUICE_HEALTH_UNKNOWN);
+  t.record_success(fps[4], 0, policy_, ++source_, SLUICE_HEALTH_UNKNOWN);
   ASSERT_EQ(t.tracked(), 3u);
   // The survivors kept their one failure: two more open them.
   for (size_t i : {1u, 3u, 5u}) {
-    EXPECT_EQ(t.record_failure(fps[i], 0, policy_, 10, 0), CircuitTransition::kNone) << i;
-    EXPECT_EQ(t.record_failure(fps[i], 0, policy_, 10, 0), CircuitTransition::kOpened) << i;
+    EXPECT_EQ(t.record_failure(fps[i], 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone) << i;
+    EXPECT_EQ(t.record_failure(fps[i], 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kOpened) << i;
   }
   // The released ones start from zero.
-  EXPECT_EQ(t.record_failure(fps[0], 0, policy_, 10, 0), CircuitTransition::kNone);
-  EXPECT_EQ(t.record_failure(fps[0], 0, policy_, 10, 0), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_failure(fps[0], 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
+  EXPECT_EQ(t.record_failure(fps[0], 0, policy_, 10, 0, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
   EXPECT_EQ(t.state(fps[0], 0), CircuitState::kClosed);
   EXPECT_EQ(t.tracked(), 4u);
 }
@@ -393,7 +404,7 @@ TEST_F(CircuitTest, ChurnKeepsBackendsApart) {
     const uint64_t fp = 0x1000 + static_cast<uint64_t>(b);
     if (open[b]) continue;  // time never advances: an open circuit stays open
     if ((rng >> 32) & 1) {
-      const CircuitTransition r = t.record_failure(fp, 0, policy_, 1000, 0);
+      const CircuitTransition r = t.record_failure(fp, 0, policy_, 1000, 0, ++source_, SLUICE_HEALTH_UNKNOWN);
       if (++failures[b] == 2) {
         ASSERT_EQ(r, CircuitTransition::kOpened) << step;
         open[b] = true;
@@ -401,14 +412,14 @@ TEST_F(CircuitTest, ChurnKeepsBackendsApart) {
         ASSERT_EQ(r, CircuitTransition::kNone) << step;
       }
     } else {
-      ASSERT_EQ(t.record_success(fp, 0, policy_), CircuitTransition::kNone);
+      ASSERT_EQ(t.record_success(fp, 0, policy_, ++source_, SLUICE_HEALTH_UNKNOWN), CircuitTransition::kNone);
       failures[b] = 0;
     }
     ASSERT_EQ(t.state(fp, 0), open[b] ? CircuitState::kOpen : CircuitState::kClosed);
   }
   uint32_t tracked = 0;
   for (int b = 0; b < kBackends; ++b) {
-    EXPECT_EQ(t.available(0x1000 + static_cast<uint64_t>(b), 0), !open[b]) << b;
+    EXPECT_EQ(t.available(0x1000 + static_cast<uint64_t>(b), 0, SLUICE_HEALTH_UNKNOWN), !open[b]) << b;
     tracked += (open[b] || failures[b] > 0) ? 1 : 0;
   }
   EXPECT_EQ(t.tracked(), tracked);

@@ -85,7 +85,7 @@ TEST_F(EngineHealthTest, WholePoolUnhealthyFallsBack) {
 // health check comes first.
 TEST_F(EngineHealthTest, UnhealthySkipTakesNoCircuitTrial) {
   const std::string bad = "10.1.0.2";
-  for (const char* client : {"198.51.100.30", "198.51.100.31"}) {
+  for (const char* client : {"198.51.100.30", "198.51.101.31"}) {  // two /24s
     const uint16_t p = port_for(bad, client, 0);
     send(tcp(client, p, SLUICE_TCP_SYN), 0);
     send(tcp(client, p, SLUICE_TCP_SYN), 600);

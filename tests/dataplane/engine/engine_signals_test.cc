@@ -156,7 +156,7 @@ TEST_F(EngineSignalsTest, HandshakeTimedFromFirstSynAcrossSteeredRetry) {
 // failed half-open trial reopening it is another.
 TEST_F(EngineSignalsTest, EjectionsOnTheBackendSlot) {
   const std::string bad = "10.1.0.2";
-  for (const char* client : {"198.51.100.30", "198.51.100.31"}) {
+  for (const char* client : {"198.51.100.30", "198.51.101.31"}) {  // two /24s
     const uint16_t port = port_for(bad, client, 0);
     ASSERT_EQ(backend_of(send(tcp(client, port, SLUICE_TCP_SYN), 0)), bad);
     send(tcp(client, port, SLUICE_TCP_SYN), 600);  // failure (threshold 2)

@@ -283,7 +283,7 @@ void pin_percpu_flows(const std::string& path) {
 // pins are refused by their version, not adopted, and the running program
 // and its pins are left alone.
 TEST_F(XdpLoaderTest, PinsOfTheLayoutWithPerCpuFlowsAreRefused) {
-  static_assert(SLUICE_XDP_LAYOUT_VERSION == 7u, "this test names the layouts before it");
+  static_assert(SLUICE_XDP_LAYOUT_VERSION == 8u, "this test names the layouts before it");
   uint32_t program = 0;
   {
     auto first = start(options_);
@@ -296,7 +296,7 @@ TEST_F(XdpLoaderTest, PinsOfTheLayoutWithPerCpuFlowsAreRefused) {
     start(options_);
     FAIL() << "pins of layout 4 were adopted";
   } catch (const XdpError& e) {
-    EXPECT_NE(std::string(e.what()).find("layout version 4, this sluiced uses 7"),
+    EXPECT_NE(std::string(e.what()).find("layout version 4, this sluiced uses 8"),
               std::string::npos) << e.what();
   }
   EXPECT_EQ(attached(), program);

@@ -138,9 +138,22 @@ TEST_F(XdpStatsTest, SlotSignalsAndHistogramsPerCpu) {
   }
 }
 
+// A stored circuit: failures counted, ejections, start and length of the
+// ejection, phase.
+sluice_circuit circuit(uint32_t failures, uint32_t ejections, uint32_t opened_ms,
+                       uint32_t ejection_ms, uint8_t phase) {
+  sluice_circuit c{};
+  c.consecutive_failures = failures;
+  c.ejections = ejections;
+  c.opened_ms = opened_ms;
+  c.ejection_ms = ejection_ms;
+  c.phase = phase;
+  return c;
+}
+
 // Circuits: per CPU, backends holding state are counted, and those of the
-// snapshot that are open or half-open (open past its ejection time counts
-// as half-open) are listed; backends of other snapshots are not.
+// snapshot that are open, half-open (open past its ejection time counts as
+// half-open) or suspected are listed; backends of other snapshots are not.
 TEST_F(XdpStatsTest, CircuitsPerCpu) {
   if (cpus_ < 2) GTEST_SKIP() << "needs two possible CPUs";
   engine::SnapshotCompiler compiler;
@@ -151,14 +164,17 @@ TEST_F(XdpStatsTest, CircuitsPerCpu) {
   const uint32_t now = 1000000;
 
   std::vector<sluice_circuit> v(cpus_);
-  v[0] = {0, 1, now - 10, 60000, 0, 0, 0, SLUICE_CIRCUIT_OPEN, {}};  // open, cpu 0 only
+  v[0] = circuit(0, 1, now - 10, 60000, SLUICE_CIRCUIT_OPEN);  // open, cpu 0 only
+  v[1] = circuit(0, 0, 0, 0, SLUICE_CIRCUIT_CLOSED);  // suspected, cpu 1
+  v[1].suspected_ms = now - 10;
+  v[1].suspected_for_ms = 10000;
   ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &a, v.data(), BPF_ANY), 0);
   v.assign(cpus_, sluice_circuit{});
-  v[0] = {0, 1, now - 70000, 60000, 0, 0, 0, SLUICE_CIRCUIT_OPEN, {}};  // ejection over
-  v[1] = {2, 0, 0, 0, 0, 0, 0, SLUICE_CIRCUIT_CLOSED, {}};              // failing, closed
+  v[0] = circuit(0, 1, now - 70000, 60000, SLUICE_CIRCUIT_OPEN);  // ejection over
+  v[1] = circuit(2, 0, 0, 0, SLUICE_CIRCUIT_CLOSED);              // failing, closed
   ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &b, v.data(), BPF_ANY), 0);
   v.assign(cpus_, sluice_circuit{});
-  v[1] = {0, 1, now, 60000, 0, 0, 0, SLUICE_CIRCUIT_OPEN, {}};
+  v[1] = circuit(0, 1, now, 60000, SLUICE_CIRCUIT_OPEN);
   ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &stranger, v.data(), BPF_ANY), 0);
 
   XdpStatsReader reader(maps_);
@@ -166,7 +182,7 @@ TEST_F(XdpStatsTest, CircuitsPerCpu) {
   const auto circuits = reader.read_circuits(snap.get(), now);
   ASSERT_EQ(circuits.size(), cpus_);
   EXPECT_EQ(circuits[0].tracked, 2u);
-  EXPECT_EQ(circuits[1].tracked, 2u);
+  EXPECT_EQ(circuits[1].tracked, 3u);
   ASSERT_EQ(circuits[0].not_closed.size(), 2u);
   for (const XdpCircuit& c : circuits[0].not_closed) {
     if (c.fingerprint == a) {
@@ -176,7 +192,10 @@ TEST_F(XdpStatsTest, CircuitsPerCpu) {
       EXPECT_EQ(c.state, engine::CircuitState::kHalfOpen);
     }
   }
-  EXPECT_TRUE(circuits[1].not_closed.empty());  // b closed, stranger not asked about
+  // b closed, stranger not asked about; a suspected.
+  ASSERT_EQ(circuits[1].not_closed.size(), 1u);
+  EXPECT_EQ(circuits[1].not_closed[0].fingerprint, a);
+  EXPECT_EQ(circuits[1].not_closed[0].state, engine::CircuitState::kSuspected);
   EXPECT_TRUE(reader.read_circuits(nullptr, now)[0].not_closed.empty());
 }
 
