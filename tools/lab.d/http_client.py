@@ -38,12 +38,19 @@ def get(conn):
 
 
 def cmd_connect(vip, port, count, timeout):
-    out = {"ok": 0, "failed": 0, "backends": {}, "versions": {}, "max_seconds": 0.0,
-           "errors": []}
+    # failed = connect_failed (no handshake within the timeout) + failures of
+    # the request on an open connection (e.g. its backend vanished mid-request).
+    out = {"ok": 0, "failed": 0, "connect_failed": 0, "backends": {}, "versions": {},
+           "max_seconds": 0.0, "errors": []}
     for _ in range(count):
         start = time.monotonic()
         conn = http.client.HTTPConnection(vip, port, timeout=timeout)
         try:
+            try:
+                conn.connect()
+            except OSError:
+                out["connect_failed"] += 1
+                raise
             backend, version = get(conn)
             out["ok"] += 1
             out["backends"][backend] = out["backends"].get(backend, 0) + 1
