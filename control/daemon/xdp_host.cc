@@ -131,9 +131,14 @@ class XdpHost final : public DataplaneHost {
 
   void stop() override {
     if (!loader_) return;
+    // The hint names the pin root actually used: a detach run without it
+    // would look in the default one and leave these pins behind.
+    const std::string pin_dir = options_.xdp_pin_root == DaemonOptions{}.xdp_pin_root
+                                    ? std::string()
+                                    : " --xdp-pin-dir " + options_.xdp_pin_root;
     spdlog::info("the XDP program stays attached to {} and forwards on (pins in {}); "
-                 "`sluiced --dataplane xdp --xdp-interface {} --xdp-detach` removes it",
-                 options_.xdp_interface, loader_->pin_folder(), options_.xdp_interface);
+                 "`sluiced --dataplane xdp --xdp-interface {}{} --xdp-detach` removes it",
+                 options_.xdp_interface, loader_->pin_folder(), options_.xdp_interface, pin_dir);
   }
 
  private:

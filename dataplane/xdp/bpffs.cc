@@ -34,7 +34,22 @@ void make_folders(const std::string& folder) {
   }
 }
 
+std::string read_link(const char* path) {
+  char buf[256];
+  const ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 }  // namespace
+
+std::string bpffs_mount_refusal(const std::string& self_ns, const std::string& init_ns) {
+  if (!self_ns.empty() && self_ns == init_ns) return "";
+  return init_ns.empty()
+             ? "whether this is the host's mount namespace cannot be told (/proc/1/ns/mnt is "
+               "unreadable)"
+             : "this process runs in a private mount namespace (" + self_ns + ", PID 1 has " +
+                   init_ns + "; `ip netns exec` makes one and remounts /sys)";
+}
 
 bool on_bpffs(const std::string& path) {
   struct statfs fs {};
@@ -55,6 +70,18 @@ void prepare_pin_folder(const std::string& folder) {
     if (!default_mount || !pin_exists(kDefaultBpffs) || on_bpffs(kDefaultBpffs)) {
       throw XdpError("cannot pin the XDP program in " + folder + ": " + existing +
                      " is not on a bpffs (mount one: mount -t bpf bpf DIR)");
+    }
+    const std::string refusal =
+        bpffs_mount_refusal(read_link("/proc/self/ns/mnt"), read_link("/proc/1/ns/mnt"));
+    if (!refusal.empty()) {
+      throw XdpError(
+          std::string("no bpffs at ") + kDefaultBpffs + ", and sluiced will not mount one: " +
+          refusal + ". A bpffs mounted here would vanish when sluiced exits, taking the pins of " +
+          folder + " with it: the next start would replace the XDP program instead of adopting "
+          "it, losing every flow. Mount one where every start sees it, outside any `ip netns "
+          "exec` (e.g. mkdir -p /run/sluice/bpffs && mount -t bpf bpf /run/sluice/bpffs), and "
+          "pass --xdp-pin-dir /run/sluice/bpffs/sluice; or mount -t bpf bpf " +
+          kDefaultBpffs + " in the host's mount namespace and run sluiced there");
     }
     if (mount("bpf", kDefaultBpffs, "bpf", 0, "mode=0700") != 0) {
       throw XdpError(std::string("no bpffs at ") + kDefaultBpffs + " and mounting one failed: " +

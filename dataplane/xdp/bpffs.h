@@ -14,8 +14,19 @@ inline constexpr const char* kDefaultBpffs = "/sys/fs/bpf";
 // Makes sure `folder` can hold pins, creating it (and its parents) if
 // needed: its nearest existing ancestor must be on a bpffs. The default
 // mount point (/sys/fs/bpf) is mounted when nothing is mounted there, as
-// systemd does at boot. Throws XdpError naming the folder otherwise.
+// systemd does at boot, but only in the mount namespace of PID 1: a bpffs
+// mounted in a private mount namespace (the one `ip netns exec` makes,
+// which also remounts /sys and so hides the host's /sys/fs/bpf) vanishes
+// with the last process in it, and with it the pins: the next sluiced
+// would replace the program instead of adopting it, losing every flow.
+// Throws XdpError naming the folder, and the fix, otherwise.
 void prepare_pin_folder(const std::string& folder);
+
+// Why sluiced must not mount a bpffs itself here, or "" when it may:
+// `self_ns` and `init_ns` are the targets of /proc/self/ns/mnt and
+// /proc/1/ns/mnt ("mnt:[4026531840]"), empty when unreadable (PID 1's is
+// unreadable in some containers: then nobody can tell, and it refuses).
+std::string bpffs_mount_refusal(const std::string& self_ns, const std::string& init_ns);
 
 // Whether `path` is on a bpffs (false when it does not exist).
 bool on_bpffs(const std::string& path);

@@ -241,6 +241,16 @@ check "no such port" 1 'port.device: no DPDK port named "net_af_packet1" (ports 
   ip netns exec "$NS" "$SLUICED" --profile "$TMP/wrong-port.ini" --hash-seed "$SEED"
 rm -rf "/var/run/dpdk/$P-port"
 
+# XDP with the default pin folder under `ip netns exec`: /sys is remounted
+# there, hiding the host's /sys/fs/bpf, and a bpffs sluiced mounted itself
+# would vanish when it exits, pins and all (the next start would replace
+# the program instead of adopting it): refused, with the fix.
+check "xdp pins under ip netns exec" 1 "and sluiced will not mount one" \
+  ip netns exec "$NS" "$SLUICED" --dataplane xdp --xdp-interface "$P-a" --hash-seed "$SEED" \
+  --state-dir "$TMP/xdp-state" --socket "$TMP/xdp.sock" --next-hop-mac 02:00:00:00:00:01 \
+  --outer-source-v4 10.77.0.2
+not_in_output "xdp pins under ip netns exec" "attached"
+
 # stats EXPR: EXPR over the stats file's JSON as `d`, printed; fails while
 # the file is absent or not valid JSON.
 stats() {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -418,4 +419,15 @@ TEST_F(XdpLoaderTest, ErrorsNameTheInterfaceAndPath) {
 }
 
 }  // namespace
+// sluiced mounts a bpffs itself only in PID 1's mount namespace (bpffs.h):
+// one mounted anywhere else vanishes with the process, pins and all.
+TEST(BpffsMountRefusal, AllowedOnlyInTheMountNamespaceOfPid1) {
+  EXPECT_EQ(bpffs_mount_refusal("mnt:[4026531840]", "mnt:[4026531840]"), "");
+  EXPECT_THAT(bpffs_mount_refusal("mnt:[4026532999]", "mnt:[4026531840]"),
+              ::testing::HasSubstr("private mount namespace"));
+  EXPECT_THAT(bpffs_mount_refusal("mnt:[4026532999]", ""),
+              ::testing::HasSubstr("cannot be told"));
+  EXPECT_NE(bpffs_mount_refusal("", ""), "");  // neither readable: no mount either
+}
+
 }  // namespace sluice::xdp
