@@ -75,10 +75,9 @@ void HealthChecker::confirm(const std::string& service, const engine::IpAddress&
   {
     std::lock_guard lock(mu_);
     // Bounded: a backend asked twice before the next turn is confirmed once.
-    for (const auto& [s, a] : pending_confirms_) {
-      if (s == service && a == address) return;
-    }
-    pending_confirms_.emplace_back(service, address);
+    BackendKey key(service, address);
+    if (!pending_confirm_set_.insert(key).second) return;
+    pending_confirms_.push_back(std::move(key));
   }
   prober_.wake();
 }
@@ -169,13 +168,10 @@ void HealthChecker::apply_targets(int64_t now) {
   std::vector<HealthTarget> targets = std::move(*pending_targets_);
   pending_targets_.reset();
   // Current entries by backend identity.
-  std::map<std::pair<std::string, engine::IpAddress>, uint64_t> current;
-  for (uint64_t id : order_) {
-    const Entry& e = *entries_.at(id);
-    current.emplace(std::make_pair(e.target.service, e.target.address), id);
-  }
+  std::map<BackendKey, uint64_t> current = std::move(by_backend_);
+  by_backend_.clear();
   std::vector<uint64_t> order;
-  std::set<std::pair<std::string, engine::IpAddress>> seen;
+  std::set<BackendKey> seen;
   for (HealthTarget& t : targets) {
     if (t.config.type == engine::HealthCheckType::kNone) continue;
     auto key = std::make_pair(t.service, t.address);
@@ -196,21 +192,20 @@ void HealthChecker::apply_targets(int64_t now) {
   }
   for (const auto& [key, id] : current) remove_entry(id);
   order_ = std::move(order);
+  for (uint64_t id : order_) {
+    const Entry& e = *entries_.at(id);
+    by_backend_.emplace(BackendKey(e.target.service, e.target.address), id);
+  }
 }
 
 void HealthChecker::apply_confirms(int64_t now) {
-  std::vector<std::pair<std::string, engine::IpAddress>> confirms;
+  std::vector<BackendKey> confirms;
   confirms.swap(pending_confirms_);
-  for (const auto& [service, address] : confirms) {
-    Entry* e = nullptr;
-    for (uint64_t id : order_) {
-      Entry& candidate = *entries_.at(id);
-      if (candidate.target.service == service && candidate.target.address == address) {
-        e = &candidate;
-        break;
-      }
-    }
-    if (e == nullptr) continue;  // not checked (any more)
+  pending_confirm_set_.clear();
+  for (const BackendKey& key : confirms) {
+    const auto found = by_backend_.find(key);
+    if (found == by_backend_.end()) continue;  // not checked (any more)
+    Entry* e = entries_.at(found->second).get();
     if (e->last_confirm_us &&
         now - *e->last_confirm_us < options_.confirm_interval_ms * kUsPerMs) {
       ++stats_.confirm_limited;

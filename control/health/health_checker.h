@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -185,9 +186,16 @@ class HealthChecker {
 
   mutable std::mutex mu_;  // everything below
   std::optional<std::vector<HealthTarget>> pending_targets_;
-  std::vector<std::pair<std::string, engine::IpAddress>> pending_confirms_;
+  // Confirmations asked since the last turn, in order, and the same as a
+  // set: a backend asked again before the turn is confirmed once, found in
+  // O(log n) however many backends are suspected at once (a spoofer can
+  // make every one of them suspected).
+  using BackendKey = std::pair<std::string, engine::IpAddress>;  // (service, address)
+  std::vector<BackendKey> pending_confirms_;
+  std::set<BackendKey> pending_confirm_set_;
   std::unordered_map<uint64_t, std::unique_ptr<Entry>> entries_;
   std::vector<uint64_t> order_;  // entry ids in set_targets() order
+  std::map<BackendKey, uint64_t> by_backend_;  // the entries of order_, by backend
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   std::deque<std::pair<uint64_t, int64_t>> waiting_;  // (entry id, due) beyond the limit
   std::unordered_map<uint64_t, uint64_t> probes_;     // probe id -> entry id
