@@ -31,7 +31,6 @@
 
 #include "dataplane/dpdk/worker_loop.h"
 
-
 struct rte_ring;
 
 namespace sluice::dpdk {

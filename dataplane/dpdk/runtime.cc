@@ -248,9 +248,7 @@ rte_mempool* DpdkRuntime::pool_for_node(int node, const RuntimeOptions& o) {
                        "); lower mempool.mbufs or give the EAL more memory");
   }
   pools_.emplace(node, pool);
-  numa_summary_ += "; mbuf pool " + mbuf_pool_name(node) + " (" +
-                   std::to_string(pool->nb_mem_chunks) + " memory chunk" +
-                   (pool->nb_mem_chunks == 1 ? ")" : "s)");
+  numa_summary_ += "; mbuf pool " + mbuf_pool_name(node);
   return pool;
 }
 
