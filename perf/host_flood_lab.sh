@@ -65,7 +65,7 @@ cleanup() {
   if [ -n "$gen_pid" ]; then kill "$gen_pid" 2>/dev/null || true; wait "$gen_pid" 2>/dev/null || true; fi
   if [ -s "$iperf_pidfile" ]; then kill "$(cat "$iperf_pidfile")" 2>/dev/null || true; fi
   "$lab" down >/dev/null 2>&1 || true
-  rm -rf "$work"
+  rm -rf "$work" "/var/run/dpdk/$prefix-floodgen"  # the generator's EAL runtime folder
 }
 trap cleanup EXIT
 
