@@ -36,6 +36,8 @@ cleanup() {
   if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null; fi
   rm -rf "$TMP"
   rm -rf "/var/run/dpdk/$P-run" "/var/run/dpdk/$P-port" 2>/dev/null
+  # sluiced's DPDK flow state files (default --flow-state-dir, named by the port).
+  rm -rf "/dev/shm/sluice-flows-$P-"* 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
