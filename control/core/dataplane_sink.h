@@ -107,6 +107,13 @@ class DataplaneSink {
   // costs time in proportion to the tables' size: for a cache refreshed
   // about once a second, not for every request.
   virtual FlowCensus flow_census(const engine::Snapshot& snapshot) const = 0;
+
+  // Why this process cannot vouch for what the dataplane forwards right
+  // now (its XDP program was detached or replaced behind its back, say);
+  // empty while it can. Cheap: read by the control core a few times a
+  // second and before answering "applied". While it is non-empty,
+  // wait_applied() answers false and health is NOT_SERVING.
+  virtual std::string fault() const { return {}; }
 };
 
 }  // namespace sluice::control
