@@ -38,6 +38,8 @@ cleanup() {
   rm -rf "/var/run/dpdk/$P-run" "/var/run/dpdk/$P-port" 2>/dev/null
   # sluiced's DPDK flow state files (default --flow-state-dir, named by the port).
   rm -rf "/dev/shm/sluice-flows-$P-"* 2>/dev/null
+  # sluiced's ownership lock files (control/daemon/interface_lock.h) of our veth.
+  rm -f /run/sluice/locks/*[-_]"$P-a" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP

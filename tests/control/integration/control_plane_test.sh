@@ -21,8 +21,8 @@
 #  2. SIGTERM and a restart on the same state directory: same revision,
 #     same services, and revisions go on from there; the events follower
 #     ends cleanly with the stream.
-#  3. A second sluiced on the same state directory is refused while the
-#     first runs.
+#  3. A second sluiced on the same port, or on the same state directory,
+#     is refused while the first runs.
 #  4. A corrupt state.json (garbage, empty, no revision, a bad address)
 #     refuses the start with exit 2 naming the file, before DPDK starts, and
 #     the file is left byte for byte; restored, sluiced starts on it.
@@ -297,6 +297,12 @@ unchanged "dry run: an invalid change is still refused" 1 \
 # --- A second sluiced on the same state directory, while the first runs ---
 
 ci_sluiced_command "$P-second" "$TMP/second.sock"
+# On the same port it meets the interface's owner first (interface_lock.h);
+# on the veth's other end, the state directory's lock.
+check "second sluiced on the same interface refused" 2 \
+  "interface $P-a is owned by a running sluiced: PID $SLUICED_PID, dataplane dpdk, --state-dir $STATE" \
+  "${CI_COMMAND[@]}"
+CI_COMMAND=("${CI_COMMAND[@]/#port.iface=$P-a/port.iface=$P-b}")
 check "second sluiced on the same state directory refused" 2 \
   "--state-dir $STATE: another sluiced is using it" "${CI_COMMAND[@]}"
 if grep -qE '^(EAL|TELEMETRY)' "$TMP/out"; then

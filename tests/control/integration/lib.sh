@@ -63,6 +63,8 @@ ci_cleanup() {
   local prefix
   for prefix in "${CI_EAL_PREFIXES[@]}"; do rm -rf "/var/run/dpdk/$prefix"; done
   rm -rf "$TMP" "$FLOWS"
+  # sluiced's ownership lock files (control/daemon/interface_lock.h) of our veths.
+  rm -f /run/sluice/locks/*[-_]"$P-a" /run/sluice/locks/*[-_]"$P-b"
 }
 
 fail() {
