@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: sluiced --profile FILE --hash-seed HEX [options]            (DPDK)\n"
     "       sluiced --dataplane xdp --xdp-interface IF --hash-seed HEX [options]\n"
-    "       sluiced --dataplane xdp --xdp-interface IF --xdp-detach\n"
+    "       sluiced --dataplane xdp --xdp-interface IF --xdp-detach [--force]\n"
     "\n"
     "sluiced runs the sluice L4 load balancer: it splits new flows between version\n"
     "pools (canary, blue-green, A/B) and forwards them to backends by IPIP/GUE\n"

@@ -447,6 +447,14 @@ void XdpLoader::attach(bool adopt) {
 }
 
 XdpAttached attached_program(uint32_t ifindex, bool generic, const std::string& interface) {
+  // bpf_xdp_query filters a dump of every link by index: a deleted
+  // interface reads as one without a program. Ask for it by index first.
+  char name[IF_NAMESIZE];
+  if (!if_indextoname(ifindex, name)) {
+    throw XdpError("cannot query the XDP programs of " + interface + ": its interface index " +
+                   std::to_string(ifindex) + " is gone (" + std::strerror(errno) +
+                   "; deleted, or recreated with another index)");
+  }
   const AttachedPrograms attached = attached_programs(ifindex, interface);
   XdpAttached out;
   out.id = generic ? attached.generic : attached.native;
