@@ -44,25 +44,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# check NAME WANTED_EXIT PATTERN COMMAND...: runs COMMAND, expects its exit
-# code and PATTERN (a fixed string) in its output (stdout and stderr).
-check() {
-  local name=$1 want=$2 pattern=$3
-  shift 3
-  timeout 60 "$@" </dev/null >"$TMP/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" "$TMP/out"; then
-    fail "$name: exit $rc (wanted $want), wanted \"$pattern\" in:"
-    sed 's/^/    /' "$TMP/out"
-    return 1
-  fi
-  echo "ok: $name"
-}
+source "$(dirname "$0")/../checks.sh"
 
 # refused NAME PATTERN ARGS...: sluiced ARGS exits 2 naming PATTERN, and
 # says so before DPDK starts (no EAL output).
@@ -74,11 +56,6 @@ refused() {
     fail "$name: DPDK started before the error was found:"
     sed 's/^/    /' "$TMP/out"
   fi
-}
-
-# not_in_output NAME TEXT: the last command's output lacks TEXT.
-not_in_output() {
-  if grep -qF -- "$2" "$TMP/out"; then fail "$1: unexpected \"$2\" in: $(cat "$TMP/out")"; fi
 }
 
 # The services file: web on 10.77.100.10:80, stable (weight $1) and canary

@@ -62,33 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# check NAME WANTED_EXIT PATTERN COMMAND...: COMMAND's exit code and
-# PATTERN (a fixed string) in its output.
-check() {
-  local name=$1 want=$2 pattern=$3
-  shift 3
-  timeout 60 "$@" </dev/null >"$TMP/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" "$TMP/out"; then
-    fail "$name: exit $rc (wanted $want), wanted \"$pattern\" in:"
-    sed 's/^/    /' "$TMP/out"
-    return 1
-  fi
-  echo "ok: $name"
-}
-
-# not_in_output NAME TEXT: the last command's output lacks TEXT.
-not_in_output() {
-  if grep -qF -- "$2" "$TMP/out"; then
-    fail "$1: unexpected \"$2\" in:"
-    sed 's/^/    /' "$TMP/out"
-  fi
-}
+source "$(dirname "$0")/../checks.sh"
 
 # wait_log FILE TEXT MILLISECONDS: until FILE holds TEXT after its first
 # $MARK lines (set by `mark`: only what was logged since counts); false
@@ -186,45 +160,44 @@ check "--xdp-detach while owned" 1 \
 [ -e "$PINS/$P-a/program" ] || fail "the refused --xdp-detach removed pins"
 
 # --- 3. Detached and replaced behind the owner's back ---
+# expect_logged NAME TEXT: the owner logs TEXT within 1 s (since `mark`).
+expect_logged() {
+  if wait_log "$TMP/owner.log" "$2" 1000; then
+    echo "ok: $1"
+  else
+    owner_failed "$1: no \"$2\" in the owner's log within 1 s"
+  fi
+}
+# reattach_ours NAME: our pinned program attached again by hand clears the fault.
+reattach_ours() {
+  mark
+  ip netns exec "$P-n1" bpftool net attach xdp pinned "$PINS/$P-a/program" dev "$P-a"
+  expect_logged "$1" "XDP program id $OUR_ID is attached to $P-a again"
+}
+
 mark
 detached_at=$(date +%s%3N)
 ip -n "$P-n1" link set dev "$P-a" xdp off
-if wait_log "$TMP/owner.log" "XDP FAULT: sluiced's XDP program (id $OUR_ID) was detached from $P-a" 1000; then
-  echo "ok: detach behind its back logged within 1 s ($(($(date +%s%3N) - detached_at)) ms, polled every 50 ms)"
-else
-  owner_failed "no 'XDP FAULT ... detached' line within 1 s of ip link set xdp off"
-fi
+expect_logged "detach behind its back logged" \
+  "XDP FAULT: sluiced's XDP program (id $OUR_ID) was detached from $P-a"
+echo "    noticed after $(($(date +%s%3N) - detached_at)) ms (the log polled every 50 ms)"
 ctl "set-weights --wait while detached" 1 "not every worker forwards with it" \
   set-weights web stable=50 canary=50 --wait=2
 not_in_output "set-weights --wait while detached" "applied on every worker"
 
-mark
-ip netns exec "$P-n1" bpftool net attach xdp pinned "$PINS/$P-a/program" dev "$P-a"
-if wait_log "$TMP/owner.log" "XDP program id $OUR_ID is attached to $P-a again" 1000; then
-  echo "ok: our program attached again clears the fault"
-else
-  owner_failed "no 'attached to $P-a again' line after re-attaching the pinned program"
-fi
+reattach_ours "our program attached again clears the fault"
 ctl "set-weights --wait after re-attach" 0 "applied on every worker" \
   set-weights web stable=60 canary=40 --wait=5
 
 mark
 ip -n "$P-n1" link set dev "$P-a" xdp off
 ip -n "$P-n1" link set dev "$P-a" xdp obj "$XDP_PASS" sec xdp
-if wait_log "$TMP/owner.log" "replaced sluiced's XDP program (id $OUR_ID) on $P-a" 1000; then
-  echo "ok: replacement logged"
-else
-  owner_failed "no 'replaced' fault after another program was attached"
-fi
-grep -qF '(id '"$(attached_id)"', "sluice_xdp_pass")' "$TMP/owner.log" ||
-  owner_failed "the replacement does not name the other program by id and name"
+expect_logged "replacement logged, naming the other program" \
+  "another XDP program (id $(attached_id), \"sluice_xdp_pass\") replaced sluiced's XDP program (id $OUR_ID) on $P-a"
 ctl "set-weights --wait while replaced" 1 "not every worker forwards with it" \
   set-weights web stable=70 canary=30 --wait=2
 ip -n "$P-n1" link set dev "$P-a" xdp off
-mark
-ip netns exec "$P-n1" bpftool net attach xdp pinned "$PINS/$P-a/program" dev "$P-a"
-wait_log "$TMP/owner.log" "XDP program id $OUR_ID is attached to $P-a again" 1000 ||
-  owner_failed "not back after the second re-attach"
+reattach_ours "our program back after the replacement"
 
 # --- 4. Forced detach, then an ordinary one once the owner is gone ---
 mark
@@ -232,11 +205,8 @@ check "--xdp-detach --force while owned" 0 "program detached" "${detach_args[@]}
 grep -qF "detaching anyway: sluiced PID $OWNER stays running" "$TMP/out" ||
   fail "--force does not warn about the running owner: $(cat "$TMP/out")"
 [ "$(attached_id)" = 0 ] || fail "--force left a program attached"
-if wait_log "$TMP/owner.log" "XDP FAULT: sluiced's XDP program (id $OUR_ID) was detached" 1000; then
-  echo "ok: the owner reports the forced detach"
-else
-  owner_failed "the owner did not report the forced detach"
-fi
+expect_logged "the owner reports the forced detach" \
+  "XDP FAULT: sluiced's XDP program (id $OUR_ID) was detached"
 kill -TERM "$OWNER"
 wait "$OWNER"
 rc=$?

@@ -39,21 +39,6 @@ ci_require_root
 ci_make_namespace
 export SLUICECTL_SOCKET="$SOCK"
 
-# check NAME WANTED_EXIT PATTERN COMMAND...: runs COMMAND, expects its exit
-# status and PATTERN (a fixed string) in its output (stdout and stderr).
-check() {
-  local name=$1 want=$2 pattern=$3
-  shift 3
-  timeout 60 "$@" </dev/null >"$TMP/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" "$TMP/out"; then
-    fail "$name: exit $rc (wanted $want), wanted \"$pattern\" in:"
-    sed 's/^/    /' "$TMP/out"
-    return 1
-  fi
-  echo "ok: $name"
-}
-
 # ctl NAME WANTED_EXIT PATTERN ARGS...: check, on sluicectl ARGS.
 ctl() {
   local name=$1 want=$2 pattern=$3

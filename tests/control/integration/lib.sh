@@ -67,10 +67,8 @@ ci_cleanup() {
   rm -f /run/sluice/locks/*[-_]"$P-a" /run/sluice/locks/*[-_]"$P-b"
 }
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# fail, check, not_in_output.
+source "$(dirname "${BASH_SOURCE[0]}")/../checks.sh"
 
 ci_finish() {
   if [ "$failures" -ne 0 ]; then
