@@ -176,6 +176,11 @@ class XdpHost final : public DataplaneHost {
 
   void stop() override {
     if (!loader_) return;
+    if (const std::string fault = attachment_->check(); !fault.empty()) {
+      spdlog::warn("stopping with the XDP fault unresolved; what {} forwards is not this "
+                   "sluiced's program", options_.xdp_interface);
+      return;
+    }
     // The hint names the pin root actually used: a detach run without it
     // would look in the default one and leave these pins behind.
     const std::string pin_dir = options_.xdp_pin_root == DaemonOptions{}.xdp_pin_root
@@ -215,10 +220,12 @@ int detach_xdp(const DaemonOptions& options) {
                   options.xdp_interface, error);
     return 1;
   }
-  if (!lock) {
+  if (!lock && owner != 0) {
     spdlog::warn("--xdp-detach {} --force: {}; detaching anyway: sluiced PID {} stays running "
                  "and reports the fault until it is stopped",
                  options.xdp_interface, error, owner);
+  } else if (!lock) {
+    spdlog::warn("--xdp-detach {} --force: {}; detaching anyway", options.xdp_interface, error);
   }
   try {
     const xdp::XdpRemoval r = xdp::detach_and_remove(loader_options(options));

@@ -211,6 +211,10 @@ kill -TERM "$OWNER"
 wait "$OWNER"
 rc=$?
 [ "$rc" -eq 0 ] || owner_failed "SIGTERM: exit $rc"
+# Its goodbye must not claim a program that is no longer there.
+grep -qF "stopping with the XDP fault unresolved" "$TMP/owner.log" &&
+  ! grep -qF "stays attached to $P-a and forwards on" "$TMP/owner.log" ||
+  owner_failed "a faulted owner's stop log claims its program stays attached"
 check "--xdp-detach once the owner stopped" 0 "--xdp-detach $P-a" "${detach_args[@]}"
 not_in_output "--xdp-detach once the owner stopped" "refused"
 
