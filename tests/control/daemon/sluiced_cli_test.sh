@@ -44,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# shellcheck source=tests/control/checks.sh
 source "$(dirname "$0")/../checks.sh"
 
 # refused NAME PATTERN ARGS...: sluiced ARGS exits 2 naming PATTERN, and

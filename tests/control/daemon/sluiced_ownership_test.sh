@@ -62,6 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# shellcheck source=tests/control/checks.sh
 source "$(dirname "$0")/../checks.sh"
 
 # wait_log FILE TEXT MILLISECONDS: until FILE holds TEXT after its first
@@ -102,11 +103,11 @@ cat >"$TMP/services.json" <<'EOF'
                { "name": "canary", "weight": 10, "backends": [ { "address": "10.77.0.31" } ] } ] } ] }
 EOF
 
-# xdp_args NS STATE: a control-plane XDP sluiced on NS's $P-a.
-xdp_args() {
-  echo ip netns exec "$1" "$SLUICED" --dataplane xdp --xdp-interface "$P-a" --xdp-pin-dir "$PINS" \
-    --hash-seed "$SEED" --state-dir "$TMP/$2" --socket "$TMP/$2.sock" \
-    --next-hop-mac 02:00:00:00:00:01 --outer-source-v4 10.77.0.2
+# xdp_sluiced NS STATE: XDP_SLUICED, a control-plane XDP sluiced on NS's $P-a.
+xdp_sluiced() {
+  XDP_SLUICED=(ip netns exec "$1" "$SLUICED" --dataplane xdp --xdp-interface "$P-a"
+    --xdp-pin-dir "$PINS" --hash-seed "$SEED" --state-dir "$TMP/$2" --socket "$TMP/$2.sock"
+    --next-hop-mac 02:00:00:00:00:01 --outer-source-v4 10.77.0.2)
 }
 detach_args=(ip netns exec "$P-n1" "$SLUICED" --dataplane xdp --xdp-interface "$P-a"
              --xdp-pin-dir "$PINS" --xdp-detach)
@@ -122,7 +123,8 @@ attached_id() {
 }
 
 # --- The owner ---
-$(xdp_args "$P-n1" a) </dev/null >"$TMP/owner.log" 2>&1 &
+xdp_sluiced "$P-n1" a
+"${XDP_SLUICED[@]}" </dev/null >"$TMP/owner.log" 2>&1 &
 OWNER=$!
 PIDS+=("$OWNER")
 if ! wait_log "$TMP/owner.log" "control API listening on unix:$TMP/a.sock" 30000; then
@@ -135,15 +137,17 @@ OUR_ID=$(attached_id)
 ctl "apply" 0 "applied on every worker" apply -f "$TMP/services.json" --wait=5
 
 # --- 1. Second owners refused, before they touch pins or the port ---
+xdp_sluiced "$P-n1" b
 check "second sluiced on the same interface" 2 \
   "refusing to start: interface $P-a is owned by a running sluiced: PID $OWNER, dataplane xdp, --state-dir $TMP/a" \
-  $(xdp_args "$P-n1" b)
+  "${XDP_SLUICED[@]}"
 not_in_output "second sluiced on the same interface" "XDP program"
 [ "$(attached_id)" = "$OUR_ID" ] || fail "the refused sluiced changed the attached program"
 
+xdp_sluiced "$P-n2" c
 check "same pin folder from another namespace" 2 \
   "refusing to start: XDP pin folder $PINS/$P-a is owned by a running sluiced: PID $OWNER" \
-  $(xdp_args "$P-n2" c)
+  "${XDP_SLUICED[@]}"
 not_in_output "same pin folder from another namespace" "XDP program"
 
 check "DPDK sluiced on the owned interface" 2 \
@@ -212,9 +216,10 @@ wait "$OWNER"
 rc=$?
 [ "$rc" -eq 0 ] || owner_failed "SIGTERM: exit $rc"
 # Its goodbye must not claim a program that is no longer there.
-grep -qF "stopping with the XDP fault unresolved" "$TMP/owner.log" &&
-  ! grep -qF "stays attached to $P-a and forwards on" "$TMP/owner.log" ||
+if ! grep -qF "stopping with the XDP fault unresolved" "$TMP/owner.log" ||
+  grep -qF "stays attached to $P-a and forwards on" "$TMP/owner.log"; then
   owner_failed "a faulted owner's stop log claims its program stays attached"
+fi
 check "--xdp-detach once the owner stopped" 0 "--xdp-detach $P-a" "${detach_args[@]}"
 not_in_output "--xdp-detach once the owner stopped" "refused"
 

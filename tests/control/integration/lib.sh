@@ -68,6 +68,7 @@ ci_cleanup() {
 }
 
 # fail, check, not_in_output.
+# shellcheck source=tests/control/checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../checks.sh"
 
 ci_finish() {
