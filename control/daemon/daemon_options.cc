@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: sluiced --profile FILE --hash-seed HEX [options]            (DPDK)\n"
     "       sluiced --dataplane xdp --xdp-interface IF --hash-seed HEX [options]\n"
-    "       sluiced --dataplane xdp --xdp-interface IF --xdp-detach\n"
+    "       sluiced --dataplane xdp --xdp-interface IF --xdp-detach [--force]\n"
     "\n"
     "sluiced runs the sluice L4 load balancer: it splits new flows between version\n"
     "pools (canary, blue-green, A/B) and forwards them to backends by IPIP/GUE\n"
@@ -264,7 +264,12 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "goes on when sluiced exits or crashes, and the next sluiced adopts them")
       ("xdp-detach", po::bool_switch(&o.xdp_detach),
        "detach the XDP program from --xdp-interface, remove its pins (flows, circuits and "
-       "configuration are lost) and exit; forwarding through it stops");
+       "configuration are lost) and exit; forwarding through it stops. Refused while a "
+       "running sluiced owns the interface or pin folder (the error names its PID)")
+      ("force", po::bool_switch(&o.force),
+       "with --xdp-detach: detach and remove even while a running sluiced owns them; that "
+       "sluiced goes on running, reports the fault (its program is gone) and does not "
+       "re-attach it: stop it too");
   po::options_description forwarding("Forwarding");
   forwarding.add_options()
       ("services", po::value(&o.services_path),
@@ -378,6 +383,7 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     if (!o.profile_path.empty() || !o.profile_overrides.empty()) {
       return fail("--profile and --profile-set configure DPDK; --dataplane xdp takes --xdp-* options");
     }
+    if (o.force && !o.xdp_detach) return fail("--force goes with --xdp-detach");
     // The one-shot removal needs nothing else.
     if (o.xdp_detach) {
       result.options = std::move(o);
@@ -387,6 +393,7 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
     if (o.xdp_detach || !o.xdp_interface.empty()) {
       return fail("--xdp-interface and --xdp-detach need --dataplane xdp");
     }
+    if (o.force) return fail("--force goes with --xdp-detach");
     if (o.profile_path.empty()) return fail("--profile is required with --dataplane dpdk");
   } else {
     return fail("--dataplane: \"" + o.dataplane + "\" is neither dpdk nor xdp");

@@ -62,6 +62,9 @@ struct DaemonOptions {
   bool xdp_generic = false;
   std::string xdp_pin_root = "/sys/fs/bpf/sluice";
   bool xdp_detach = false;
+  // --force with --xdp-detach: detach even while a running sluiced owns
+  // the interface (control/daemon/interface_lock.h).
+  bool force = false;
 };
 
 struct ParsedOptions {

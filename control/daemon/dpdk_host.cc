@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // --dataplane dpdk: the hardware profile, the DPDK runtime (EAL, port, RSS
 // queues, one worker per queue, TAP exception path) and its sink.
+//
+// One owner (interface_lock.h): the kernel interface the port drives
+// (port.iface, which the af_xdp/af_packet vdevs name) is locked, so that a
+// second sluiced, on either dataplane, cannot drive it too; a port without
+// one is locked by its device name when that is a PCI address. A purely
+// virtual port (net_null, net_ring) belongs to its process: nothing to lock.
 #include <cctype>
 #include <fstream>
 #include <map>
+
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "control/daemon/dataplane_host.h"
 #include "control/daemon/dpdk_dataplane_sink.h"
+#include "control/daemon/interface_lock.h"
 #include "dataplane/dpdk/hardware_profile.h"
 #include "dataplane/dpdk/runtime.h"
 
@@ -54,7 +63,7 @@ class DpdkHost final : public DataplaneHost {
                     options_.profile_path);
       return false;
     }
-    return true;
+    return lock_port();
   }
 
   bool open() override {
@@ -125,6 +134,26 @@ class DpdkHost final : public DataplaneHost {
     return o;
   }
 
+  // Before EAL touches the port (interface_lock.h).
+  bool lock_port() {
+    std::vector<LockTarget> targets;
+    if (!profile_->port.iface.empty()) {
+      targets.push_back(interface_lock_target(profile_->port.iface));
+    } else if (profile_->port.device.find(':') != std::string::npos) {
+      targets.push_back(dpdk_port_lock_target(profile_->port.device));
+    }
+    if (targets.empty()) return true;
+    std::string error;
+    const LockOwner me{static_cast<long>(::getpid()), "dpdk", options_.state_dir};
+    lock_ = OwnershipLock::acquire(kDefaultLockFolder, targets, me, &error);
+    if (!lock_) {
+      spdlog::error("refusing to start: {}", error);
+      return false;
+    }
+    spdlog::info("owner of {} (locks in {})", lock_->summary(), kDefaultLockFolder);
+    return true;
+  }
+
   // --flow-state-dir, else one folder per port on tmpfs: /dev/shm is tmpfs
   // on every Linux (POSIX shared memory), where /run may be a disk.
   std::string flow_state_dir(const dpdk::HardwareProfile& p) const {
@@ -141,6 +170,7 @@ class DpdkHost final : public DataplaneHost {
 
   const DaemonOptions& options_;
   std::optional<dpdk::HardwareProfile> profile_;
+  std::unique_ptr<OwnershipLock> lock_;  // held until the process exits
   std::unique_ptr<dpdk::DpdkRuntime> runtime_;
   std::unique_ptr<DpdkDataplaneSink> sink_;
 };

@@ -10,6 +10,9 @@
 // "backend_health" map, written in place; the flow census walks its "flows"
 // map from here (dataplane/xdp/flow_census.h) and removes the handshakes
 // that expired unseen, which stats() then adds to the program's counts.
+// fault() is the attachment watch's (xdp_attachment_watch.h): while the
+// program on the interface is not the one this sluiced attached, nothing
+// forwards with what it publishes, and wait_applied answers false.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/core/dataplane_sink.h"
+#include "control/daemon/xdp_attachment_watch.h"
 #include "dataplane/engine/mtu_check.h"
 #include "dataplane/xdp/backend_health.h"
 #include "dataplane/xdp/flow_census.h"
@@ -33,10 +37,15 @@ namespace sluice::control {
 
 class XdpDataplaneSink final : public DataplaneSink {
  public:
-  // port_mtu: the interface's MTU now (0: unknown).
+  // port_mtu: the interface's MTU now (0: unknown); attachment: whether
+  // our program is still the one attached.
   XdpDataplaneSink(xdp::XdpPublisher& publisher, const xdp::XdpMaps& maps,
-                   std::function<uint32_t()> port_mtu)
-      : publisher_(publisher), maps_(maps), reader_(maps), port_mtu_(std::move(port_mtu)) {}
+                   std::function<uint32_t()> port_mtu, XdpAttachmentWatch& attachment)
+      : publisher_(publisher),
+        maps_(maps),
+        reader_(maps),
+        port_mtu_(std::move(port_mtu)),
+        attachment_(attachment) {}
 
   // DataplaneSink
   std::string kind() const override { return "xdp"; }
@@ -60,9 +69,14 @@ class XdpDataplaneSink final : public DataplaneSink {
       spdlog::error("XDP: generation {} not published: {}", generation, e.what());
     }
   }
+  // The maps reached every CPU's view, and the program reading them is
+  // still ours: asked afresh before and after (a detach may come while
+  // waiting), not from the latest housekeeping check.
   bool wait_applied(uint64_t generation, std::chrono::steady_clock::time_point until) override {
-    return publisher_.wait_applied(generation, until);
+    if (!attachment_.check().empty()) return false;
+    return publisher_.wait_applied(generation, until) && attachment_.check().empty();
   }
+  std::string fault() const override { return attachment_.fault(); }
   std::vector<uint64_t> worker_generations() const override {
     return publisher_.worker_generations();
   }
@@ -153,6 +167,7 @@ class XdpDataplaneSink final : public DataplaneSink {
   xdp::XdpMaps maps_;
   xdp::XdpStatsReader reader_;
   std::function<uint32_t()> port_mtu_;
+  XdpAttachmentWatch& attachment_;
   // Handshakes the censuses found expired (the program counts only those a
   // packet finds): added to every stats() reading.
   mutable xdp::ExpiredHandshakeCounts expired_;

@@ -8,6 +8,12 @@
 // before; a fresh one hands every frame to the kernel until the first
 // snapshot lands), and it stays attached and pinned when sluiced stops or
 // crashes, so a restart or an upgrade moves no flow and drops no packet.
+//
+// One owner (interface_lock.h): sluiced locks the interface and the pin
+// folder before it reads a pin, and --xdp-detach refuses while they are
+// locked unless forced. The owner checks from housekeeping that its
+// program is still the attached one (xdp_attachment_watch.h).
+#include <chrono>
 #include <cstring>
 
 #include <net/if.h>
@@ -18,12 +24,18 @@
 #include <spdlog/spdlog.h>
 
 #include "control/daemon/dataplane_host.h"
+#include "control/daemon/interface_lock.h"
+#include "control/daemon/xdp_attachment_watch.h"
 #include "control/daemon/xdp_dataplane_sink.h"
 #include "dataplane/xdp/xdp_loader.h"
 #include "dataplane/xdp/xdp_publisher.h"
 
 namespace sluice::control {
 namespace {
+
+// How often housekeeping asks the kernel whether our program is still
+// attached: a detach is noticed within this (and before any "applied").
+constexpr std::chrono::milliseconds kAttachmentCheckInterval{250};
 
 xdp::XdpLoaderOptions loader_options(const DaemonOptions& o) {
   xdp::XdpLoaderOptions l;
@@ -72,6 +84,12 @@ uint32_t interface_mtu(const std::string& name) {
   return interface_ioctl(name, SIOCGIFMTU, &req, &error) ? static_cast<uint32_t>(req.ifr_mtu) : 0;
 }
 
+// What one sluiced on this interface owns: the interface and the pin folder.
+std::vector<LockTarget> lock_targets(const DaemonOptions& o) {
+  return {interface_lock_target(o.xdp_interface),
+          pin_folder_lock_target(loader_options(o).pin_folder())};
+}
+
 class XdpHost final : public DataplaneHost {
  public:
   explicit XdpHost(const DaemonOptions& options) : options_(options) {}
@@ -88,6 +106,15 @@ class XdpHost final : public DataplaneHost {
                     error);
       return false;
     }
+    // Before any pin is read: a second sluiced must not adopt (and then
+    // overwrite) the maps of a running one.
+    const LockOwner me{static_cast<long>(::getpid()), "xdp", options_.state_dir};
+    lock_ = OwnershipLock::acquire(kDefaultLockFolder, lock_targets(options_), me, &error);
+    if (!lock_) {
+      spdlog::error("refusing to start: {}", error);
+      return false;
+    }
+    spdlog::info("owner of {} (locks in {})", lock_->summary(), kDefaultLockFolder);
     return true;
   }
 
@@ -95,8 +122,23 @@ class XdpHost final : public DataplaneHost {
     try {
       loader_ = std::make_unique<xdp::XdpLoader>(loader_options(options_));
       publisher_ = std::make_unique<xdp::XdpPublisher>(loader_->maps());
+      attachment_ = std::make_unique<XdpAttachmentWatch>(
+          options_.xdp_interface, loader_->program_id(),
+          [ifindex = loader_->ifindex(), generic = options_.xdp_generic,
+           name = options_.xdp_interface] {
+            XdpAttachmentProbe p;
+            try {
+              const xdp::XdpAttached a = xdp::attached_program(ifindex, generic, name);
+              p.id = a.id;
+              p.name = a.name;
+            } catch (const xdp::XdpError& e) {
+              p.error = e.what();
+            }
+            return p;
+          });
       sink_ = std::make_unique<XdpDataplaneSink>(
-          *publisher_, loader_->maps(), [name = options_.xdp_interface] { return interface_mtu(name); });
+          *publisher_, loader_->maps(), [name = options_.xdp_interface] { return interface_mtu(name); },
+          *attachment_);
     } catch (const xdp::XdpError& e) {
       spdlog::error("{}", e.what());
       return false;
@@ -128,9 +170,17 @@ class XdpHost final : public DataplaneHost {
   uint32_t worker_count() const override {
     return static_cast<uint32_t>(publisher_->worker_generations().size());
   }
+  void housekeeping() override {
+    if (attachment_) attachment_->check_every(kAttachmentCheckInterval);
+  }
 
   void stop() override {
     if (!loader_) return;
+    if (const std::string fault = attachment_->check(); !fault.empty()) {
+      spdlog::warn("stopping with the XDP fault unresolved; what {} forwards is not this "
+                   "sluiced's program", options_.xdp_interface);
+      return;
+    }
     // The hint names the pin root actually used: a detach run without it
     // would look in the default one and leave these pins behind.
     const std::string pin_dir = options_.xdp_pin_root == DaemonOptions{}.xdp_pin_root
@@ -144,8 +194,10 @@ class XdpHost final : public DataplaneHost {
  private:
   const DaemonOptions& options_;
   engine::MacAddress mac_{};
+  std::unique_ptr<OwnershipLock> lock_;  // held until the process exits
   std::unique_ptr<xdp::XdpLoader> loader_;
   std::unique_ptr<xdp::XdpPublisher> publisher_;
+  std::unique_ptr<XdpAttachmentWatch> attachment_;
   std::unique_ptr<XdpDataplaneSink> sink_;
 };
 
@@ -156,6 +208,25 @@ std::unique_ptr<DataplaneHost> make_xdp_host(const DaemonOptions& options) {
 }
 
 int detach_xdp(const DaemonOptions& options) {
+  // Held while detaching, so that no sluiced starts halfway through.
+  std::string error;
+  long owner = 0;
+  const LockOwner me{static_cast<long>(::getpid()), "xdp-detach", ""};
+  const std::unique_ptr<OwnershipLock> lock =
+      OwnershipLock::acquire(kDefaultLockFolder, lock_targets(options), me, &error, &owner);
+  if (!lock && !options.force) {
+    spdlog::error("--xdp-detach {}: refused: {}; stop that sluiced first (SIGTERM), or add "
+                  "--force to detach anyway",
+                  options.xdp_interface, error);
+    return 1;
+  }
+  if (!lock && owner != 0) {
+    spdlog::warn("--xdp-detach {} --force: {}; detaching anyway: sluiced PID {} stays running "
+                 "and reports the fault until it is stopped",
+                 options.xdp_interface, error, owner);
+  } else if (!lock) {
+    spdlog::warn("--xdp-detach {} --force: {}; detaching anyway", options.xdp_interface, error);
+  }
   try {
     const xdp::XdpRemoval r = xdp::detach_and_remove(loader_options(options));
     spdlog::info("--xdp-detach {}: {}; {} pin(s) removed from {}/{}", options.xdp_interface,

@@ -446,6 +446,28 @@ void XdpLoader::attach(bool adopt) {
   pin(new_fd, program_pin);
 }
 
+XdpAttached attached_program(uint32_t ifindex, bool generic, const std::string& interface) {
+  // bpf_xdp_query filters a dump of every link by index: a deleted
+  // interface reads as one without a program. Ask for it by index first.
+  char name[IF_NAMESIZE];
+  if (!if_indextoname(ifindex, name)) {
+    throw XdpError("cannot query the XDP programs of " + interface + ": its interface index " +
+                   std::to_string(ifindex) + " is gone (" + std::strerror(errno) +
+                   "; deleted, or recreated with another index)");
+  }
+  const AttachedPrograms attached = attached_programs(ifindex, interface);
+  XdpAttached out;
+  out.id = generic ? attached.generic : attached.native;
+  if (out.id == 0) return out;
+  Fd program(bpf_prog_get_fd_by_id(out.id));
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (program.get() >= 0 && bpf_obj_get_info_by_fd(program.get(), &info, &len) == 0) {
+    out.name = info.name;
+  }
+  return out;
+}
+
 XdpRemoval detach_and_remove(const XdpLoaderOptions& options) {
   XdpRemoval removal;
   const std::string folder = options.pin_folder();

@@ -115,6 +115,19 @@ class XdpLoader {
   uint32_t program_id_ = 0;
 };
 
+// What is attached to an interface in one mode now: the program's id (0:
+// none) and name ("" when none, or when it went away meanwhile).
+struct XdpAttached {
+  uint32_t id = 0;
+  std::string name;
+};
+
+// One netlink query (bpf_xdp_query) and, when a program is attached, one
+// lookup of its name: cheap enough for a few times a second, from
+// housekeeping (never from a forwarding path). Throws XdpError naming the
+// interface when it cannot be queried (it was deleted, say).
+XdpAttached attached_program(uint32_t ifindex, bool generic, const std::string& interface);
+
 // What detach_and_remove() did.
 struct XdpRemoval {
   bool detached = false;     // our program was attached and is no more

@@ -355,6 +355,11 @@ TEST_F(DaemonOptionsTest, XdpDataplaneOptionsAreRead) {
   EXPECT_TRUE(detach.options->xdp_detach);
   EXPECT_EQ(detach.options->xdp_pin_root, "/sys/fs/bpf/sluice");
   EXPECT_FALSE(detach.options->xdp_generic);
+  EXPECT_FALSE(detach.options->force);
+  const ParsedOptions forced =
+      parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--xdp-detach", "--force"});
+  ASSERT_TRUE(forced.options.has_value()) << forced.output;
+  EXPECT_TRUE(forced.options->force);
 }
 
 TEST_F(DaemonOptionsTest, BadXdpOptionsAreErrors) {
@@ -372,6 +377,11 @@ TEST_F(DaemonOptionsTest, BadXdpOptionsAreErrors) {
                "--xdp-interface and --xdp-detach need --dataplane xdp");
   expect_error(parse_with_required({"--xdp-detach"}),
                "--xdp-interface and --xdp-detach need --dataplane xdp");
+  // --force only ever forces a detach, never a start.
+  expect_error(parse({"--dataplane", "xdp", "--xdp-interface", "eth1", "--force", "--hash-seed",
+                      kSeed}),
+               "--force goes with --xdp-detach");
+  expect_error(parse_with_required({"--force"}), "--force goes with --xdp-detach");
 }
 
 // --config reads the same option names from an INI file.

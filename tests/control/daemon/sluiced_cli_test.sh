@@ -38,29 +38,14 @@ cleanup() {
   rm -rf "/var/run/dpdk/$P-run" "/var/run/dpdk/$P-port" 2>/dev/null
   # sluiced's DPDK flow state files (default --flow-state-dir, named by the port).
   rm -rf "/dev/shm/sluice-flows-$P-"* 2>/dev/null
+  # sluiced's ownership lock files (control/daemon/interface_lock.h) of our veth.
+  rm -f /run/sluice/locks/*[-_]"$P-a" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# check NAME WANTED_EXIT PATTERN COMMAND...: runs COMMAND, expects its exit
-# code and PATTERN (a fixed string) in its output (stdout and stderr).
-check() {
-  local name=$1 want=$2 pattern=$3
-  shift 3
-  timeout 60 "$@" </dev/null >"$TMP/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" "$TMP/out"; then
-    fail "$name: exit $rc (wanted $want), wanted \"$pattern\" in:"
-    sed 's/^/    /' "$TMP/out"
-    return 1
-  fi
-  echo "ok: $name"
-}
+# shellcheck source=tests/control/checks.sh
+source "$(dirname "$0")/../checks.sh"
 
 # refused NAME PATTERN ARGS...: sluiced ARGS exits 2 naming PATTERN, and
 # says so before DPDK starts (no EAL output).
@@ -72,11 +57,6 @@ refused() {
     fail "$name: DPDK started before the error was found:"
     sed 's/^/    /' "$TMP/out"
   fi
-}
-
-# not_in_output NAME TEXT: the last command's output lacks TEXT.
-not_in_output() {
-  if grep -qF -- "$2" "$TMP/out"; then fail "$1: unexpected \"$2\" in: $(cat "$TMP/out")"; fi
 }
 
 # The services file: web on 10.77.100.10:80, stable (weight $1) and canary

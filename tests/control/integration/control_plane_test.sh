@@ -21,8 +21,8 @@
 #  2. SIGTERM and a restart on the same state directory: same revision,
 #     same services, and revisions go on from there; the events follower
 #     ends cleanly with the stream.
-#  3. A second sluiced on the same state directory is refused while the
-#     first runs.
+#  3. A second sluiced on the same port, or on the same state directory,
+#     is refused while the first runs.
 #  4. A corrupt state.json (garbage, empty, no revision, a bad address)
 #     refuses the start with exit 2 naming the file, before DPDK starts, and
 #     the file is left byte for byte; restored, sluiced starts on it.
@@ -38,21 +38,6 @@ ci_init "cp$$" "$SLUICED"
 ci_require_root
 ci_make_namespace
 export SLUICECTL_SOCKET="$SOCK"
-
-# check NAME WANTED_EXIT PATTERN COMMAND...: runs COMMAND, expects its exit
-# status and PATTERN (a fixed string) in its output (stdout and stderr).
-check() {
-  local name=$1 want=$2 pattern=$3
-  shift 3
-  timeout 60 "$@" </dev/null >"$TMP/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" "$TMP/out"; then
-    fail "$name: exit $rc (wanted $want), wanted \"$pattern\" in:"
-    sed 's/^/    /' "$TMP/out"
-    return 1
-  fi
-  echo "ok: $name"
-}
 
 # ctl NAME WANTED_EXIT PATTERN ARGS...: check, on sluicectl ARGS.
 ctl() {
@@ -297,6 +282,12 @@ unchanged "dry run: an invalid change is still refused" 1 \
 # --- A second sluiced on the same state directory, while the first runs ---
 
 ci_sluiced_command "$P-second" "$TMP/second.sock"
+# On the same port it meets the interface's owner first (interface_lock.h);
+# on the veth's other end, the state directory's lock.
+check "second sluiced on the same interface refused" 2 \
+  "interface $P-a is owned by a running sluiced: PID $SLUICED_PID, dataplane dpdk, --state-dir $STATE" \
+  "${CI_COMMAND[@]}"
+CI_COMMAND=("${CI_COMMAND[@]/#port.iface=$P-a/port.iface=$P-b}")
 check "second sluiced on the same state directory refused" 2 \
   "--state-dir $STATE: another sluiced is using it" "${CI_COMMAND[@]}"
 if grep -qE '^(EAL|TELEMETRY)' "$TMP/out"; then

@@ -63,12 +63,13 @@ ci_cleanup() {
   local prefix
   for prefix in "${CI_EAL_PREFIXES[@]}"; do rm -rf "/var/run/dpdk/$prefix"; done
   rm -rf "$TMP" "$FLOWS"
+  # sluiced's ownership lock files (control/daemon/interface_lock.h) of our veths.
+  rm -f /run/sluice/locks/*[-_]"$P-a" /run/sluice/locks/*[-_]"$P-b"
 }
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# fail, check, not_in_output.
+# shellcheck source=tests/control/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../checks.sh"
 
 ci_finish() {
   if [ "$failures" -ne 0 ]; then

@@ -386,6 +386,29 @@ TEST_F(XdpLoaderTest, ForeignProgramIsLeftAlone) {
   bpf_object__close(pass);
 }
 
+// attached_program (the attachment watch's query, control/daemon/
+// xdp_attachment_watch.h): ours by id and name in its mode, nothing in the
+// other, nothing once detached, and an error naming a deleted interface.
+TEST_F(XdpLoaderTest, AttachedProgramIsQueried) {
+  auto loader = start(options_);
+  const XdpAttached ours = attached_program(loader->ifindex(), false, veth_);
+  EXPECT_EQ(ours.id, loader->program_id());
+  EXPECT_EQ(ours.name, "sluice_xdp");
+  EXPECT_EQ(attached_program(loader->ifindex(), true, veth_).id, 0u);
+  ASSERT_TRUE(run("ip link set dev " + veth_ + " xdp off"));
+  EXPECT_EQ(attached_program(loader->ifindex(), false, veth_).id, 0u);
+  const uint32_t ifindex = loader->ifindex();
+  ASSERT_TRUE(run("ip link del " + veth_));
+  made_veth_ = false;
+  try {
+    attached_program(ifindex, false, veth_);
+    ADD_FAILURE() << "a deleted interface was queried without error";
+  } catch (const XdpError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot query the XDP programs of " + veth_),
+              std::string::npos) << e.what();
+  }
+}
+
 // Errors name what is missing: the interface, the bpffs.
 TEST_F(XdpLoaderTest, ErrorsNameTheInterfaceAndPath) {
   XdpLoaderOptions missing = options_;
