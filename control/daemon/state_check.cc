@@ -68,8 +68,8 @@ bool StateCheck::after_open(uint64_t adopted_revision, const std::string& adopte
     case StartDecision::Action::kRefuse:
       spdlog::error("refusing to start: {}", d.message);
       if (adopted_revision > 0) {
-        spdlog::info("nothing was published: {} forwards on with revision {}",
-                     adopted_description, adopted_revision);
+        spdlog::info("nothing was published: revision {} goes on forwarding in {}",
+                     adopted_revision, adopted_description);
       }
       return false;
     case StartDecision::Action::kStart:

@@ -109,8 +109,9 @@ class XdpHost final : public DataplaneHost {
                  m[2], m[3], m[4], m[5], loader_->pin_folder());
     if (loader_->maps_adopted()) {
       spdlog::info("adopted the pinned maps: flows, circuits and counters carry over; the "
-                   "program forwards with generation {} until the next publication",
-                   publisher_->published_generation());
+                   "program forwards with generation {} (configuration revision {}) until the "
+                   "next publication",
+                   publisher_->published_generation(), publisher_->found_snapshot_generation());
     }
     spdlog::info("XDP health table cleared: every backend is unknown (served) until its "
                  "checks say otherwise");
@@ -127,6 +128,12 @@ class XdpHost final : public DataplaneHost {
   DataplaneSink& sink() override { return *sink_; }
   uint32_t worker_count() const override {
     return static_cast<uint32_t>(publisher_->worker_generations().size());
+  }
+  uint64_t adopted_revision() const override {
+    return loader_->maps_adopted() ? publisher_->found_snapshot_generation() : 0;
+  }
+  std::string adopted_description() const override {
+    return "the adopted XDP maps in " + loader_->pin_folder();
   }
 
   void stop() override {

@@ -16,7 +16,12 @@
 #     revision 4 (audited), the next change is revision 5;
 #  5. --reset-state: starts empty as revision 6 (audited, the old file
 #     kept), the next change is revision 7;
-#  6. the audit log deleted (a state newer than the log): starts, warning.
+#  6. the audit log deleted (a state newer than the log): starts, warning;
+#  7. XDP: two revisions in pinned maps, then the state directory wiped
+#     (state and audit log): the adopted maps refuse the start, naming
+#     their revision and pin folder; a revision-1 state.json put back is
+#     refused the same way; --accept-state-rollback runs it as revision 3.
+#     On a bpffs of the test's own (as tools/lab does), removed at the end.
 #
 # Needs root (exit 77 otherwise).
 set -u
@@ -30,6 +35,27 @@ ci_init "si$$" "$SLUICED"
 ci_require_root
 ci_make_namespace
 export SLUICECTL_SOCKET="$SOCK"
+XDP=""       # set: the sluiced started is the XDP one, pinned in $BPFFS
+BPFFS="$TMP/bpffs"
+xdp_cleanup() {
+  if mountpoint -q "$BPFFS" 2>/dev/null; then
+    rm -rf "${BPFFS:?}"/* 2>/dev/null
+    umount "$BPFFS"
+  fi
+}
+trap 'xdp_cleanup; ci_cleanup' EXIT
+
+# sluiced_command [ARGS...]: CI_COMMAND, sluiced on this test's state
+# directory (DPDK, or XDP on the same veth when XDP is set).
+sluiced_command() {
+  if [ -z "$XDP" ]; then
+    ci_sluiced_command "$P-run" "$SOCK" "$@"
+    return
+  fi
+  CI_COMMAND=(ip netns exec "$NS" "$SLUICED" --dataplane xdp --xdp-interface "$P-a"
+    --xdp-pin-dir "$BPFFS" --hash-seed "$SEED" --next-hop-mac 02:00:00:00:00:01
+    --outer-source-v4 10.78.0.2 --state-dir "$STATE" --socket "$SOCK" --audit-log "$AUDIT" "$@")
+}
 
 daemon_failed() {
   fail "$1; sluiced's log:"
@@ -53,7 +79,10 @@ changed() {
 started() {
   local name=$1
   shift
-  ci_start_sluiced "$TMP/$name.log" "$@"
+  sluiced_command "$@"
+  "${CI_COMMAND[@]}" </dev/null >"$TMP/$name.log" 2>&1 &
+  SLUICED_PID=$!
+  CI_LOG="$TMP/$name.log"
   if ! ci_wait_ready 30; then
     fail "$name: sluiced did not start"
     return 1
@@ -61,14 +90,20 @@ started() {
   echo "ok: $name: started"
 }
 
+# The state directory's and the audit log's files: names, sizes, times and
+# contents (sluiced creates a missing state directory itself, empty).
+files_now() {
+  find "$STATE" "$AUDIT" -type f -printf '%p %s %T@\n' -exec cat {} + 2>/dev/null
+}
+
 # refused NAME PATTERN...: sluiced exits 2 before listening, logging every
-# PATTERN (fixed strings), and leaves the state directory as it was.
+# PATTERN (fixed strings), and leaves the state's files as they were.
 refused() {
   local name=$1
   shift
   local before
-  before=$(ls -l --time-style=+%s.%N "$STATE" "$AUDIT" 2>&1; cat "$STATE"/* "$AUDIT" 2>&1)
-  ci_sluiced_command "$P-run" "$SOCK"
+  before=$(files_now)
+  sluiced_command
   timeout 60 "${CI_COMMAND[@]}" </dev/null >"$TMP/$name.log" 2>&1
   local rc=$? pattern
   if [ "$rc" -ne 2 ]; then
@@ -83,7 +118,7 @@ refused() {
       return 1
     fi
   done
-  if [ "$(ls -l --time-style=+%s.%N "$STATE" "$AUDIT" 2>&1; cat "$STATE"/* "$AUDIT" 2>&1)" != "$before" ]; then
+  if [ "$(files_now)" != "$before" ]; then
     fail "$name: the refused start changed the state directory or the audit log"
     return 1
   fi
@@ -175,5 +210,40 @@ if started "audit log lost"; then
     daemon_failed "audit log lost: no warning"
   revision_is "audit log lost" 7 1
   ci_stop_sluiced
+fi
+
+# --- 7. XDP: the adopted maps are a witness too ---
+STATE="$TMP/xdp-state"
+AUDIT="$TMP/xdp-audit.log"
+XDP=1
+mkdir -p "$BPFFS"
+if ! mount -t bpf "$P-bpffs" "$BPFFS" 2>"$TMP/mount.err"; then
+  echo "skip: XDP section: cannot mount a bpffs: $(cat "$TMP/mount.err")"
+  ci_finish
+fi
+if started "xdp fresh"; then
+  changed "xdp apply" 1 apply -f "$TMP/web.json"
+  cp -p "$STATE/state.json" "$TMP/xdp-state-r1.json"
+  changed "xdp set-weights" 2 set-weights web stable=50 canary=50
+  ci_stop_sluiced
+  rm -rf "$STATE" "$AUDIT"
+  refused "xdp state and audit log lost" \
+    "$STATE/state.json is missing (revision 0, no services), older than revision 2 forwarding in the adopted XDP maps in $BPFFS/$P-a" \
+    "nothing was published: revision 2 goes on forwarding in the adopted XDP maps in $BPFFS/$P-a"
+  mkdir -p "$STATE"
+  cp -p "$TMP/xdp-state-r1.json" "$STATE/state.json"
+  refused "xdp rolled-back state" \
+    "$STATE/state.json is at revision 1, older than revision 2 forwarding in the adopted XDP maps"
+  if started "xdp accept-rollback" --accept-state-rollback; then
+    audited "xdp accept-rollback" '"method":"StartAcceptStateRollback","service":"","revision_before":1,"revision_after":3,"accepted":true'
+    revision_is "xdp accept-rollback" 3 1
+    changed "xdp accept-rollback: next change" 4 set-weights web stable=70 canary=30
+    ci_stop_sluiced
+  fi
+  # Plain restarts on the consistent state start: each republishes
+  # revision 4, which bumps the root's generation above it (5, then 6), so
+  # the root's generation is not what the state is compared with.
+  started "xdp restart 1" && ci_stop_sluiced
+  started "xdp restart 2" && ci_stop_sluiced
 fi
 ci_finish
