@@ -62,6 +62,14 @@ TEST(AuditRevisionTest, TornLinesAreSkipped) {
   EXPECT_EQ(s.skipped, 1u);
   s = scan_audit_revision_text(line(3, 4) + cut);
   EXPECT_EQ(s.highest, 4u);
+  // Cut in the summary, or just before the closing brace: every field is
+  // there, the end of the record is not.
+  const std::string late = line(4, 9);
+  for (const size_t cut_bytes : {5u, 2u}) {
+    s = scan_audit_revision_text(line(3, 4) + late.substr(0, late.size() - cut_bytes));
+    EXPECT_EQ(s.highest, 4u) << cut_bytes;
+    EXPECT_EQ(s.skipped, 1u) << cut_bytes;
+  }
 }
 
 // A whole last record that only lacks its '\n' still counts.
