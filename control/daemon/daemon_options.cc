@@ -285,7 +285,8 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "start with no services at a revision above the highest one seen in the state, the "
        "audit log and the adopted XDP maps, whatever STATE_DIR/state.json holds (kept as "
        "state.json.before-reset-REVISION); audited. Forwarding through adopted maps stops "
-       "until services are applied again")
+       "until services are applied again. A corrupt state.json is refused with either flag: "
+       "repair it, or move it away")
       ("hash-seed", po::value(&seed_hex),
        "128-bit flow-hash secret as 32 hex digits; the same on every appliance of a fleet "
        "(generate one with: head -c16 /dev/urandom | xxd -p)")

@@ -43,6 +43,10 @@ extern "C" {
 /* 8: struct sluice_circuit grew to 72 bytes (failure window, source
  * prefixes, suspicion); failure_window_ms in a service; the counters
  * circuit_repeat_sources and circuit_suspected. */
+/* Not a bump: two pads of globals became generation_lo/_hi. Same bytes at
+ * the same offsets, the program never reads them, and 0 (what older builds
+ * wrote) reads as "not recorded"; a bump would only make the upgrade
+ * replace the maps, losing every flow. */
 #define SLUICE_XDP_LAYOUT_VERSION 8u
 #define SLUICE_XDP_SLOTS 2u
 
