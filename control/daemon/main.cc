@@ -4,12 +4,14 @@
 // Start-up checks everything before touching the NIC: options, the
 // dataplane's own settings (the hardware profile for DPDK, the interface for
 // XDP), the desired state (a services file, or the state directory, checked
-// against the audit log: state_check.h), then the whole engine configuration. Only then is the dataplane brought up
-// (DPDK: EAL, port, workers; XDP: the program loaded, attached or adopted;
+// against the audit log: state_check.h), then the whole engine
+// configuration. Only then is the dataplane brought up (DPDK: EAL, port,
+// workers; XDP: the program loaded, attached or adopted;
 // control/daemon/dataplane_host.h); an adopted XDP configuration newer than
-// the state refuses the start before anything is published. Afterwards the main thread does the
-// dataplane's housekeeping and writes the stats file, and configuration changes arrive either by SIGHUP
-// (file mode: the services file is re-read) or through the gRPC API
+// the state refuses the start before anything is published. Afterwards the
+// main thread does the dataplane's housekeeping and writes the stats file,
+// and configuration changes arrive either by SIGHUP (file mode: the
+// services file is re-read) or through the gRPC API
 // (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
 // audits and publishes each change, and a DataplaneWatcher thread turns
 // the workers' generations and circuit states into WatchEvents events).

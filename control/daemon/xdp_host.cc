@@ -109,9 +109,9 @@ class XdpHost final : public DataplaneHost {
                  m[2], m[3], m[4], m[5], loader_->pin_folder());
     if (loader_->maps_adopted()) {
       spdlog::info("adopted the pinned maps: flows, circuits and counters carry over; the "
-                   "program forwards with generation {} (configuration revision {}) until the "
-                   "next publication",
-                   publisher_->published_generation(), publisher_->found_snapshot_generation());
+                   "program forwards with configuration generation {} (the state revision, with "
+                   "--state-dir; root generation {}) until the next publication",
+                   publisher_->found_snapshot_generation(), publisher_->published_generation());
     }
     spdlog::info("XDP health table cleared: every backend is unknown (served) until its "
                  "checks say otherwise");
