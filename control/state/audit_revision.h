@@ -9,9 +9,9 @@
 // "revision_after" (a non-negative integer), "accepted" and "dry_run"
 // (true/false), in any order, among any other keys. An accepted change
 // that is not a dry run brought the state to its revision_after. Refused
-// calls, dry runs and health records carry the revision they saw, which
-// an accepted change had already brought, so they add nothing and are not
-// counted.
+// calls and dry runs carry the revision they saw and are not counted;
+// health records (accepted, the revision in force) are, and can never be
+// above what a change reached.
 //
 // Tolerant: a line that is not a whole object with those keys (the torn
 // last line of a killed writer, a fragment left alone on its line, text
