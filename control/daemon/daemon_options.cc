@@ -281,6 +281,17 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
        "unix socket of the gRPC API (mode 0660), with --state-dir")
       ("audit-log", po::value(&o.audit_log_path),
        "append-only JSON-lines audit log of every change (default: STATE_DIR/audit.log)")
+      ("accept-state-rollback", po::bool_switch(&o.accept_state_rollback),
+       "start even though STATE_DIR/state.json is older than the audit log or the adopted XDP "
+       "maps (an old copy restored, or the file lost): its services are run, renumbered above "
+       "the highest revision seen so that no revision number is reused; audited. Without it "
+       "(or --reset-state) such a start is refused")
+      ("reset-state", po::bool_switch(&o.reset_state),
+       "start with no services at a revision above the highest one seen in the state, the "
+       "audit log and the adopted XDP maps, whatever STATE_DIR/state.json holds (kept as "
+       "state.json.before-reset-REVISION); audited. Forwarding through adopted maps stops "
+       "until services are applied again. A corrupt state.json is refused with either flag: "
+       "repair it, or move it away")
       ("hash-seed", po::value(&seed_hex),
        "128-bit flow-hash secret as 32 hex digits; the same on every appliance of a fleet "
        "(generate one with: head -c16 /dev/urandom | xxd -p)")
@@ -404,6 +415,14 @@ ParsedOptions parse_daemon_options(int argc, const char* const* argv) {
   }
   if (o.state_dir.empty() && !o.audit_log_path.empty()) {
     return fail("--audit-log needs --state-dir");
+  }
+  if (o.state_dir.empty() && (o.accept_state_rollback || o.reset_state)) {
+    return fail(std::string(o.reset_state ? "--reset-state" : "--accept-state-rollback") +
+                " needs --state-dir");
+  }
+  if (o.accept_state_rollback && o.reset_state) {
+    return fail("--accept-state-rollback and --reset-state exclude each other: run the old "
+                "state, or start with none");
   }
   if (!o.state_dir.empty() && o.audit_log_path.empty()) o.audit_log_path = o.state_dir + "/audit.log";
   if (const std::string error = check_listener(o, operator_texts, read_only_texts); !error.empty()) {

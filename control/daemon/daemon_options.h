@@ -25,6 +25,12 @@ struct DaemonOptions {
   std::string state_dir;
   std::string socket_path = "/run/sluice/sluiced.sock";
   std::string audit_log_path;                // default: state_dir/audit.log
+  // When the saved state is older than the audit log or the adopted
+  // dataplane (control/state/state_integrity.h): start from it anyway,
+  // renumbered above the highest revision seen, or start with no services
+  // above it. Without either such a start is refused. Exclusive.
+  bool accept_state_rollback = false;
+  bool reset_state = false;
   // An optional TCP listener of the gRPC API, "HOST:PORT" (IP literal,
   // IPv6 in brackets); empty: the unix socket only. It takes TLS with a
   // required, verified client certificate, or insecure (no TLS at all).

@@ -34,6 +34,13 @@ class DataplaneHost {
   virtual uint32_t port_mtu() const = 0;
   virtual DataplaneSink& sink() = 0;
   virtual uint32_t worker_count() const = 0;
+  // Valid after open(): the configuration revision an adopted dataplane
+  // already forwards with (XDP: the maps an earlier sluiced pinned; in
+  // control-plane mode a snapshot's generation is its state revision), and
+  // what it is, for messages. 0 when nothing was adopted: DPDK adopts no
+  // configuration. A witness of the start check (control/state/state_integrity.h).
+  virtual uint64_t adopted_revision() const { return 0; }
+  virtual std::string adopted_description() const { return "the dataplane"; }
   virtual void housekeeping() {}
   // Ends forwarding by this process (an XDP program stays attached: see
   // xdp_host.cc). The sink still reads the final counters afterwards.

@@ -3,12 +3,15 @@
 //
 // Start-up checks everything before touching the NIC: options, the
 // dataplane's own settings (the hardware profile for DPDK, the interface for
-// XDP), the desired state (a services file, or the state directory), then
-// the whole engine configuration. Only then is the dataplane brought up
-// (DPDK: EAL, port, workers; XDP: the program loaded, attached or adopted;
-// control/daemon/dataplane_host.h). Afterwards the main thread does the
-// dataplane's housekeeping and writes the stats file, and configuration changes arrive either by SIGHUP
-// (file mode: the services file is re-read) or through the gRPC API
+// XDP), the desired state (a services file, or the state directory, checked
+// against the audit log: state_check.h), then the whole engine
+// configuration. Only then is the dataplane brought up (DPDK: EAL, port,
+// workers; XDP: the program loaded, attached or adopted;
+// control/daemon/dataplane_host.h); an adopted XDP configuration newer than
+// the state refuses the start before anything is published. Afterwards the
+// main thread does the dataplane's housekeeping and writes the stats file,
+// and configuration changes arrive either by SIGHUP (file mode: the
+// services file is re-read) or through the gRPC API
 // (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
 // audits and publishes each change, and a DataplaneWatcher thread turns
 // the workers' generations and circuit states into WatchEvents events).
@@ -38,6 +41,7 @@
 #include "control/core/stats_summary.h"
 #include "control/daemon/daemon_options.h"
 #include "control/daemon/dataplane_host.h"
+#include "control/daemon/state_check.h"
 #include "control/state/file_audit_log.h"
 #include "control/state/file_state_store.h"
 #include "control/daemon/logging.h"
@@ -114,7 +118,11 @@ class Daemon {
       }
       spdlog::info("state {}: revision {}, {} service(s)", options_.state_dir, saved->revision,
                    saved->services.size());
-      services = saved->services;
+      saved_ = std::move(*saved);
+      services = saved_.services;
+      // Is it the newest? The audit log says before the NIC is touched.
+      state_check_ = std::make_unique<StateCheck>(options_, saved_);
+      if (!state_check_->before_open()) return 2;
     } else if (!load_services(&services)) {
       return 2;
     }
@@ -132,12 +140,19 @@ class Daemon {
     }
     if (!host_->open()) return 1;
     mac_ = host_->local_mac();
+    std::unique_ptr<AuditLog> audit;
+    if (control_plane) {
+      // The adopted dataplane's word, then the start (or rebase) for good.
+      audit = make_file_audit_log(options_.audit_log_path);
+      if (!state_check_->after_open(host_->adopted_revision(), host_->adopted_description(),
+                                    *store_, *audit, &services)) {
+        return 2;
+      }
+    }
     if (!check_mtu(services)) return 2;
     DataplaneSink& sink = host_->sink();
-    std::unique_ptr<AuditLog> audit;
     std::unique_ptr<ControlCoreImpl> core;
     if (control_plane) {
-      audit = make_file_audit_log(options_.audit_log_path);
       ControlCoreOptions core_options;
       core_options.seed = options_.seed;
       core_options.forwarding = options_.forwarding;
@@ -427,6 +442,8 @@ class Daemon {
   engine::MacAddress mac_{};
   int state_dir_fd_ = -1;                 // holds the state directory's lock
   std::unique_ptr<StateStore> store_;     // control-plane mode only
+  DesiredState saved_;                    // control-plane mode: the state as loaded
+  std::unique_ptr<StateCheck> state_check_;  // control-plane mode only
   std::unique_ptr<DataplaneHost> host_;
   ControlCoreImpl* core_ = nullptr;       // control-plane mode only
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -151,8 +151,9 @@ class XdpHost final : public DataplaneHost {
                  m[2], m[3], m[4], m[5], loader_->pin_folder());
     if (loader_->maps_adopted()) {
       spdlog::info("adopted the pinned maps: flows, circuits and counters carry over; the "
-                   "program forwards with generation {} until the next publication",
-                   publisher_->published_generation());
+                   "program forwards with configuration generation {} (the state revision, with "
+                   "--state-dir; root generation {}) until the next publication",
+                   publisher_->found_snapshot_generation(), publisher_->published_generation());
     }
     spdlog::info("XDP health table cleared: every backend is unknown (served) until its "
                  "checks say otherwise");
@@ -172,6 +173,13 @@ class XdpHost final : public DataplaneHost {
   }
   void housekeeping() override {
     if (attachment_) attachment_->check_every(kAttachmentCheckInterval);
+  }
+
+  uint64_t adopted_revision() const override {
+    return loader_->maps_adopted() ? publisher_->found_snapshot_generation() : 0;
+  }
+  std::string adopted_description() const override {
+    return "the adopted XDP maps in " + loader_->pin_folder();
   }
 
   void stop() override {

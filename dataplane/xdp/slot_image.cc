@@ -102,6 +102,8 @@ sluice_xdp_globals globals_value(const engine::Snapshot& snapshot, uint32_t tx_i
   g.new_flow_burst = f.new_flow_burst;
   g.icmp_too_big_rate = f.icmp_too_big_rate;
   g.icmp_too_big_burst = f.icmp_too_big_burst;
+  g.generation_lo = static_cast<uint32_t>(snapshot.generation());
+  g.generation_hi = static_cast<uint32_t>(snapshot.generation() >> 32);
   return g;
 }
 

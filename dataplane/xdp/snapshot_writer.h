@@ -7,7 +7,8 @@
 //
 // Only the difference is written. The writer remembers, per slot, what it
 // put there (the slot's SlotImage), so a weight change, which alters one
-// split, rewrites one service_config entry: unchanged Maglev tables,
+// split, rewrites one service_config entry (and the slot's globals, which
+// record the snapshot's generation for a later adopter): unchanged Maglev tables,
 // backends and keys are left alone, and keys the new snapshot no longer has
 // (services, VIPs, backends, rules of the previous use of the slot) are
 // deleted. A slot this writer has not written yet (maps adopted from an

@@ -11,6 +11,13 @@ XdpPublisher::XdpPublisher(const XdpMaps& maps, WriterOptions options)
     : maps_(maps), writer_(maps, options) {
   applied_root_ = writer_.root_generation();
   applied_generation_ = applied_root_;
+  if (const uint64_t root = writer_.root_word(); root != 0) {
+    const uint32_t slot = sluice_xdp_root_slot(root);
+    sluice_xdp_globals g{};
+    if (lookup_element(maps_.globals, "globals", &slot, &g)) {
+      found_snapshot_generation_ = uint64_t{g.generation_hi} << 32 | g.generation_lo;
+    }
+  }
   possible_cpus_ = libbpf_num_possible_cpus();
   if (possible_cpus_ <= 0) {
     throw XdpError("cannot count the possible CPUs (/sys/devices/system/cpu/possible)");

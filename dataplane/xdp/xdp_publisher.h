@@ -59,6 +59,12 @@ class XdpPublisher {
   // The generation of the last completed publication (before the first:
   // the generation found in the maps, 0 when nothing was configured).
   uint64_t published_generation() const;
+  // The snapshot generation of the configuration the maps held when this
+  // publisher was made (adopted ones: in control-plane mode, the state
+  // revision they forward with; the root generation may be higher); 0 when
+  // nothing was configured, or the maps were written by a sluiced that did
+  // not record it.
+  uint64_t found_snapshot_generation() const { return found_snapshot_generation_; }
   // The last snapshot this publisher published (null before the first).
   std::shared_ptr<const engine::Snapshot> current() const;
 
@@ -74,6 +80,7 @@ class XdpPublisher {
   std::optional<uint64_t> in_flight_;  // snapshot generation being published
   std::shared_ptr<const engine::Snapshot> current_;
   int possible_cpus_ = 0;
+  uint64_t found_snapshot_generation_ = 0;
 };
 
 }  // namespace sluice::xdp

@@ -43,6 +43,10 @@ extern "C" {
 /* 8: struct sluice_circuit grew to 72 bytes (failure window, source
  * prefixes, suspicion); failure_window_ms in a service; the counters
  * circuit_repeat_sources and circuit_suspected. */
+/* Not a bump: two pads of globals became generation_lo/_hi. Same bytes at
+ * the same offsets, the program never reads them, and 0 (what older builds
+ * wrote) reads as "not recorded"; a bump would only make the upgrade
+ * replace the maps, losing every flow. */
 #define SLUICE_XDP_LAYOUT_VERSION 8u
 #define SLUICE_XDP_SLOTS 2u
 
@@ -78,7 +82,13 @@ static inline uint64_t sluice_xdp_root_generation(uint64_t word) { return word >
 struct sluice_xdp_globals {
 	struct sluice_hash_seed seed;
 	uint8_t source_v4[4];
-	uint8_t pad0[4];
+	/* The snapshot generation this slot was compiled as, low and high
+	 * halves (two former pads: same layout). In control-plane mode it is
+	 * the state revision; the root's generation can be higher (see
+	 * dataplane/xdp/snapshot_writer.h). Userspace bookkeeping: a sluiced
+	 * adopting the maps compares it with its saved state
+	 * (control/state/state_integrity.h). The program never reads it. */
+	uint32_t generation_lo;
 	uint8_t source_v6[16];
 	uint8_t local_mac[6];
 	uint8_t next_hop_mac[6];
@@ -90,7 +100,7 @@ struct sluice_xdp_globals {
 	uint32_t new_flow_burst;
 	uint32_t icmp_too_big_rate;  /* engine ForwardingConfig; per CPU, 0: no limit */
 	uint32_t icmp_too_big_burst;
-	uint32_t pad1;
+	uint32_t generation_hi;
 };
 
 /* map "services", HASH: (slot, VIP, port, protocol) -> service index. */

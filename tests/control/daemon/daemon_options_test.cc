@@ -118,6 +118,27 @@ TEST_F(DaemonOptionsTest, RequiredOnlyGivesDefaults) {
   EXPECT_EQ(o.forwarding.max_frame_size, 1514u + 40u);
 }
 
+// The two ways past a refused start (control/state/state_integrity.h):
+// off by default, each read, only with --state-dir, never both.
+TEST_F(DaemonOptionsTest, StateRecoveryFlags) {
+  ParsedOptions r = parse_with_required({"--state-dir", "/tmp/s"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_FALSE(r.options->accept_state_rollback);
+  EXPECT_FALSE(r.options->reset_state);
+  r = parse_with_required({"--state-dir", "/tmp/s", "--accept-state-rollback"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_TRUE(r.options->accept_state_rollback);
+  r = parse_with_required({"--state-dir", "/tmp/s", "--reset-state"});
+  ASSERT_TRUE(r.options.has_value()) << r.output;
+  EXPECT_TRUE(r.options->reset_state);
+  expect_error(parse_with_required({"--reset-state"}), "--reset-state needs --state-dir");
+  expect_error(parse_with_required({"--accept-state-rollback"}),
+               "--accept-state-rollback needs --state-dir");
+  expect_error(parse_with_required({"--state-dir", "/tmp/s", "--reset-state",
+                                    "--accept-state-rollback"}),
+               "--accept-state-rollback and --reset-state exclude each other");
+}
+
 // The per-worker new-flow rate (README "Flow state under attack"):
 // defaults, 0 for no limit, and the bounds named in the errors.
 TEST_F(DaemonOptionsTest, NewFlowRateAndBurst) {

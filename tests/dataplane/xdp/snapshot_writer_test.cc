@@ -268,7 +268,8 @@ TEST_F(SnapshotWriterTest, RewritingASlotDeletesItsStaleKeys) {
 }
 
 // A weight change (a rollout step) rewrites the one service entry whose
-// split changed: no Maglev value, backend or key is written again.
+// split changed, and the slot's globals (they carry the snapshot's
+// generation): no Maglev value, backend or key is written again.
 TEST_F(SnapshotWriterTest, WeightChangeRewritesOnlyTheServiceEntry) {
   SnapshotWriter writer(maps_);
   auto config = test::sample_config();
@@ -280,11 +281,12 @@ TEST_F(SnapshotWriterTest, WeightChangeRewritesOnlyTheServiceEntry) {
   const WriteStats step = writer.write(*snapshot(config, 3));
   EXPECT_EQ(step.maglev_values_written, 0u);
   EXPECT_EQ(step.keys_deleted, 0u);
-  EXPECT_EQ(step.elements_written, 1u);
+  EXPECT_EQ(step.elements_written, 2u);
+  EXPECT_EQ(array_at<sluice_xdp_globals>(maps_.globals, step.slot).generation_lo, 3u);
   const auto s0 = array_at<sluice_xdp_service>(maps_.service_config, 0);
   EXPECT_EQ(s0.split.inv_weight[0], sluice_inv_weight(50));
-  // The other slot still had the old weights: it gets the same single write.
-  EXPECT_EQ(writer.write(*snapshot(config, 4)).elements_written, 1u);
+  // The other slot still had the old weights: it gets the same two writes.
+  EXPECT_EQ(writer.write(*snapshot(config, 4)).elements_written, 2u);
 
   // Draining a backend changes its pool's table (and its state), nothing else.
   config.services[0].pools[0].backends[1].state = engine::BackendState::kDraining;

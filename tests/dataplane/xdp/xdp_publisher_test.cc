@@ -120,5 +120,28 @@ TEST_F(XdpPublisherTest, NewPublisherStartsFromTheMapsGeneration) {
   EXPECT_TRUE(second.wait_applied(42, Clock::now()));
 }
 
+// What an adopting sluiced compares its saved state with: the snapshot
+// generation the maps forward with, also after a bump put the root's
+// generation above it (a restart republishing the same revision).
+TEST_F(XdpPublisherTest, FoundSnapshotGenerationSurvivesABump) {
+  EXPECT_EQ(XdpPublisher(maps_).found_snapshot_generation(), 0u);  // nothing configured
+  {
+    XdpPublisher first(maps_);
+    first.publish(snapshot(30));
+  }
+  {
+    XdpPublisher restarted(maps_);
+    EXPECT_EQ(restarted.found_snapshot_generation(), 30u);
+    restarted.publish(snapshot(30));  // the same revision again: root 31
+    EXPECT_EQ(restarted.published_generation(), 30u);
+  }
+  XdpPublisher again(maps_);
+  EXPECT_EQ(again.published_generation(), 31u);  // the root's
+  EXPECT_EQ(again.found_snapshot_generation(), 30u);
+  const uint64_t big = (uint64_t{7} << 32) + 5;  // both halves
+  again.publish(snapshot(big));
+  EXPECT_EQ(XdpPublisher(maps_).found_snapshot_generation(), big);
+}
+
 }  // namespace
 }  // namespace sluice::xdp
