@@ -38,6 +38,8 @@ cleanup() {
   rm -rf "/var/run/dpdk/$P-run" "/var/run/dpdk/$P-port" 2>/dev/null
   # sluiced's DPDK flow state files (default --flow-state-dir, named by the port).
   rm -rf "/dev/shm/sluice-flows-$P-"* 2>/dev/null
+  # The record of addresses moved onto a DPDK sluiced's TAP, if one was killed.
+  rm -f "/run/sluice/exception-$P-tap.addresses" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
