@@ -75,12 +75,15 @@ struct FlowQuery {
 };
 
 struct FlowAnswer {
-  std::string service;  // "" when no service listens there
-  std::string pool;     // "" when no pool or backend could be chosen
-  std::string backend;  // the backend's address, or ""
+  std::string service;      // "" when no service listens there
+  std::string chosen_pool;  // what the rule or split chose; "" when every weight is 0
+  std::string pool;         // where the flow goes: chosen_pool or the fallback pool
+  std::string backend;      // the backend's address, or "" when the flow is dropped
   bool rule_matched = false;
+  bool fallback = false;    // chosen_pool had no backend to give
   uint32_t maglev_slot = 0;
-  std::string reason;   // one sentence
+  std::string drop;         // "no-pool", "no-backend"; "" when a backend takes it
+  std::string reason;       // one sentence
 };
 
 struct StatsResult {

@@ -345,6 +345,9 @@ grpc::Status ControlServiceImpl::ExplainFlow(grpc::ServerContext* context,
   response->set_maglev_slot(a.maglev_slot);
   response->set_reason(a.reason);
   response->set_revision(revision);
+  response->set_chosen_pool(a.chosen_pool);
+  response->set_fallback(a.fallback);
+  response->set_drop_reason(a.drop);
   return grpc::Status::OK;
 }
 

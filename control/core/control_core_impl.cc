@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <cstring>
+#include <memory>
 
 #include "control/core/drain_status.h"
 #include "control/core/stats_summary.h"
@@ -52,6 +53,29 @@ std::vector<engine::ServiceConfig>::iterator find_service(std::vector<engine::Se
                                                           const std::string& name) {
   return std::find_if(services.begin(), services.end(),
                       [&](const engine::ServiceConfig& s) { return s.name == name; });
+}
+
+// The health marks of `snapshot`'s backends as the dataplane holds them:
+// UNHEALTHY and HEALTHY from the checks, UNKNOWN otherwise.
+std::unique_ptr<engine::BackendHealthTable> health_table(const engine::Snapshot& snapshot,
+                                                        const HealthByBackend& health) {
+  uint32_t slots = 0;
+  for (const engine::CompiledService& s : snapshot.services()) {
+    for (const engine::CompiledBackend& b : s.backends) slots = std::max(slots, b.counter_slot + 1);
+  }
+  auto table = std::make_unique<engine::BackendHealthTable>(slots);
+  for (const engine::CompiledService& s : snapshot.services()) {
+    for (const engine::CompiledBackend& b : s.backends) {
+      const auto it = health.find({s.config.name, b.address});
+      if (it == health.end()) continue;
+      if (it->second.state == HealthState::kUnhealthy) {
+        table->set(b.counter_slot, SLUICE_HEALTH_UNHEALTHY);
+      } else if (it->second.state == HealthState::kHealthy) {
+        table->set(b.counter_slot, SLUICE_HEALTH_HEALTHY);
+      }
+    }
+  }
+  return table;
 }
 
 CallError no_such_service(const std::string& name) {
@@ -373,10 +397,12 @@ void ControlCoreImpl::audit_refusal(const Caller& caller, const std::string& met
 
 FlowAnswer ControlCoreImpl::explain_flow(const FlowQuery& q, uint64_t* revision) const {
   std::shared_ptr<const engine::Snapshot> snap;
+  HealthByBackend health;
   {
     std::lock_guard lock(mutex_);
     *revision = state_.revision;
     snap = snapshot_;
+    if (health_) health = health_->states();
   }
   FlowAnswer a;
   if (q.client.family != q.vip.family) {
@@ -390,12 +416,18 @@ FlowAnswer ControlCoreImpl::explain_flow(const FlowQuery& q, uint64_t* revision)
   key.sport = static_cast<uint16_t>((q.client_port >> 8) | (q.client_port << 8));
   key.dport = static_cast<uint16_t>((q.port >> 8) | (q.port << 8));
   key.proto = static_cast<uint8_t>(q.protocol);
-  const engine::FlowExplanation e = engine::explain_flow(*snap, key);
+  // The workers' health marks (what HealthMonitor wrote into the
+  // dataplane), so that the explanation skips the backends they skip.
+  const std::unique_ptr<engine::BackendHealthTable> table = health_table(*snap, health);
+  const engine::FlowExplanation e = engine::explain_flow(*snap, key, table.get());
   a.reason = e.reason;
   if (!e.service) return a;
   a.service = e.service->config.name;
   a.rule_matched = e.rule_matched;
+  a.fallback = e.fallback;
+  if (e.chosen_pool != SLUICE_NO_POOL) a.chosen_pool = e.service->pools[e.chosen_pool].name;
   if (e.pool != SLUICE_NO_POOL) a.pool = e.service->pools[e.pool].name;
+  if (e.drop != engine::DropReason::kNone) a.drop = std::string(engine::drop_reason_name(e.drop));
   if (e.backend != engine::kNoBackendIndex) {
     a.backend = e.service->backends[e.backend].address.to_string();
     a.maglev_slot = e.maglev_slot;

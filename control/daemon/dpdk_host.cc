@@ -18,6 +18,7 @@
 #include "control/daemon/dataplane_host.h"
 #include "control/daemon/dpdk_dataplane_sink.h"
 #include "control/daemon/interface_lock.h"
+#include "control/host/exception_tap.h"
 #include "dataplane/dpdk/hardware_profile.h"
 #include "dataplane/dpdk/runtime.h"
 
@@ -83,7 +84,7 @@ class DpdkHost final : public DataplaneHost {
                  runtime_->tap_name().empty() ? std::string()
                                               : ", exception path " + runtime_->tap_name());
     sink_ = std::make_unique<DpdkDataplaneSink>(*runtime_);
-    return true;
+    return set_up_exception_tap();
   }
 
   bool start() override {
@@ -105,9 +106,30 @@ class DpdkHost final : public DataplaneHost {
   void stop() override {
     if (!runtime_) return;
     runtime_->stop();
+    if (tap_) tap_->restore();
   }
 
  private:
+  // The TAP at the port's MTU, up, with the host's addresses
+  // (control/host/exception_tap.h). A host that cannot be reached is no
+  // appliance: a failure stops the start, naming what failed.
+  bool set_up_exception_tap() {
+    if (runtime_->tap_name().empty()) return true;
+    host::ExceptionTapOptions o;
+    o.tap = runtime_->tap_name();
+    o.nic = profile_->port.iface;
+    o.take_addresses = profile_->exception.take_addresses;
+    o.addresses = profile_->exception.addresses;
+    o.mtu = runtime_->port_mtu();
+    try {
+      tap_ = host::ExceptionTap::set_up(o);
+    } catch (const host::LinkError& e) {
+      spdlog::error("exception path {}: {}", o.tap, e.what());
+      return false;
+    }
+    return true;
+  }
+
   dpdk::RuntimeOptions runtime_options(const dpdk::HardwareProfile& p) const {
     dpdk::RuntimeOptions o;
     o.eal_arguments = dpdk::eal_arguments(p, "sluiced");
@@ -173,6 +195,7 @@ class DpdkHost final : public DataplaneHost {
   std::unique_ptr<OwnershipLock> lock_;  // held until the process exits
   std::unique_ptr<dpdk::DpdkRuntime> runtime_;
   std::unique_ptr<DpdkDataplaneSink> sink_;
+  std::unique_ptr<host::ExceptionTap> tap_;  // after runtime_: restored before the TAP goes
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dataplane/dpdk/hardware_profile.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -19,6 +21,19 @@ namespace {
 namespace po = boost::program_options;
 
 std::string in_quotes(const std::string& text) { return "\"" + text + "\""; }
+
+// "ADDRESS/PREFIXLEN" of IPv4 (0..32) or IPv6 (0..128).
+bool is_interface_address(const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos || slash + 1 >= text.size() || slash + 4 < text.size()) return false;
+  const std::string address = text.substr(0, slash), length = text.substr(slash + 1);
+  if (!std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  unsigned char bytes[16];
+  if (inet_pton(AF_INET, address.c_str(), bytes) == 1) return std::stoi(length) <= 32;
+  return inet_pton(AF_INET6, address.c_str(), bytes) == 1 && std::stoi(length) <= 128;
+}
 
 std::string range_message(uint64_t value, uint64_t lo, uint64_t hi) {
   return std::to_string(value) + " is out of range " + std::to_string(lo) + ".." +
@@ -193,6 +208,18 @@ const std::vector<Key>& keys() {
        [](P& p, const std::string& v) { return set_uint(v, 1, 100000000, p.exception.rate_pps); }},
       {"exception.burst", false,
        [](P& p, const std::string& v) { return set_uint(v, 1, 100000000, p.exception.burst); }},
+      {"exception.take_addresses", false,
+       [](P& p, const std::string& v) { return set_bool(v, p.exception.take_addresses); }},
+      {"exception.address", true,
+       [](P& p, const std::string& v) {
+         if (!is_interface_address(v)) {
+           return in_quotes(v) + " is not an address with its prefix length (10.0.0.2/24, "
+                                 "fd00::2/64)";
+         }
+         p.exception.addresses.push_back(v);
+         return std::string();
+       },
+       [](P& p) { p.exception.addresses.clear(); }},
       {"workers.burst_size", false,
        [](P& p, const std::string& v) {
          return set_uint(v, 1, engine::Worker::kMaxBurst, p.workers.burst_size);

@@ -64,6 +64,13 @@ struct ExceptionProfile {
   // frames per second from all workers together, and the burst above it.
   uint32_t rate_pps = 200000;  // 1..100000000
   uint32_t burst = 10000;      // 1..100000000
+  // The TAP's kernel side (control/host/exception_tap.h): sluiced gives it
+  // the port's MTU and brings it up; with take_addresses the addresses of
+  // port.iface move onto it while sluiced runs; each `address` line
+  // ("10.0.0.2/24", "fd00::2/64") is added to it (a PCI NIC bound to DPDK
+  // has no kernel interface to take them from).
+  bool take_addresses = true;
+  std::vector<std::string> addresses;
 };
 
 struct WorkersProfile {

@@ -3,6 +3,7 @@
 
 #include "dataplane/engine/circuit_source.h"
 #include "dataplane/engine/encap.h"
+#include "dataplane/engine/explain.h"
 #include "dataplane/engine/icmp_too_big.h"
 #include "dataplane/engine/too_big.h"
 #include "dataplane/engine/wire.h"
@@ -39,15 +40,6 @@ Decision drop(DropReason reason) {
   Decision d;
   d.verdict = {Action::kDrop, reason};
   return d;
-}
-
-uint64_t affinity_hash(const CompiledService& svc, const sluice_flow_key& key, uint64_t flow_hash,
-                       const sluice_hash_seed& seed) {
-  if (svc.config.affinity == Affinity::kFlow) return flow_hash;
-  sluice_flow_key akey;
-  sluice_affinity_key(&key, static_cast<uint8_t>(svc.config.affinity), svc.affinity_prefix_len,
-                      &akey);
-  return sluice_flow_hash(&akey, &seed);
 }
 
 // One more `event` in counter slot `slot`; slots beyond the sizes chosen at
@@ -435,44 +427,34 @@ void Worker::retry_syn(const Snapshot& snap, const CompiledService& svc, const S
 Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
                           const sluice_flow_key& key, uint64_t flow_hash, uint32_t now_ms,
                           bool consume) {
-  Decision d;
-  d.service = &svc;
-  // Source-CIDR rules pin clients to a pool ahead of the weighted split.
-  if (svc.has_rules) {
-    const int64_t pool = svc.rules.lookup(key.src, key.family);
-    if (pool != CidrTable::kNoMatch) {
-      d.pool = static_cast<uint8_t>(pool);
-      d.rule_matched = true;
-      if (consume) counters_.rule_matches++;
+  const Placement p = place_new_flow(snap, svc, key, flow_hash, [&](const CompiledBackend& b) {
+    return refusal(svc, b, now_ms, consume, /*exclude_fp=*/0);
+  });
+  if (consume) {
+    counters_.rule_matches += p.rule_matched;
+    // Once per new flow, for what its own pool's Maglev probes passed over.
+    if (p.skips != 0) [[unlikely]] {
+      counters_.circuit_skips += (p.skips & kSkipCircuit) != 0;
+      counters_.health_skips += (p.skips & kSkipHealth) != 0;
     }
+    counters_.fallback_used += p.fallback && p.backend != kNoBackendIndex;
   }
-  const uint64_t ah = affinity_hash(svc, key, flow_hash, snap.seed());
-  if (d.pool == SLUICE_NO_POOL) {
-    d.pool = static_cast<uint8_t>(sluice_pick_pool(ah, &svc.split));
-    if (d.pool == SLUICE_NO_POOL) return drop(DropReason::kNoPool);
-  }
-  uint8_t skips = 0;
-  d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, /*exclude_fp=*/0, &skips);
-  // Once per new flow, for what its own pool's Maglev probes passed over.
-  if (skips != 0 && consume) [[unlikely]] {
-    counters_.circuit_skips += (skips & kSkipCircuit) != 0;
-    counters_.health_skips += (skips & kSkipHealth) != 0;
-  }
-  if (d.backend == kNoBackendIndex && d.pool != svc.fallback_pool) {
-    // Every backend of the pool is ejected or unhealthy (or none is active)
-    // on this core: its share goes to the fallback pool.
-    d.pool = svc.fallback_pool;
-    d.fallback = true;
-    d.backend = pick_backend(svc, d.pool, ah, now_ms, consume, 0, &skips);
-    if (d.backend != kNoBackendIndex && consume) counters_.fallback_used++;
-  }
-  if (d.backend == kNoBackendIndex) {
+  if (p.drop == DropReason::kNoPool) return drop(DropReason::kNoPool);
+  if (p.drop == DropReason::kNoBackend) {
     Decision none = drop(DropReason::kNoBackend);
     none.service = &svc;
-    none.pool = d.pool;
+    none.pool = p.pool;
+    none.rule_matched = p.rule_matched;
+    none.fallback = p.fallback;
     return none;
   }
+  Decision d;
   d.verdict = {Action::kForward, DropReason::kNone};
+  d.service = &svc;
+  d.pool = p.pool;
+  d.backend = p.backend;
+  d.rule_matched = p.rule_matched;
+  d.fallback = p.fallback;
   return d;
 }
 
@@ -492,38 +474,28 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
   return admitted ? 0 : kSkipCircuit;
 }
 
+// Here, beside refusal() (inlined into the hot path, so not callable from
+// another file). consume = false: circuits are only asked
+// (CircuitTable::available), so nothing on this worker changes.
+FlowExplanation Worker::explain(const Snapshot& snapshot, const sluice_flow_key& key,
+                                uint32_t now_ms) {
+  return explain_flow_with(
+      snapshot, key,
+      [&, svc = snapshot.find_service(key)](const CompiledBackend& b) {
+        return refusal(*svc, b, now_ms, /*consume=*/false, /*exclude_fp=*/0);
+      },
+      health_);
+}
+
+
 // Bounded: at most kMaxCircuitProbes + kPoolSamples backends, whatever the
-// pool's size (pool_probe.h, which the XDP program follows too).
+// pool's size (placement.h; the XDP program follows pool_probe.h too).
 uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, uint64_t hash,
                               uint32_t now_ms, bool consume, uint64_t exclude_fp,
                               uint8_t* skips) {
-  const CompiledPool& pool = svc.pools[pool_index];
-  if (pool.maglev.empty()) return kNoBackendIndex;
-  const auto size = static_cast<uint32_t>(pool.maglev.size());
-  const uint32_t slot = sluice_hash_to_range(hash, size);
-  // The Maglev slot, then the next few slots: the backends that would take
-  // over this slot's traffic, in proportion to their weights. Only these
-  // probes report why they passed a backend over.
-  for (uint32_t probe = 0; probe < kMaxCircuitProbes; ++probe) {
-    const uint32_t at = slot + probe < size ? slot + probe : slot + probe - size;
-    const uint16_t idx = pool.maglev[at];
-    const uint8_t why = refusal(svc, svc.backends[idx], now_ms, consume, exclude_fp);
-    if (why == 0) return idx;
-    *skips |= why;
-  }
-  // Rare: many ejected or unhealthy backends. A few more backends, spread
-  // over the pool from a hash-chosen start (all of a small pool).
-  const uint32_t start = sluice_hash_to_range(hash, pool.backend_count);
-  const uint32_t samples = sluice_pool_samples(pool.backend_count);
-  for (uint32_t j = 0; j < samples; ++j) {
-    const auto idx = static_cast<uint16_t>(pool.first_backend +
-                                           sluice_pool_sample(start, j, pool.backend_count));
-    const CompiledBackend& b = svc.backends[idx];
-    if (b.state == BackendState::kActive && refusal(svc, b, now_ms, consume, exclude_fp) == 0) {
-      return idx;
-    }
-  }
-  return kNoBackendIndex;
+  return pick_in_pool(svc, pool_index, hash, [&](const CompiledBackend& b) {
+    return refusal(svc, b, now_ms, consume, exclude_fp);
+  }, skips);
 }
 
 // Bounded: the pool's ejected count is kept, not counted; one walk of the

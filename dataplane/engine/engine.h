@@ -24,6 +24,7 @@
 #include "dataplane/engine/token_bucket.h"
 #include "dataplane/engine/packet.h"
 #include "dataplane/engine/parse.h"
+#include "dataplane/engine/placement.h"
 #include "dataplane/engine/pool_probe.h"
 #include "dataplane/engine/snapshot.h"
 #include "dataplane/engine/verdict.h"
@@ -59,6 +60,8 @@ struct Decision {
   bool fallback = false;      // the chosen pool was unavailable
   bool steered = false;       // a SYN retry moved the flow to another backend
 };
+
+struct FlowExplanation;  // explain.h
 
 class Worker {
  public:
@@ -104,6 +107,13 @@ class Worker {
   std::optional<uint32_t> pool_ejected(const Snapshot& snapshot, const CompiledService& svc,
                                        uint8_t pool) const;
 
+  // Where this worker would place a new flow with this key now: its
+  // health table and circuits as they stand, the very steps of a real new
+  // flow (placement.h). Changes nothing: no half-open trial is taken, no
+  // counter moves. An existing flow-table entry is not consulted. For tests
+  // and tooling (explain.h), not the hot path.
+  FlowExplanation explain(const Snapshot& snapshot, const sluice_flow_key& key, uint32_t now_ms);
+
  private:
   // Per-burst scratch filled by the first pass (parse, service, hash).
   struct Scratch {
@@ -111,11 +121,6 @@ class Worker {
     const CompiledService* service;
     uint64_t flow_hash;
   };
-
-  // Why pick_backend passed over a backend (OR-ed into its *skips).
-  static constexpr uint8_t kSkipCircuit = 1;   // its circuit refused the flow
-  static constexpr uint8_t kSkipHealth = 2;    // UNHEALTHY in the health table
-  static constexpr uint8_t kSkipExcluded = 4;  // the backend a SYN retry leaves
 
   void adopt(const Snapshot* snapshot);
   void classify(const Snapshot& snap, const Packet& pkt, Scratch& s);

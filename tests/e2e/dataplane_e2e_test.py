@@ -449,6 +449,52 @@ class DataplaneEndToEndTest(unittest.TestCase):
         time.sleep(1.0)
         self.assertEqual(self.connect("client2", 20)["failed"], 0)
 
+    # 9
+    @unittest.skipUnless(DATAPLANE == "dpdk", "the exception TAP is DPDK's")
+    def test_9_exception_tap_set_up_by_sluiced(self):
+        """sluiced gives its TAP the port's MTU and the lb's addresses, and gives them back.
+
+        The lab no longer moves addresses itself (tools/lab launch_sluiced):
+        after a kill -9 the addresses, gone with the TAP, come back with the
+        next start from sluiced's record; after a stop they are on the veth
+        again."""
+        tap, veth = self.lab.prefix + "-tap", self.lab.vars["LAB_LB_IF"]
+        lb4, lb6 = self.lab.vars["LAB_LB_IP"], self.lab.vars["LAB_LB_IP6"]
+
+        def link(dev):
+            out = self.lab.exec("lb", "ip", "-j", "addr", "show", "dev", dev)
+            info = json.loads(out)[0]
+            return info["mtu"], {a["local"] for a in info["addr_info"] if a.get("scope") == "global"}
+
+        def tap_exists():
+            return subprocess.run(["ip", "netns", "exec", self.lab.vars["LAB_LB_NS"], "ip", "link",
+                                   "show", "dev", tap], capture_output=True).returncode == 0
+
+        def host_answers():
+            out = self.lab.exec("client1", "ping", "-c", "2", "-W", "2", lb4)
+            return "2 received" in out
+
+        veth_mtu, _ = link(veth)
+        tap_mtu, on_tap = link(tap)
+        print("exception TAP: MTU %d (port %d), addresses %s" % (tap_mtu, veth_mtu, sorted(on_tap)))
+        self.assertEqual(tap_mtu, veth_mtu)
+        self.assertEqual(on_tap, {lb4, lb6})
+        self.assertEqual(link(veth)[1], set())
+        self.assertTrue(host_answers())
+        # kill -9: the TAP and its addresses go; the restart brings them back.
+        self.lab.run("lb-kill")
+        self.assertFalse(tap_exists())
+        self.lab.run("lb-restart", timeout=60)
+        self.assertEqual(link(tap)[1], {lb4, lb6})
+        self.assertTrue(host_answers())
+        self.assertEqual(self.connect("client1", 5)["failed"], 0)
+        # A stop gives the veth its addresses back.
+        self.lab.run("lb-stop", timeout=60)
+        self.assertFalse(tap_exists())
+        self.assertEqual(link(veth)[1], {lb4, lb6})
+        self.lab.run("lb-restart", timeout=60)
+        self.assertEqual(link(tap)[1], {lb4, lb6})
+
     def xdp_program_id(self):
         out = self.lab.exec("lb", "ip", "-details", "link", "show", "dev", self.lab.prefix + "-lb")
         for line in out.splitlines():

@@ -11,6 +11,7 @@ SLUICE_PACKAGES=(
   libdpdk-dev dpdk dpdk-dev  # dpdk-dev: dpdk-testpmd, the benchmark baseline
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libboost-program-options-dev
+  libnl-route-3-dev  # the DPDK exception TAP's addresses and MTU (control/host/)
   prometheus-cpp-dev prometheus  # /metrics (control/metrics); promtool lints it in tests
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev valgrind python3-scapy

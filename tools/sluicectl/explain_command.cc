@@ -57,8 +57,11 @@ int run_explain(Context& ctx, const po::variables_map& vm) {
   }
   Fields fields;
   fields.add("service", response.service().empty() ? "(none)" : response.service());
-  fields.add("pool", response.pool().empty() ? "(none)" : response.pool());
+  if (response.fallback()) fields.add("chosen pool", response.chosen_pool() + " (no backend to give)");
+  fields.add("pool", response.pool().empty() ? "(none)"
+                     : response.pool() + (response.fallback() ? " (the fallback pool)" : ""));
   fields.add("backend", response.backend().empty() ? "(none)" : response.backend());
+  if (!response.drop_reason().empty()) fields.add("verdict", "dropped (" + response.drop_reason() + ")");
   if (!response.backend().empty()) fields.add("maglev slot", std::to_string(response.maglev_slot()));
   fields.add("rule", response.rule_matched() ? "a source-CIDR rule chose the pool" : "no");
   fields.add("why", response.reason());

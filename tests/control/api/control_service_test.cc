@@ -289,7 +289,15 @@ TEST_F(ControlServiceTest, GetStatus) {
 // ExplainFlow passes the parsed 5-tuple to the core and copies its answer.
 TEST_F(ControlServiceTest, ExplainFlow) {
   add_both();
-  core_.explanation = {"web", "canary", "10.77.0.31", true, 17, "a rule"};
+  core_.explanation.service = "web";
+  core_.explanation.chosen_pool = "beta";
+  core_.explanation.pool = "canary";
+  core_.explanation.backend = "10.77.0.31";
+  core_.explanation.rule_matched = true;
+  core_.explanation.fallback = true;
+  core_.explanation.maglev_slot = 17;
+  core_.explanation.drop = "";
+  core_.explanation.reason = "a rule";
   v1::ExplainFlowRequest request;
   request.set_client_address("10.77.0.11");
   request.set_client_port(4000);
@@ -305,6 +313,9 @@ TEST_F(ControlServiceTest, ExplainFlow) {
   EXPECT_TRUE(response.rule_matched());
   EXPECT_EQ(response.maglev_slot(), 17u);
   EXPECT_EQ(response.reason(), "a rule");
+  EXPECT_EQ(response.chosen_pool(), "beta");
+  EXPECT_TRUE(response.fallback());
+  EXPECT_EQ(response.drop_reason(), "");
   EXPECT_EQ(response.revision(), 2u);
   EXPECT_EQ(core_.last_query.client.to_string(), "10.77.0.11");
   EXPECT_EQ(core_.last_query.client_port, 4000);

@@ -301,6 +301,78 @@ TEST_F(ControlCoreTest, ExplainFlow) {
   EXPECT_EQ(a.reason, "the client and the VIP are of different address families");
 }
 
+// A health tracker that reports what the test says (HealthMonitor's part).
+class FixedHealth : public HealthTracker {
+ public:
+  void targets_changed(const engine::Snapshot&) override {}
+  HealthByBackend states() const override { return states_; }
+  HealthByBackend states_;
+};
+
+// ExplainFlow names where the dataplane really sends the flow when the
+// chosen pool has nothing to give: the fallback pool's backend, or a drop
+// when the fallback is that same pool; and it skips the backends the
+// dataplane's health marks skip. Each answer is checked against a SYN
+// through the fake dataplane's engine.
+TEST_F(ControlCoreTest, ExplainFlowAgreesWithTheDataplane) {
+  ServiceConfig s = web();
+  s.rules = {{*engine::Cidr::parse("198.51.100.0/24"), "canary"}};
+  s.pools[1].backends[0].state = BackendState::kDraining;
+  // Every port of the client hashes alike, so that only health can move it.
+  s.affinity = engine::Affinity::kClientAddress;
+  ASSERT_FALSE(core_->apply_service(operator_, s, wait()).error);
+  FlowQuery q;
+  q.client = ip("198.51.100.9");
+  q.client_port = 4000;
+  q.vip = ip("192.0.2.10");
+  q.port = 80;
+  // A new flow each time (another client port), as the question is about
+  // new flows: the dataplane keeps a known flow on its backend.
+  auto forwarded_to = [&]() -> std::string {
+    std::vector<uint8_t> frame = engine::test::FrameBuilder().eth().ipv4("198.51.100.9", "192.0.2.10")
+                                     .tcp(q.client_port, 80, SLUICE_TCP_SYN).build();
+    const engine::Decision d = dataplane_.process(0, frame);
+    if (d.verdict.action != engine::Action::kForward) return "";
+    return d.service->backends[d.backend].address.to_string();
+  };
+  uint64_t revision = 0;
+  FlowAnswer a = core_->explain_flow(q, &revision);
+  EXPECT_EQ(a.chosen_pool, "canary");
+  EXPECT_EQ(a.pool, "stable");
+  EXPECT_TRUE(a.fallback);
+  EXPECT_EQ(a.drop, "");
+  EXPECT_FALSE(a.backend.empty());
+  EXPECT_EQ(a.backend, forwarded_to());
+
+  // Unhealthy as the dataplane has it: the answer moves as the flow does.
+  FixedHealth health;
+  core_->set_health_tracker(&health);
+  const engine::CompiledService& web_compiled = dataplane_.published().back()->services()[0];
+  for (const engine::CompiledBackend& b : web_compiled.backends) {
+    if (b.address.to_string() != a.backend) continue;
+    health.states_[{"web", b.address}].state = HealthState::kUnhealthy;
+    dataplane_.set_backend_health(b.counter_slot, SLUICE_HEALTH_UNHEALTHY);
+  }
+  const std::string before = a.backend;
+  q.client_port = 4001;
+  a = core_->explain_flow(q, &revision);
+  EXPECT_NE(a.backend, before);
+  EXPECT_EQ(a.backend, forwarded_to());
+  core_->set_health_tracker(nullptr);
+
+  // The fallback is the empty pool itself: dropped, and said so.
+  s.fallback_pool = "canary";
+  ASSERT_FALSE(core_->apply_service(operator_, s, wait()).error);
+  q.client_port = 4002;
+  a = core_->explain_flow(q, &revision);
+  EXPECT_EQ(a.pool, "canary");
+  EXPECT_FALSE(a.fallback);
+  EXPECT_EQ(a.backend, "");
+  EXPECT_EQ(a.drop, "no-backend");
+  EXPECT_EQ(a.reason.find("takes it"), std::string::npos) << a.reason;
+  EXPECT_EQ(forwarded_to(), "");
+}
+
 // --- Events ---
 
 // The events a subscription from the start holds now (without waiting).

@@ -40,6 +40,8 @@ cleanup() {
   rm -rf "/dev/shm/sluice-flows-$P-"* 2>/dev/null
   # sluiced's ownership lock files (control/daemon/interface_lock.h) of our veth.
   rm -f /run/sluice/locks/*[-_]"$P-a" 2>/dev/null
+  # The record of addresses moved onto a DPDK sluiced's TAP, if one was killed.
+  rm -f "/run/sluice/exception-$P-tap.addresses" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP

@@ -630,6 +630,26 @@ TEST_F(HardwareProfileTest, ExceptionInterface) {
   load_good(ini({{"exception.enabled", "off"}, {"exception.interface", ""}}));
 }
 
+// The TAP's kernel side: port.iface's addresses move by default; extra
+// addresses are read one per line and checked.
+TEST_F(HardwareProfileTest, ExceptionAddresses) {
+  const HardwareProfile d = load_good(ini({}));
+  EXPECT_TRUE(d.exception.take_addresses);
+  EXPECT_THAT(d.exception.addresses, ElementsAre());
+  const HardwareProfile p = load_good(ini({{"exception.take_addresses", "off"}},
+                                          {{"exception.address", "10.0.0.2/24"},
+                                           {"exception.address", "fd00::2/64"}}));
+  EXPECT_FALSE(p.exception.take_addresses);
+  EXPECT_THAT(p.exception.addresses, ElementsAre("10.0.0.2/24", "fd00::2/64"));
+  for (const char* bad : {"10.0.0.2", "10.0.0.2/33", "fd00::2/129", "10.0.0.300/24", "x/24",
+                          "10.0.0.2/", "10.0.0.2/2a"}) {
+    EXPECT_THAT(errors_of(ini({}, {{"exception.address", bad}})),
+                ElementsAre("exception.address: \"" + std::string(bad) +
+                            "\" is not an address with its prefix length (10.0.0.2/24, "
+                            "fd00::2/64)"));
+  }
+}
+
 // The exception path's policer: defaults, values read, bounds named.
 TEST_F(HardwareProfileTest, ExceptionPolicer) {
   const HardwareProfile d = load_good(ini({}));

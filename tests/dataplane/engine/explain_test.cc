@@ -50,6 +50,17 @@ class ExplainTest : public ::testing::Test {
     return k;
   }
 
+  // What `worker` does with a SYN from client:sport to the VIP's port.
+  Decision syn(Worker& worker, const char* client, uint16_t sport, uint16_t dport,
+               uint64_t now_ns = 0) {
+    std::vector<uint8_t> frame = test::FrameBuilder().eth().ipv4(client, "192.0.2.10")
+                                     .tcp(sport, dport, SLUICE_TCP_SYN).build();
+    std::vector<uint8_t> buf(128 + frame.size());
+    std::memcpy(buf.data() + 128, frame.data(), frame.size());
+    Packet pkt{buf.data() + 128, static_cast<uint32_t>(frame.size()), 128};
+    return worker.process_one(snapshot_.get(), pkt, now_ns);
+  }
+
   EngineConfig config_;
   SnapshotCompiler compiler_;
   std::shared_ptr<const Snapshot> snapshot_;
@@ -97,58 +108,102 @@ TEST_F(ExplainTest, NoService) {
   EXPECT_EQ(e.reason, "not a VIP: the packet goes to the host");
 }
 
-// A chosen pool with no active backend says the fallback takes the flow.
-TEST_F(ExplainTest, PoolWithoutActiveBackend) {
+// A chosen pool with no active backend: the fallback pool takes the flow,
+// and the explanation names the backend the worker sends it to.
+TEST_F(ExplainTest, PoolWithoutActiveBackendFallsBack) {
   for (auto& b : config_.services[0].pools[1].backends) b.state = BackendState::kDraining;
   snapshot_ = compiler_.compile(config_, 2).snapshot;
   const FlowExplanation e = explain_flow(*snapshot_, key("198.51.100.7", 1000, 80));
-  EXPECT_EQ(e.backend, kNoBackendIndex);
-  EXPECT_NE(e.reason.find("no active backend"), std::string::npos);
-}
-
-// With the health table the workers read, the explanation skips unhealthy
-// backends exactly as a worker does, and says so.
-TEST_F(ExplainTest, SkipsUnhealthyAsWorkerDoes) {
-  BackendHealthTable health(64);
-  const CompiledService& web = snapshot_->services()[0];
-  health.set(web.backends[0].counter_slot, SLUICE_HEALTH_UNHEALTHY);  // stable 10.1.0.1
   Worker worker;
-  worker.set_health_table(&health);
-  std::mt19937 rng(6);
-  int skipped = 0;
-  for (int i = 0; i < 2000; ++i) {
-    const std::string client = "203.0." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256);
-    const uint16_t sport = static_cast<uint16_t>(1024 + rng() % 60000);
-    const FlowExplanation e = explain_flow(*snapshot_, key(client.c_str(), sport, 80), &health);
-    std::vector<uint8_t> frame = test::FrameBuilder().eth().ipv4(client, "192.0.2.10")
-                                     .tcp(sport, 80, SLUICE_TCP_SYN).build();
-    std::vector<uint8_t> buf(128 + frame.size());
-    std::memcpy(buf.data() + 128, frame.data(), frame.size());
-    Packet pkt{buf.data() + 128, static_cast<uint32_t>(frame.size()), 128};
-    const Decision d = worker.process_one(snapshot_.get(), pkt, 0);
-    ASSERT_EQ(d.backend, e.backend) << client;
-    ASSERT_NE(e.backend, 0u);
-    if (e.unhealthy_skipped) {
-      ++skipped;
-      ASSERT_NE(e.reason.find("10.1.0.1, which fails its health checks: the flow goes to the next "
-                              "healthy one, "),
-                std::string::npos)
-          << e.reason;
-    }
-  }
-  EXPECT_GT(skipped, 100);
+  const Decision d = syn(worker, "198.51.100.7", 1000, 80);
+  ASSERT_EQ(d.verdict.action, Action::kForward);
+  EXPECT_TRUE(e.fallback);
+  EXPECT_EQ(e.service->pools[e.chosen_pool].name, "canary");
+  EXPECT_EQ(e.service->pools[e.pool].name, "stable");
+  EXPECT_EQ(e.backend, d.backend);
+  EXPECT_EQ(e.drop, DropReason::kNone);
+  EXPECT_NE(e.reason.find("pool canary, but it has no active backend; the fallback pool stable "
+                          "takes it"),
+            std::string::npos)
+      << e.reason;
+  EXPECT_NE(e.reason.find(e.service->backends[d.backend].address.to_string()), std::string::npos);
 }
 
-// A pool with no healthy backend: the explanation names no backend.
+// The chosen pool is itself the fallback pool and has nothing to give: the
+// worker drops the flow, and the explanation says so instead of promising
+// a fallback.
+TEST_F(ExplainTest, EmptyFallbackPoolDrops) {
+  for (auto& b : config_.services[0].pools[1].backends) b.state = BackendState::kDraining;
+  config_.services[0].fallback_pool = "canary";
+  snapshot_ = compiler_.compile(config_, 2).snapshot;
+  const FlowExplanation e = explain_flow(*snapshot_, key("198.51.100.7", 1000, 80));
+  Worker worker;
+  const Decision d = syn(worker, "198.51.100.7", 1000, 80);
+  ASSERT_EQ(d.verdict.action, Action::kDrop);
+  ASSERT_EQ(d.verdict.reason, DropReason::kNoBackend);
+  EXPECT_EQ(e.drop, DropReason::kNoBackend);
+  EXPECT_EQ(e.backend, kNoBackendIndex);
+  EXPECT_FALSE(e.fallback);
+  EXPECT_EQ(e.reason.find("takes it"), std::string::npos) << e.reason;
+  EXPECT_NE(e.reason.find("it is the service's fallback pool: the flow is dropped (no-backend)"),
+            std::string::npos)
+      << e.reason;
+}
+
+// A worker explaining itself counts its own circuits: with the Maglev
+// slot's backend ejected on that core, it names the backend the flow then
+// really goes to, and explaining takes no half-open trial.
+TEST_F(ExplainTest, WorkerExplainsWithItsCircuits) {
+  config_.services[1].circuit.enabled = true;
+  config_.services[1].circuit.consecutive_failures = 1;
+  snapshot_ = compiler_.compile(config_, 2).snapshot;
+  Worker worker;
+  // Find a client whose SYN retry ejects its backend: the retry fails the
+  // first backend and the flow moves on.
+  const char* client = "203.0.113.9";
+  const Decision first = syn(worker, client, 4000, 443);
+  ASSERT_EQ(first.verdict.action, Action::kForward);
+  const uint64_t retry_ns = 1'500'000'000ULL;  // past the SYN retry threshold
+  const Decision retry = syn(worker, client, 4000, 443, retry_ns);
+  ASSERT_TRUE(retry.steered) << "the corpus of this test expects a steered retry";
+  const auto now_ms = static_cast<uint32_t>(retry_ns / 1000000);
+  // A new flow whose Maglev slot holds the ejected backend.
+  uint16_t sport = 5000;
+  while (explain_flow(*snapshot_, key(client, sport, 443)).backend != first.backend) {
+    ASSERT_LT(++sport, 6000);
+  }
+  const sluice_flow_key k = key(client, sport, 443);
+  const FlowExplanation mine = worker.explain(*snapshot_, k, now_ms);
+  const FlowExplanation again = worker.explain(*snapshot_, k, now_ms);
+  const Decision d = syn(worker, client, sport, 443, retry_ns);
+  ASSERT_EQ(d.verdict.action, Action::kForward);
+  EXPECT_NE(d.backend, first.backend);
+  EXPECT_EQ(mine.backend, d.backend);
+  EXPECT_EQ(again.backend, d.backend);
+  EXPECT_TRUE(mine.circuit_skipped);
+  EXPECT_NE(mine.reason.find("whose circuit is open: the flow goes to the next backend that may "
+                             "take it, " +
+                             snapshot_->services()[1].backends[d.backend].address.to_string()),
+            std::string::npos)
+      << mine.reason;
+}
+
+// A pool with no healthy backend: the fallback pool takes the flow, where
+// the worker sends it.
 TEST_F(ExplainTest, WholePoolUnhealthy) {
   BackendHealthTable health(64);
   for (const CompiledBackend& b : snapshot_->services()[0].backends) {
     if (b.pool == 1) health.set(b.counter_slot, SLUICE_HEALTH_UNHEALTHY);
   }
   const FlowExplanation e = explain_flow(*snapshot_, key("198.51.100.7", 1000, 80), &health);
+  Worker worker;
+  worker.set_health_table(&health);
+  const Decision d = syn(worker, "198.51.100.7", 1000, 80);
   EXPECT_TRUE(e.unhealthy_skipped);
-  EXPECT_EQ(e.backend, kNoBackendIndex);
-  EXPECT_NE(e.reason.find("as does every backend of the pool"), std::string::npos) << e.reason;
+  EXPECT_TRUE(e.fallback);
+  EXPECT_EQ(e.backend, d.backend);
+  EXPECT_NE(e.reason.find("but every backend is refused"), std::string::npos) << e.reason;
+  EXPECT_NE(e.reason.find("the fallback pool stable takes it"), std::string::npos) << e.reason;
 }
 
 }  // namespace
