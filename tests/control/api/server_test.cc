@@ -250,6 +250,27 @@ TEST_F(ServerTest, HealthService) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// set_serving(false) turns both to NOT_SERVING (a dataplane fault, or one
+// behind the desired revision), set_serving(true) back to SERVING.
+TEST_F(ServerTest, HealthFollowsSetServing) {
+  grpc::Server* server = start();
+  ASSERT_NE(server, nullptr);
+  const std::string serving("\x08\x01", 2);      // HealthCheckResponse{status: SERVING}
+  const std::string not_serving("\x08\x02", 2);  // NOT_SERVING
+  set_serving(*server, false);
+  for (const char* name : {"", "sluice.v1.Control"}) {
+    std::string response;
+    ASSERT_TRUE(health_check(name, &response).ok());
+    EXPECT_EQ(response, not_serving) << "service \"" << name << "\"";
+  }
+  set_serving(*server, true);
+  for (const char* name : {"", "sluice.v1.Control"}) {
+    std::string response;
+    ASSERT_TRUE(health_check(name, &response).ok());
+    EXPECT_EQ(response, serving) << "service \"" << name << "\"";
+  }
+}
+
 // Server reflection lists the Control service (grpcurl and grpc_cli rely on it).
 TEST_F(ServerTest, ReflectionListsControl) {
   ASSERT_NE(start(), nullptr);

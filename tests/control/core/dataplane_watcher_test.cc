@@ -57,7 +57,8 @@ class DataplaneWatcherTest : public ::testing::Test {
     ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
     std::lock_guard lock(mutex_);
     snapshot_ = r.snapshot;
-    dataplane_.publish(r.snapshot);
+    std::string error;
+    ASSERT_TRUE(dataplane_.publish(r.snapshot, &error)) << error;
   }
   std::shared_ptr<const engine::Snapshot> snapshot() {
     std::lock_guard lock(mutex_);
