@@ -47,6 +47,48 @@ void append_named_counters(const ControlStats& stats, const std::string& prefix,
   }
 }
 
+// Desired vs applied and whether sluiced vouches for the dataplane
+// (control/core/reconciler.h): what an alert on a failed publication or a
+// detached program keys on.
+void append_convergence_families(const ControlStatus& status, std::vector<MetricFamily>& out) {
+  MetricFamily applied = make_family(
+      "sluice_config_applied_revision",
+      "Lowest configuration revision any worker forwards with; below "
+      "sluice_config_desired_revision while a change is not applied everywhere.",
+      MetricType::Gauge);
+  add_gauge(applied, {}, static_cast<double>(status.applied_revision));
+  out.push_back(std::move(applied));
+
+  MetricFamily attempts = make_family(
+      "sluice_publish_attempts_total",
+      "Publications of a configuration to the dataplane, retries of refused ones included.",
+      MetricType::Counter);
+  add_counter(attempts, {}, static_cast<double>(status.publish_attempts));
+  out.push_back(std::move(attempts));
+
+  MetricFamily failures = make_family(
+      "sluice_publish_failures_total",
+      "Publications the dataplane refused (each is retried with backoff).", MetricType::Counter);
+  add_counter(failures, {}, static_cast<double>(status.publish_failures));
+  out.push_back(std::move(failures));
+
+  MetricFamily fault = make_family(
+      "sluice_dataplane_fault",
+      "1 while sluiced cannot vouch for what the dataplane forwards (its XDP program detached or "
+      "replaced behind its back; GetStatus says why), else 0.",
+      MetricType::Gauge);
+  add_gauge(fault, {}, status.dataplane_fault.empty() ? 0 : 1);
+  out.push_back(std::move(fault));
+
+  MetricFamily serving = make_family(
+      "sluice_serving",
+      "1 while gRPC health is SERVING: no dataplane fault, and the workers not behind the "
+      "desired revision for more than 1 s; else 0.",
+      MetricType::Gauge);
+  add_gauge(serving, {}, status.serving ? 1 : 0);
+  out.push_back(std::move(serving));
+}
+
 }  // namespace
 
 void append_daemon_families(const ControlStats& stats, const ControlStatus& status,
@@ -75,6 +117,8 @@ void append_daemon_families(const ControlStats& stats, const ControlStatus& stat
               static_cast<double>(status.worker_generations[i]));
   }
   out.push_back(std::move(generation));
+
+  append_convergence_families(status, out);
 
   append_named_counters(
       stats, "sluice_worker_", &EngineStats::counters,

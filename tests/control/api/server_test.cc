@@ -123,7 +123,7 @@ class ServerTest : public ::testing::Test {
 // The Control service answers through the socket, and the core sees the caller.
 TEST_F(ServerTest, ServesControlOnTheSocket) {
   ASSERT_NE(start(), nullptr);
-  core_.set_status({"dpdk", {0}, 0, 7, "0.1.0"});
+  core_.set_status(fakes::status_of("dpdk", {0}, 0, 7, "0.1.0"));
   v1::GetStatusResponse response;
   ASSERT_TRUE(get_status(&response).ok());
   EXPECT_EQ(response.dataplane(), "dpdk");
