@@ -17,18 +17,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "control/core/dataplane_sink.h"
 #include "control/core/event_hub.h"
+#include "control/core/periodic_thread.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -86,10 +85,7 @@ class DataplaneWatcher {
   std::shared_ptr<const engine::Snapshot> named_;  // the snapshot `names_` describes
   std::multimap<uint64_t, BackendName> names_;
 
-  std::mutex thread_mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped first
 };
 
 }  // namespace sluice::control

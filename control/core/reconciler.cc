@@ -160,29 +160,9 @@ Reconciler::Condition Reconciler::condition() const {
 }
 
 void Reconciler::start() {
-  std::lock_guard lock(thread_mutex_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(thread_mutex_);
-    while (!stopping_) {
-      lock.unlock();
-      const Clock::time_point next = tick(Clock::now());
-      lock.lock();
-      wake_.wait_until(lock, next, [&] { return stopping_; });
-    }
-  });
+  thread_.start([this] { return tick(Clock::now()); });
 }
 
-void Reconciler::stop() {
-  std::thread thread;
-  {
-    std::lock_guard lock(thread_mutex_);
-    stopping_ = true;
-    thread = std::move(thread_);
-  }
-  wake_.notify_all();
-  if (thread.joinable()) thread.join();
-}
+void Reconciler::stop() { thread_.stop(); }
 
 }  // namespace sluice::control

@@ -25,17 +25,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "control/core/dataplane_sink.h"
 #include "control/core/event_hub.h"
+#include "control/core/periodic_thread.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -121,10 +120,7 @@ class Reconciler {
   ServingListener listener_;
 
   std::mutex tick_mutex_;  // one tick at a time, so that listener calls keep their order
-  std::mutex thread_mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped first
 };
 
 }  // namespace sluice::control
