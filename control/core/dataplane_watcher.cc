@@ -25,6 +25,10 @@ void DataplaneWatcher::poll() {
 }
 
 void DataplaneWatcher::poll_generations() {
+  // While the dataplane has a fault its generations say nothing about what
+  // forwards (the maps move, the program may be gone): no "applied" is
+  // announced then; whatever moved is announced once the fault clears.
+  if (!dataplane_.fault().empty()) return;
   const std::vector<uint64_t> now = dataplane_.worker_generations();
   if (now.empty()) return;
   const uint64_t lowest = *std::min_element(now.begin(), now.end());

@@ -5,7 +5,8 @@
 // few times a second and publishes what changed since the last look:
 //   - WorkerApplied when a worker's generation rises, then RevisionApplied
 //     when the lowest generation over all workers rises (every worker
-//     forwards with that revision);
+//     forwards with that revision); neither while the dataplane reports a
+//     fault (DataplaneSink::fault), the rises then announced once it clears;
 //   - CircuitChanged when a backend's circuit state on a worker differs,
 //     named by the service, pool and address of the current snapshot
 //     (a backend that left the configuration goes without an event).

@@ -100,6 +100,20 @@ TEST_F(DataplaneWatcherTest, BaselineAnnouncesNothing) {
   EXPECT_TRUE(events().empty());
 }
 
+// While the dataplane has a fault nothing is announced as applied; what
+// moved meanwhile is, once the fault clears.
+TEST_F(DataplaneWatcherTest, NothingAppliedDuringAFault) {
+  dataplane_.set_fault("XDP program detached");
+  publish();  // generation 2, adopted by both workers
+  watcher_.poll();
+  EXPECT_TRUE(events().empty());
+  dataplane_.set_fault("");
+  watcher_.poll();
+  const auto e = events();
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(std::get<RevisionAppliedEvent>(e[2].detail).generation, 2u);
+}
+
 // Each worker's move to a generation is announced as it happens, and the
 // revision once the last worker has it.
 TEST_F(DataplaneWatcherTest, GenerationAcknowledgements) {
