@@ -134,10 +134,11 @@ class TimedSink final : public DataplaneSink {
  public:
   TimedSink(DataplaneSink& inner, Parts& parts) : inner_(inner), parts_(parts) {}
   std::string kind() const override { return inner_.kind(); }
-  void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
+  bool publish(std::shared_ptr<const engine::Snapshot> snapshot, std::string* error) override {
     const auto t = Clock::now();
-    inner_.publish(std::move(snapshot));
+    const bool ok = inner_.publish(std::move(snapshot), error);
     parts_.publish.push_back(micros(Clock::now() - t));
+    return ok;
   }
   bool wait_applied(uint64_t generation, Clock::time_point until) override {
     const auto t = Clock::now();
@@ -148,6 +149,7 @@ class TimedSink final : public DataplaneSink {
   std::vector<uint64_t> worker_generations() const override {
     return inner_.worker_generations();
   }
+  std::string fault() const override { return inner_.fault(); }
   control::DataplaneStats stats(const engine::Snapshot* snapshot) const override {
     return inner_.stats(snapshot);
   }

@@ -30,7 +30,7 @@ enum class ErrorCode {
   kDeadlineExceeded,    // accepted and saved, but not applied everywhere in time
   kPermissionDenied,    // read-only caller
   kInternal,            // the state could not be saved: nothing changed
-  kUnavailable,         // sluiced is shutting down
+  kUnavailable,         // sluiced is shutting down, or (saved, not applied) the dataplane has a fault
   kResourceExhausted,   // valid, but the dataplane has no room for it (XDP map sizes)
 };
 
@@ -47,22 +47,36 @@ struct Caller {
 struct MutationOptions {
   std::optional<uint64_t> expected_revision;  // compare-and-set
   bool dry_run = false;                       // validate only
-  // Wait until every worker forwards with the new revision, until then.
+  // Wait until every worker forwards with the new revision and the
+  // dataplane reports no fault, until then.
   std::optional<std::chrono::steady_clock::time_point> wait_applied_until;
 };
 
 struct MutationResult {
   uint64_t revision = 0;  // the new revision (the current one for a dry run or an error)
-  bool applied = false;   // every worker forwards with it (when waited for)
+  bool applied = false;   // every worker forwards with it, no fault (when waited for)
   std::optional<CallError> error;
 };
 
 struct ControlStatus {
   std::string dataplane;                    // "dpdk", "none"
   std::vector<uint64_t> worker_generations; // the revision each worker forwards with
-  uint64_t revision = 0;
+  uint64_t revision = 0;                    // the desired (accepted and saved) one
   uint64_t uptime_ms = 0;
   std::string version;
+  // Desired vs applied (control/core/reconciler.h): the lowest revision any
+  // worker forwards with, the last one the dataplane took, and publication
+  // attempts and refusals since start (retries included).
+  uint64_t applied_revision = 0;
+  uint64_t published_revision = 0;
+  uint64_t publish_attempts = 0;
+  uint64_t publish_failures = 0;
+  std::string publish_error;   // the last refusal while `revision` is not published yet
+  std::string dataplane_fault; // DataplaneSink::fault(): "" when none
+  // Whether sluiced vouches for what forwards (gRPC health SERVING): no
+  // fault and not behind `revision` past the grace; else the reason.
+  bool serving = true;
+  std::string not_serving_reason;
 };
 
 // ExplainFlow: a client -> VIP flow, and where a new flow like it goes.

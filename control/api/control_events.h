@@ -57,6 +57,18 @@ struct HealthChangedEvent {
   std::string reason;   // the deciding check's result
 };
 
+// Whether sluiced can vouch that the dataplane forwards with the desired
+// (saved) revision changed (control/core/reconciler.h): it stops when the
+// dataplane reports a fault or stays behind the desired revision past the
+// grace, and comes back once the dataplane has converged. gRPC health
+// follows it (NOT_SERVING / SERVING).
+struct DataplaneHealthEvent {
+  bool serving = true;
+  uint64_t desired_revision = 0;
+  uint64_t applied_revision = 0;  // the lowest any worker forwards with
+  std::string reason;             // why not serving; "" when serving
+};
+
 // Events first..last will not reach this subscriber: a notice to one
 // subscriber (sequence 0), not an event of its own.
 struct EventsLostNotice {
@@ -67,7 +79,8 @@ struct EventsLostNotice {
 };
 
 using EventDetail = std::variant<ConfigChangedEvent, WorkerAppliedEvent, RevisionAppliedEvent,
-                                 CircuitChangedEvent, EventsLostNotice, HealthChangedEvent>;
+                                 CircuitChangedEvent, EventsLostNotice, HealthChangedEvent,
+                                 DataplaneHealthEvent>;
 
 struct ControlEvent {
   uint64_t sequence = 0;  // 1, 2, ...; 0 for EventsLostNotice

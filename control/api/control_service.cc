@@ -301,6 +301,14 @@ grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext* context,
   response->set_revision(status.revision);
   response->set_uptime_ms(status.uptime_ms);
   response->set_version(status.version);
+  response->set_applied_revision(status.applied_revision);
+  response->set_published_revision(status.published_revision);
+  response->set_publish_attempts(status.publish_attempts);
+  response->set_publish_failures(status.publish_failures);
+  response->set_publish_error(status.publish_error);
+  response->set_dataplane_fault(status.dataplane_fault);
+  response->set_serving(status.serving);
+  response->set_not_serving_reason(status.not_serving_reason);
   return grpc::Status::OK;
 }
 

@@ -48,6 +48,13 @@ struct DetailToProto {
     p->set_to(health_state_to_proto(e.to));
     p->set_reason(e.reason);
   }
+  void operator()(const DataplaneHealthEvent& e) const {
+    v1::DataplaneHealth* p = event.mutable_dataplane_health();
+    p->set_serving(e.serving);
+    p->set_desired_revision(e.desired_revision);
+    p->set_applied_revision(e.applied_revision);
+    p->set_reason(e.reason);
+  }
   void operator()(const EventsLostNotice& e) const {
     v1::EventsLost* p = event.mutable_events_lost();
     p->set_first_sequence(e.first_sequence);

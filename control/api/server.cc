@@ -167,10 +167,15 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
     server->Shutdown();
     return nullptr;
   }
-  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
-    health->SetServingStatus(v1::Control::service_full_name(), true);
-  }
+  set_serving(*server, true);
   return server;
+}
+
+void set_serving(grpc::Server& server, bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService()) {
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(v1::Control::service_full_name(), serving);
+  }
 }
 
 }  // namespace sluice::control::api

@@ -56,4 +56,12 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
                                                    const ServerOptions& options,
                                                    std::string* error, int* tcp_port = nullptr);
 
+// Sets the grpc.health.v1 status of "" and "sluice.v1.Control" (SERVING
+// when `serving`, else NOT_SERVING). sluiced calls it whenever the
+// Reconciler (control/core/reconciler.h) changes its mind: NOT_SERVING
+// means the dataplane has a fault or has not applied the desired revision
+// past the grace, so that a load balancer or orchestrator in front stops
+// trusting this instance. The API keeps answering either way. Any thread.
+void set_serving(grpc::Server& server, bool serving);
+
 }  // namespace sluice::control::api

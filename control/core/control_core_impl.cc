@@ -87,11 +87,42 @@ CallError no_such_service(const std::string& name) {
 ControlCoreImpl::ControlCoreImpl(const ControlCoreOptions& options, StateStore& store,
                                  AuditLog& audit, DataplaneSink& dataplane)
     : options_(options), store_(store), audit_(audit), dataplane_(dataplane),
-      events_(options.events), census_(dataplane, [this] { return snapshot(); }) {}
+      events_(options.events), reconciler_(dataplane, events_, options.reconciler),
+      census_(dataplane, [this] { return snapshot(); }) {}
 
 void ControlCoreImpl::publish_locked() {
-  dataplane_.publish(snapshot_);
+  // A refusal is logged and retried by the reconciler: the change is saved,
+  // and wait_applied() tells the caller the truth.
+  reconciler_.publish(snapshot_);
   if (health_) health_->targets_changed(*snapshot_);
+}
+
+bool ControlCoreImpl::wait_applied(uint64_t revision, std::chrono::steady_clock::time_point until,
+                                   CallError* why) {
+  const std::string saved = "revision " + std::to_string(revision) + " was saved";
+  // A fault will not clear by waiting: answer at once.
+  if (std::string fault = dataplane_.fault(); !fault.empty()) {
+    *why = error(ErrorCode::kUnavailable,
+                 saved + " but is not applied: the dataplane has a fault: " + fault);
+    return false;
+  }
+  const bool moved = dataplane_.wait_applied(revision, until);
+  if (std::string fault = dataplane_.fault(); !fault.empty()) {
+    *why = error(ErrorCode::kUnavailable,
+                 saved + " but is not applied: the dataplane has a fault: " + fault);
+    return false;
+  }
+  // The workers' generations are the dataplane's word; the reconciler's
+  // count of what it accepted is ours. Both must agree.
+  const ReconcilerReport r = reconciler_.report();
+  if (moved && r.published_revision >= revision) return true;
+  std::string message = saved + " but not every worker forwards with it yet";
+  if (!r.publish_error.empty()) {
+    message += " (the dataplane refused its publication " + std::to_string(r.failures) +
+               " time(s), last: " + r.publish_error + "; sluiced keeps retrying)";
+  }
+  *why = error(ErrorCode::kDeadlineExceeded, message);
+  return false;
 }
 
 void ControlCoreImpl::set_health_tracker(HealthTracker* tracker) {
@@ -209,12 +240,9 @@ MutationResult ControlCoreImpl::mutate(const Caller& caller, const char* method,
     result.revision = revision;
   }
   if (options.wait_applied_until) {
-    result.applied = dataplane_.wait_applied(revision, *options.wait_applied_until);
-    if (!result.applied) {
-      result.error = error(ErrorCode::kDeadlineExceeded,
-                           "revision " + std::to_string(revision) +
-                               " was saved and published but not every worker forwards with it yet");
-    }
+    CallError why{ErrorCode::kInternal, ""};
+    result.applied = wait_applied(revision, *options.wait_applied_until, &why);
+    if (!result.applied) result.error = std::move(why);
   }
   return result;
 }
@@ -332,6 +360,21 @@ ControlStatus ControlCoreImpl::status() const {
   }
   s.uptime_ms = uptime_ms();
   s.version = options_.version;
+  s.applied_revision = s.worker_generations.empty()
+                           ? 0
+                           : *std::min_element(s.worker_generations.begin(),
+                                               s.worker_generations.end());
+  const ReconcilerReport r = reconciler_.report();
+  if (s.worker_generations.empty()) s.applied_revision = r.published_revision;
+  s.published_revision = r.published_revision;
+  s.publish_attempts = r.attempts;
+  s.publish_failures = r.failures;
+  s.publish_error = r.publish_error;
+  s.dataplane_fault = dataplane_.fault();
+  // The reconciler reports what its last tick saw; a fault seen here first
+  // counts at once.
+  s.serving = r.serving && s.dataplane_fault.empty();
+  s.not_serving_reason = r.serving && !s.serving ? "dataplane fault: " + s.dataplane_fault : r.reason;
   return s;
 }
 

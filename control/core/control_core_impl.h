@@ -10,12 +10,15 @@
 //      engine snapshot (nothing is published or saved if anything fails);
 //   4. dry run: audited and answered here;
 //   5. the new state saved durably at revision + 1 (a failed save changes
-//      nothing), audited, announced as a ConfigChanged event, then
-//      published with generation == revision;
+//      nothing), audited, announced as a ConfigChanged event, then handed
+//      to the Reconciler (reconciler.h), which publishes it with
+//      generation == revision and retries, with backoff, while the
+//      dataplane refuses it;
 //   6. outside the mutex, optionally waiting until every worker forwards
 //      with the new generation.
 // Generation numbers equal revisions, so "applied" means "every worker
-// forwards with this revision or a later one".
+// forwards with this revision or a later one, the dataplane took it, and
+// it reports no fault" (DataplaneSink::fault).
 //
 // The core also owns the event hub (event_hub.h) behind WatchEvents; the
 // daemon's DataplaneWatcher publishes the dataplane's events into it.
@@ -32,6 +35,7 @@
 #include "control/core/event_hub.h"
 #include "control/core/flow_census_cache.h"
 #include "control/core/health_tracker.h"
+#include "control/core/reconciler.h"
 #include "control/state/state_store.h"
 #include "dataplane/engine/snapshot.h"
 
@@ -42,6 +46,7 @@ struct ControlCoreOptions {
   engine::ForwardingConfig forwarding;
   std::string version = "0.1.0";
   EventHubOptions events;
+  ReconcilerOptions reconciler;
 };
 
 class ControlCoreImpl final : public ControlCore {
@@ -85,6 +90,9 @@ class ControlCoreImpl final : public ControlCore {
   // The live-flow census behind stats and drain status; the daemon starts
   // its thread (tests may call fresh() instead).
   FlowCensusCache& census() { return census_; }
+  // Retries refused publications and says whether the dataplane has
+  // converged; the daemon starts its thread (tests may call tick()).
+  Reconciler& reconciler() { return reconciler_; }
   // Active health checking, told of every publication from now on (and of
   // the current snapshot at once). Not owned; null detaches.
   void set_health_tracker(HealthTracker* tracker);
@@ -99,6 +107,10 @@ class ControlCoreImpl final : public ControlCore {
   uint64_t uptime_ms() const;
   // Publishes snapshot_ and tells the health tracker (mutex_ held).
   void publish_locked();
+  // True once `revision` is applied (see the top) before `until`; else
+  // false with the error that says why.
+  bool wait_applied(uint64_t revision, std::chrono::steady_clock::time_point until,
+                    CallError* why);
   void audit(const Caller& caller, const std::string& method, const std::string& service,
              uint64_t before, uint64_t after, bool accepted, bool dry_run,
              const std::string& summary);
@@ -109,6 +121,8 @@ class ControlCoreImpl final : public ControlCore {
   DataplaneSink& dataplane_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   EventHub events_;
+  // After events_ and dataplane_, which its thread uses.
+  Reconciler reconciler_;
 
   mutable std::mutex mutex_;  // guards everything below
   HealthTracker* health_ = nullptr;

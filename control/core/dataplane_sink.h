@@ -77,8 +77,12 @@ class DataplaneSink {
   virtual std::vector<std::string> check(const engine::Snapshot& /*snapshot*/) const {
     return {};
   }
-  // Makes `snapshot` the one every worker moves to.
-  virtual void publish(std::shared_ptr<const engine::Snapshot> snapshot) = 0;
+  // Makes `snapshot` the one every worker moves to. False, with *error
+  // saying why, when the dataplane did not take it (the kernel refused an
+  // XDP map update, say): the workers keep the generation they had, and
+  // the control core's Reconciler tries again later. check() ran first, so
+  // a failure is the environment's, never the snapshot's. DPDK never fails.
+  virtual bool publish(std::shared_ptr<const engine::Snapshot> snapshot, std::string* error) = 0;
   // True once every worker forwards with `generation` or later; false when
   // `until` passes first.
   virtual bool wait_applied(uint64_t generation,

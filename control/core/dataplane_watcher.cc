@@ -25,6 +25,10 @@ void DataplaneWatcher::poll() {
 }
 
 void DataplaneWatcher::poll_generations() {
+  // While the dataplane has a fault its generations say nothing about what
+  // forwards (the maps move, the program may be gone): no "applied" is
+  // announced then; whatever moved is announced once the fault clears.
+  if (!dataplane_.fault().empty()) return;
   const std::vector<uint64_t> now = dataplane_.worker_generations();
   if (now.empty()) return;
   const uint64_t lowest = *std::min_element(now.begin(), now.end());
@@ -108,29 +112,12 @@ void DataplaneWatcher::report_suspects(const std::vector<States>& now,
 }
 
 void DataplaneWatcher::start(std::chrono::milliseconds interval) {
-  std::lock_guard lock(thread_mutex_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this, interval] {
-    std::unique_lock lock(thread_mutex_);
-    while (!stopping_) {
-      lock.unlock();
-      poll();
-      lock.lock();
-      wake_.wait_for(lock, interval, [&] { return stopping_; });
-    }
+  thread_.start([this, interval] {
+    poll();
+    return PeriodicThread::Clock::now() + interval;
   });
 }
 
-void DataplaneWatcher::stop() {
-  std::thread thread;
-  {
-    std::lock_guard lock(thread_mutex_);
-    stopping_ = true;
-    thread = std::move(thread_);
-  }
-  wake_.notify_all();
-  if (thread.joinable()) thread.join();
-}
+void DataplaneWatcher::stop() { thread_.stop(); }
 
 }  // namespace sluice::control

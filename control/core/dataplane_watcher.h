@@ -5,7 +5,8 @@
 // few times a second and publishes what changed since the last look:
 //   - WorkerApplied when a worker's generation rises, then RevisionApplied
 //     when the lowest generation over all workers rises (every worker
-//     forwards with that revision);
+//     forwards with that revision); neither while the dataplane reports a
+//     fault (DataplaneSink::fault), the rises then announced once it clears;
 //   - CircuitChanged when a backend's circuit state on a worker differs,
 //     named by the service, pool and address of the current snapshot
 //     (a backend that left the configuration goes without an event).
@@ -17,18 +18,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "control/core/dataplane_sink.h"
 #include "control/core/event_hub.h"
+#include "control/core/periodic_thread.h"
 #include "dataplane/engine/snapshot.h"
 
 namespace sluice::control {
@@ -86,10 +86,7 @@ class DataplaneWatcher {
   std::shared_ptr<const engine::Snapshot> named_;  // the snapshot `names_` describes
   std::multimap<uint64_t, BackendName> names_;
 
-  std::mutex thread_mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped first
 };
 
 }  // namespace sluice::control

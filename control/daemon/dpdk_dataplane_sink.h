@@ -29,8 +29,10 @@ class DpdkDataplaneSink final : public DataplaneSink {
   std::vector<std::string> check(const engine::Snapshot& snapshot) const override {
     return engine::mtu_misfits(snapshot, runtime_.port_mtu());
   }
-  void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
+  // A pointer swap the workers pick up: cannot fail.
+  bool publish(std::shared_ptr<const engine::Snapshot> snapshot, std::string*) override {
     runtime_.publisher().publish(std::move(snapshot));
+    return true;
   }
   bool wait_applied(uint64_t generation, std::chrono::steady_clock::time_point until) override {
     const auto now = std::chrono::steady_clock::now();

@@ -13,8 +13,10 @@
 // and configuration changes arrive either by SIGHUP (file mode: the
 // services file is re-read) or through the gRPC API
 // (control-plane mode, --state-dir: ControlCoreImpl validates, saves,
-// audits and publishes each change, and a DataplaneWatcher thread turns
-// the workers' generations and circuit states into WatchEvents events).
+// audits and publishes each change, its Reconciler thread retries
+// publications the dataplane refused and sets gRPC health, and a
+// DataplaneWatcher thread turns the workers' generations and circuit
+// states into WatchEvents events).
 // No thread but the workers (or the XDP program) touches packets.
 #include <cerrno>
 #include <csignal>
@@ -181,6 +183,7 @@ class Daemon {
       watcher = std::make_unique<DataplaneWatcher>(sink, core->events(),
                                                    [c = core.get()] { return c->snapshot(); });
       watcher->start(kWatchInterval);
+      core->reconciler().start();
       core->census().start(kCensusInterval);
       checker = health::HealthChecker::create();
       health_monitor = std::make_unique<HealthMonitor>(
@@ -234,6 +237,10 @@ class Daemon {
         host_->stop();
         return 1;
       }
+      // NOT_SERVING while the dataplane has a fault or lags the desired
+      // revision (reconciler.h); set at once to the current state.
+      core->reconciler().set_serving_listener(
+          [s = server.get()](bool serving, const std::string&) { api::set_serving(*s, serving); });
       spdlog::info("control API listening on unix:{} (audit log {})", options_.socket_path,
                    options_.audit_log_path);
       log_tcp_listener();
@@ -264,6 +271,8 @@ class Daemon {
     if (core) {
       core->set_health_tracker(nullptr);
       core->census().stop();
+      core->reconciler().set_serving_listener(nullptr);  // before the server goes
+      core->reconciler().stop();
     }
     if (watcher) watcher->stop();
   }
@@ -368,17 +377,31 @@ class Daemon {
       for (const std::string& m : misfits) spdlog::error("{}: {}", options_.services_path, m);
       return false;
     }
+    // File mode has no saved state to converge on: a refusal refuses the
+    // start or the reload (SIGHUP again retries), and the generation in
+    // force stays the previous one.
+    std::string error;
+    if (!host_->sink().publish(r.snapshot, &error)) {
+      spdlog::error("configuration generation {} not published: {}", generation_ + 1, error);
+      return false;
+    }
     ++generation_;
     snapshot_ = r.snapshot;
-    host_->sink().publish(r.snapshot);
     spdlog::info("configuration generation {} published: {} service(s)", generation_,
                  services.size());
     return true;
   }
 
+  // Says "applied" only when it is: every worker moved, and the dataplane
+  // reports no fault (in control-plane mode the reconciler keeps retrying a
+  // refused start-up publication and health says NOT_SERVING meanwhile).
   void wait_applied() {
-    if (host_->sink().wait_applied(generation_,
-                                   std::chrono::steady_clock::now() + std::chrono::seconds(5))) {
+    DataplaneSink& sink = host_->sink();
+    const bool moved =
+        sink.wait_applied(generation_, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    if (const std::string fault = sink.fault(); !fault.empty()) {
+      spdlog::error("generation {} not applied: the dataplane has a fault: {}", generation_, fault);
+    } else if (moved) {
       spdlog::info("generation {} applied on all {} worker(s)", generation_, host_->worker_count());
     } else {
       spdlog::warn("generation {} not applied on every worker within 5 s", generation_);

@@ -59,14 +59,16 @@ class XdpDataplaneSink final : public DataplaneSink {
     return out;
   }
   // check() ran first, so a failure here is the kernel refusing a map
-  // update (out of memory): the previous generation stays in force, and
-  // wait_applied reports the new one as not applied.
-  void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
-    const uint64_t generation = snapshot->generation();
+  // update (out of memory): the previous generation stays in force,
+  // wait_applied reports the new one as not applied, and the control
+  // core's Reconciler retries.
+  bool publish(std::shared_ptr<const engine::Snapshot> snapshot, std::string* error) override {
     try {
       publisher_.publish(std::move(snapshot));
+      return true;
     } catch (const xdp::XdpError& e) {
-      spdlog::error("XDP: generation {} not published: {}", generation, e.what());
+      *error = e.what();
+      return false;
     }
   }
   // The maps reached every CPU's view, and the program reading them is

@@ -47,23 +47,54 @@ void append_named_counters(const ControlStats& stats, const std::string& prefix,
   }
 }
 
+// A family of one sample without labels.
+void append_single(std::vector<MetricFamily>& out, const char* name, const char* help,
+                   MetricType type, double value) {
+  MetricFamily f = make_family(name, help, type);
+  if (type == MetricType::Counter) {
+    add_counter(f, {}, value);
+  } else {
+    add_gauge(f, {}, value);
+  }
+  out.push_back(std::move(f));
+}
+
+// Desired vs applied and whether sluiced vouches for the dataplane
+// (control/core/reconciler.h): what an alert on a refused publication or a
+// detached program keys on.
+void append_convergence_families(const ControlStatus& status, std::vector<MetricFamily>& out) {
+  append_single(out, "sluice_config_applied_revision",
+                "Lowest configuration revision any worker forwards with; below "
+                "sluice_config_desired_revision while a change is not applied everywhere.",
+                MetricType::Gauge, static_cast<double>(status.applied_revision));
+  append_single(out, "sluice_publish_attempts_total",
+                "Publications of a configuration to the dataplane, retries of refused ones "
+                "included.",
+                MetricType::Counter, static_cast<double>(status.publish_attempts));
+  append_single(out, "sluice_publish_failures_total",
+                "Publications the dataplane refused (each is retried with backoff).",
+                MetricType::Counter, static_cast<double>(status.publish_failures));
+  append_single(out, "sluice_dataplane_fault",
+                "1 while sluiced cannot vouch for what the dataplane forwards (its XDP program "
+                "detached or replaced behind its back; GetStatus says why), else 0.",
+                MetricType::Gauge, status.dataplane_fault.empty() ? 0 : 1);
+  append_single(out, "sluice_serving",
+                "1 while gRPC health is SERVING: no dataplane fault, and the workers not behind "
+                "the desired revision for more than 1 s; else 0.",
+                MetricType::Gauge, status.serving ? 1 : 0);
+}
+
 }  // namespace
 
 void append_daemon_families(const ControlStats& stats, const ControlStatus& status,
                             std::vector<MetricFamily>& out) {
-  MetricFamily revision = make_family(
-      "sluice_config_revision",
-      "Revision of the configuration sluiced publishes to the dataplane.", MetricType::Gauge);
-  add_gauge(revision, {}, static_cast<double>(status.revision));
-  out.push_back(std::move(revision));
-
-  MetricFamily desired = make_family(
-      "sluice_config_desired_revision",
-      "Revision of the saved (desired) configuration; differs from sluice_config_revision "
-      "while a change is being published.",
-      MetricType::Gauge);
-  add_gauge(desired, {}, static_cast<double>(stats.desired_revision));
-  out.push_back(std::move(desired));
+  append_single(out, "sluice_config_revision",
+                "Revision of the configuration sluiced publishes to the dataplane.",
+                MetricType::Gauge, static_cast<double>(status.revision));
+  append_single(out, "sluice_config_desired_revision",
+                "Revision of the saved (desired) configuration; differs from "
+                "sluice_config_revision while a change is being published.",
+                MetricType::Gauge, static_cast<double>(stats.desired_revision));
 
   MetricFamily generation = make_family(
       "sluice_worker_generation",
@@ -75,6 +106,8 @@ void append_daemon_families(const ControlStats& stats, const ControlStatus& stat
               static_cast<double>(status.worker_generations[i]));
   }
   out.push_back(std::move(generation));
+
+  append_convergence_families(status, out);
 
   append_named_counters(
       stats, "sluice_worker_", &EngineStats::counters,
@@ -144,10 +177,8 @@ void append_daemon_families(const ControlStats& stats, const ControlStatus& stat
       },
       out);
 
-  MetricFamily uptime = make_family("sluice_uptime_seconds", "Time since sluiced started.",
-                                    MetricType::Gauge);
-  add_gauge(uptime, {}, ms_to_seconds(status.uptime_ms));
-  out.push_back(std::move(uptime));
+  append_single(out, "sluice_uptime_seconds", "Time since sluiced started.", MetricType::Gauge,
+                ms_to_seconds(status.uptime_ms));
 
   MetricFamily info = make_family("sluice_build_info",
                                   "Always 1; labels: sluiced's version and the dataplane it runs.",

@@ -109,7 +109,10 @@ int run_apply(Context& ctx, const po::variables_map& vm) {
       break;
     }
     if (ctx.output() == Output::kTable) {
-      ctx.out() << "service/" << service.name() << (flags.dry_run ? " checked " : " applied ")
+      // "applied" only when sluiced said so (--wait); otherwise it is saved
+      // and being published.
+      ctx.out() << "service/" << service.name()
+                << (flags.dry_run ? " checked " : response.applied() ? " applied " : " saved ")
                 << result_note(response, flags) << "\n";
     }
     if (call_flags.expected_revision && !flags.dry_run) {

@@ -52,6 +52,13 @@ std::string event_text(const v1::Event& e) {
              health_state_text(h.from()) + " -> " + health_state_text(h.to()) +
              (h.reason().empty() ? "" : " (" + h.reason() + ")");
     }
+    case v1::Event::kDataplaneHealth: {
+      const v1::DataplaneHealth& d = e.dataplane_health();
+      return std::string(d.serving() ? "serving   " : "degraded  ") + "dataplane at revision " +
+             std::to_string(d.applied_revision()) + ", desired " +
+             std::to_string(d.desired_revision()) +
+             (d.serving() ? " (converged)" : ": " + d.reason());
+    }
     case v1::Event::kEventsLost: {
       const v1::EventsLost& l = e.events_lost();
       const std::string range = l.first_sequence() == l.last_sequence()
@@ -127,6 +134,9 @@ Command events_command() {
       "  health   a backend's active checks changed its health: unknown, healthy,\n"
       "           unhealthy (an unhealthy backend gets no new flows), with the last\n"
       "           check's result\n"
+      "  degraded the dataplane has a fault, or stayed behind the desired revision\n"
+      "           past the grace (1 s): sluiced cannot vouch for what forwards\n"
+      "  serving  the dataplane converged again on the desired revision\n"
       "  lost     events this stream missed (\"-\" for SEQ): too old for sluiced's\n"
       "           history, or this client read too slowly\n"
       "Sequence numbers grow by one per event. To resume without missing anything,\n"

@@ -35,8 +35,22 @@ int run_status(Context& ctx, const po::variables_map&) {
 
   const int workers = response.worker_generations_size();
   Fields fields;
-  fields.add("revision", std::to_string(response.revision()));
+  fields.add("revision", std::to_string(response.revision()) + " (desired: saved)");
+  fields.add("applied", std::to_string(response.applied_revision()) +
+                            (response.applied_revision() >= response.revision()
+                                 ? " (every worker)"
+                                 : " (lowest worker; behind the desired revision)"));
   fields.add("dataplane", response.dataplane());
+  fields.add("health", response.serving() ? "SERVING"
+                                          : "NOT SERVING: " + response.not_serving_reason());
+  if (!response.dataplane_fault().empty()) fields.add("fault", response.dataplane_fault());
+  if (response.publish_failures() > 0) {
+    fields.add("publish", std::to_string(response.publish_attempts()) + " attempts, " +
+                              std::to_string(response.publish_failures()) + " refused" +
+                              (response.publish_error().empty()
+                                   ? " (the latest taken)"
+                                   : "; retrying, last refusal: " + response.publish_error()));
+  }
   fields.add("workers",
              workers_text({response.worker_generations().begin(),
                            response.worker_generations().end()},
@@ -63,12 +77,17 @@ Command status_command() {
   Command c;
   c.name = "status";
   c.usage = "status";
-  c.summary = "the current revision, the dataplane and each worker's generation";
+  c.summary = "desired and applied revisions, health, and each worker's generation";
   c.description =
-      "Shows the configuration revision sluiced holds (every accepted change adds one),\n"
+      "Shows the configuration revision sluiced holds (every accepted change adds one:\n"
+      "the desired revision), the lowest revision a worker forwards with (applied),\n"
       "the dataplane it drives, and for each dataplane worker the revision it forwards\n"
       "with (its generation). A worker whose generation is below the revision has not\n"
-      "picked up the latest change yet.";
+      "picked up the latest change yet.\n"
+      "health is what grpc.health.v1 answers: NOT SERVING while the dataplane has a\n"
+      "fault (fault: says which, e.g. its XDP program detached behind sluiced's back)\n"
+      "or has stayed behind the desired revision for more than 1 s (publish: shows\n"
+      "refused publications, which sluiced retries with backoff).";
   c.run = run_status;
   return c;
 }

@@ -275,7 +275,16 @@ TEST_F(ControlServiceTest, SetBackendState) {
 // GetStatus copies every field of the core's status.
 TEST_F(ControlServiceTest, GetStatus) {
   add_both();
-  core_.set_status({"dpdk", {2, 1, 2}, 0, 123456, "0.1.0"});
+  ControlStatus status = fakes::status_of("dpdk", {2, 1, 2}, 0, 123456, "0.1.0");
+  status.applied_revision = 1;
+  status.published_revision = 2;
+  status.publish_attempts = 7;
+  status.publish_failures = 3;
+  status.publish_error = "refused";
+  status.dataplane_fault = "detached";
+  status.serving = false;
+  status.not_serving_reason = "dataplane fault: detached";
+  core_.set_status(status);
   grpc::ClientContext context;
   v1::GetStatusResponse response;
   ASSERT_TRUE(stub_->GetStatus(&context, v1::GetStatusRequest(), &response).ok());
@@ -284,6 +293,14 @@ TEST_F(ControlServiceTest, GetStatus) {
   EXPECT_EQ(response.revision(), 2u);
   EXPECT_EQ(response.uptime_ms(), 123456u);
   EXPECT_EQ(response.version(), "0.1.0");
+  EXPECT_EQ(response.applied_revision(), 1u);
+  EXPECT_EQ(response.published_revision(), 2u);
+  EXPECT_EQ(response.publish_attempts(), 7u);
+  EXPECT_EQ(response.publish_failures(), 3u);
+  EXPECT_EQ(response.publish_error(), "refused");
+  EXPECT_EQ(response.dataplane_fault(), "detached");
+  EXPECT_FALSE(response.serving());
+  EXPECT_EQ(response.not_serving_reason(), "dataplane fault: detached");
 }
 
 // ExplainFlow passes the parsed 5-tuple to the core and copies its answer.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/control/api/health_check.h"
 #include "tests/control/api/hold_grpc.h"
 #include "tests/mocks/control/fake_control_core.h"
 
@@ -36,27 +37,9 @@ int bound_socket(const std::string& path, bool listen) {
   return fd;
 }
 
-std::string bytes_of(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(buffer.Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& s : slices) {
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
-
-grpc::ByteBuffer buffer_of(const std::string& bytes) {
-  grpc::Slice slice(bytes.data(), bytes.size());
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-void await(grpc::CompletionQueue& cq, bool expect_ok = true) {
-  void* tag = nullptr;
-  bool ok = false;
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  EXPECT_EQ(ok, expect_ok);
-}
+using test::await;
+using test::buffer_of;
+using test::bytes_of;
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -93,22 +76,7 @@ class ServerTest : public ::testing::Test {
   }
   // grpc.health.v1.Health/Check for `service` ("" = the server as a whole).
   grpc::Status health_check(const std::string& service, std::string* response_bytes) {
-    grpc::GenericStub stub(channel());
-    grpc::CompletionQueue cq;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    // HealthCheckRequest{service = 1}: field 1, length-delimited.
-    std::string request;
-    if (!service.empty()) request = std::string("\x0a", 1) + char(service.size()) + service;
-    auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
-                                      buffer_of(request), &cq);
-    call->StartCall();
-    grpc::ByteBuffer response;
-    grpc::Status status;
-    call->Finish(&response, &status, nullptr);
-    await(cq);
-    if (status.ok()) *response_bytes = bytes_of(response);
-    return status;
+    return test::health_check(channel(), service, response_bytes);
   }
 
   fakes::FakeControlCore core_;
@@ -123,7 +91,7 @@ class ServerTest : public ::testing::Test {
 // The Control service answers through the socket, and the core sees the caller.
 TEST_F(ServerTest, ServesControlOnTheSocket) {
   ASSERT_NE(start(), nullptr);
-  core_.set_status({"dpdk", {0}, 0, 7, "0.1.0"});
+  core_.set_status(fakes::status_of("dpdk", {0}, 0, 7, "0.1.0"));
   v1::GetStatusResponse response;
   ASSERT_TRUE(get_status(&response).ok());
   EXPECT_EQ(response.dataplane(), "dpdk");
@@ -239,7 +207,7 @@ TEST_F(ServerTest, EmptyPath) {
 // grpc.health.v1: the server and sluice.v1.Control are SERVING; others unknown.
 TEST_F(ServerTest, HealthService) {
   ASSERT_NE(start(), nullptr);
-  const std::string serving("\x08\x01", 2);  // HealthCheckResponse{status: SERVING}
+  const std::string& serving = test::kServing;
   std::string response;
   ASSERT_TRUE(health_check("", &response).ok());
   EXPECT_EQ(response, serving);
@@ -248,6 +216,27 @@ TEST_F(ServerTest, HealthService) {
   EXPECT_EQ(response, serving);
   EXPECT_EQ(health_check("sluice.v1.Nothing", &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// set_serving(false) turns both to NOT_SERVING (a dataplane fault, or one
+// behind the desired revision), set_serving(true) back to SERVING.
+TEST_F(ServerTest, HealthFollowsSetServing) {
+  grpc::Server* server = start();
+  ASSERT_NE(server, nullptr);
+  const std::string& serving = test::kServing;
+  const std::string& not_serving = test::kNotServing;
+  set_serving(*server, false);
+  for (const char* name : {"", "sluice.v1.Control"}) {
+    std::string response;
+    ASSERT_TRUE(health_check(name, &response).ok());
+    EXPECT_EQ(response, not_serving) << "service \"" << name << "\"";
+  }
+  set_serving(*server, true);
+  for (const char* name : {"", "sluice.v1.Control"}) {
+    std::string response;
+    ASSERT_TRUE(health_check(name, &response).ok());
+    EXPECT_EQ(response, serving) << "service \"" << name << "\"";
+  }
 }
 
 // Server reflection lists the Control service (grpcurl and grpc_cli rely on it).

@@ -83,6 +83,26 @@ TEST_F(SluicectlEventsTest, HealthChanged) {
   EXPECT_EQ(event.health_changed().reason(), "status 503");
 }
 
+// The dataplane falling behind and converging again: degraded with the
+// reason, then serving; -o json carries the DataplaneHealth event.
+TEST_F(SluicectlEventsTest, DataplaneHealth) {
+  const Running running = follow({"--count", "2"});
+  core_.events().publish(DataplaneHealthEvent{false, 4, 3, "dataplane fault: detached"});
+  core_.events().publish(DataplaneHealthEvent{true, 4, 4, ""});
+  const RunResult r = finish(running);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(without_times(r.out),
+            "1  TIME  degraded  dataplane at revision 3, desired 4: dataplane fault: detached\n"
+            "2  TIME  serving   dataplane at revision 4, desired 4 (converged)\n");
+  const RunResult json = run({"events", "--since", "1", "--count", "1", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  const auto event = parse_json<v1::Event>(json.out);
+  EXPECT_FALSE(event.dataplane_health().serving());
+  EXPECT_EQ(event.dataplane_health().desired_revision(), 4u);
+  EXPECT_EQ(event.dataplane_health().applied_revision(), 3u);
+  EXPECT_EQ(event.dataplane_health().reason(), "dataplane fault: detached");
+}
+
 // -o json: each event as one line of protobuf JSON.
 TEST_F(SluicectlEventsTest, JsonLines) {
   const Running running = follow({"--count", "4", "-o", "json"});

@@ -20,12 +20,16 @@ using ::testing::StartsWith;
 // status: the fields aligned, then one row per worker.
 TEST_F(SluicectlTest, StatusTable) {
   add_both();
-  core_.set_status({"dpdk", {2, 1}, 0, 3723000, "0.1.0"});
+  ControlStatus status = fakes::status_of("dpdk", {2, 1}, 0, 3723000, "0.1.0");
+  status.applied_revision = 1;
+  core_.set_status(status);
   const RunResult r = run({"status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "revision:   2\n"
+            "revision:   2 (desired: saved)\n"
+            "applied:    1 (lowest worker; behind the desired revision)\n"
             "dataplane:  dpdk\n"
+            "health:     SERVING\n"
             "workers:    2, 1 behind revision 2\n"
             "version:    0.1.0\n"
             "uptime:     1h2m3s\n"
@@ -38,21 +42,47 @@ TEST_F(SluicectlTest, StatusTable) {
 
 // status without a dataplane: no worker table.
 TEST_F(SluicectlTest, StatusWithoutWorkers) {
-  core_.set_status({"none", {}, 0, 42000, "0.1.0"});
+  core_.set_status(fakes::status_of("none", {}, 0, 42000, "0.1.0"));
   const RunResult r = run({"status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "revision:   0\n"
+            "revision:   0 (desired: saved)\n"
+            "applied:    0 (every worker)\n"
             "dataplane:  none\n"
+            "health:     SERVING\n"
             "workers:    none\n"
             "version:    0.1.0\n"
             "uptime:     42s\n");
 }
 
+// status of a dataplane that refuses publications and has a fault: NOT SERVING,
+// the fault and the refusals shown.
+TEST_F(SluicectlTest, StatusNotServing) {
+  add_both();
+  ControlStatus status = fakes::status_of("xdp", {1}, 0, 1000, "0.1.0");
+  status.applied_revision = 1;
+  status.published_revision = 1;
+  status.publish_attempts = 6;
+  status.publish_failures = 4;
+  status.publish_error = "bpf_map_update_elem: Cannot allocate memory";
+  status.dataplane_fault = "XDP program on eth1 detached";
+  status.serving = false;
+  status.not_serving_reason = "dataplane fault: XDP program on eth1 detached";
+  core_.set_status(status);
+  const RunResult r = run({"status"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\nhealth:     NOT SERVING: dataplane fault: XDP program on eth1 "
+                               "detached\n"
+                               "fault:      XDP program on eth1 detached\n"
+                               "publish:    6 attempts, 4 refused; retrying, last refusal: "
+                               "bpf_map_update_elem: Cannot allocate memory\n"));
+  EXPECT_THAT(r.out, HasSubstr("\napplied:    1 (lowest worker; behind the desired revision)\n"));
+}
+
 // status -o json: the GetStatusResponse, proto field names, every field written.
 TEST_F(SluicectlTest, StatusJson) {
   add_both();
-  core_.set_status({"dpdk", {2, 2}, 0, 5, "0.1.0"});
+  core_.set_status(fakes::status_of("dpdk", {2, 2}, 0, 5, "0.1.0"));
   const RunResult r = run({"status", "-o", "json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"worker_generations\": ["));
@@ -61,6 +91,7 @@ TEST_F(SluicectlTest, StatusJson) {
   EXPECT_EQ(status.dataplane(), "dpdk");
   EXPECT_THAT(status.worker_generations(), ElementsAre(2u, 2u));
   EXPECT_EQ(status.revision(), 2u);
+  EXPECT_TRUE(status.serving());
 }
 
 // get services: one aligned row per service.
@@ -222,7 +253,7 @@ TEST_F(SluicectlTest, DescribeUnknownService) {
 TEST_F(SluicectlTest, ApplyOneService) {
   const RunResult r = run({"apply", "-f", write_file("web.json", kWebJson)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "service/web applied (revision 1)\n");
+  EXPECT_EQ(r.out, "service/web saved (revision 1)\n");
   ASSERT_EQ(core_.calls().size(), 1u);
   EXPECT_EQ(core_.calls()[0].config->pools.at(1).name, "canary");
   EXPECT_FALSE(core_.calls()[0].options.dry_run);
@@ -233,7 +264,7 @@ TEST_F(SluicectlTest, ApplyFromStdin) {
   stdin_path_ = write_file("web.json", kWebJson);
   const RunResult r = run({"apply", "-f", "-"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "service/web applied (revision 1)\n");
+  EXPECT_EQ(r.out, "service/web saved (revision 1)\n");
   EXPECT_EQ(core_.calls().at(0).service, "web");
 }
 
@@ -242,8 +273,8 @@ TEST_F(SluicectlTest, ApplyServiceList) {
   const RunResult r = run({"apply", "-f", write_file("all.json", kTwoServicesJson)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "service/web applied (revision 1)\n"
-            "service/dns applied (revision 2)\n");
+            "service/web saved (revision 1)\n"
+            "service/dns saved (revision 2)\n");
   EXPECT_EQ(core_.revision(), 2u);
 }
 

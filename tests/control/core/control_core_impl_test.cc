@@ -12,6 +12,7 @@
 
 #include "tests/dataplane/engine/frame_builder.h"
 #include "tests/mocks/control/fake_dataplane_sink.h"
+#include "tests/mocks/control/fake_state_store.h"
 
 namespace sluice::control {
 namespace {
@@ -23,38 +24,8 @@ using engine::ServiceConfig;
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
-class FakeStore : public StateStore {
- public:
-  std::optional<DesiredState> load(std::string* error) override {
-    if (!load_error.empty()) {
-      *error = load_error;
-      return std::nullopt;
-    }
-    return saved;
-  }
-  bool save(const DesiredState& state, std::string* error) override {
-    if (fail_saves) {
-      *error = "disk full";
-      return false;
-    }
-    saved = state;
-    ++saves;
-    return true;
-  }
-  DesiredState saved;
-  std::string load_error;
-  bool fail_saves = false;
-  int saves = 0;
-};
-
-class FakeAudit : public AuditLog {
- public:
-  bool record(const AuditRecord& r, std::string*) override {
-    records.push_back(r);
-    return true;
-  }
-  std::vector<AuditRecord> records;
-};
+using fakes::FakeAudit;
+using fakes::FakeStore;
 
 ServiceConfig web() {
   ServiceConfig s;

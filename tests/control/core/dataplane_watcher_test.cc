@@ -57,7 +57,8 @@ class DataplaneWatcherTest : public ::testing::Test {
     ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
     std::lock_guard lock(mutex_);
     snapshot_ = r.snapshot;
-    dataplane_.publish(r.snapshot);
+    std::string error;
+    ASSERT_TRUE(dataplane_.publish(r.snapshot, &error)) << error;
   }
   std::shared_ptr<const engine::Snapshot> snapshot() {
     std::lock_guard lock(mutex_);
@@ -97,6 +98,20 @@ class DataplaneWatcherTest : public ::testing::Test {
 TEST_F(DataplaneWatcherTest, BaselineAnnouncesNothing) {
   watcher_.poll();
   EXPECT_TRUE(events().empty());
+}
+
+// While the dataplane has a fault nothing is announced as applied; what
+// moved meanwhile is, once the fault clears.
+TEST_F(DataplaneWatcherTest, NothingAppliedDuringAFault) {
+  dataplane_.set_fault("XDP program detached");
+  publish();  // generation 2, adopted by both workers
+  watcher_.poll();
+  EXPECT_TRUE(events().empty());
+  dataplane_.set_fault("");
+  watcher_.poll();
+  const auto e = events();
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(std::get<RevisionAppliedEvent>(e[2].detail).generation, 2u);
 }
 
 // Each worker's move to a generation is announced as it happens, and the

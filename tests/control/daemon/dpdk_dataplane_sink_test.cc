@@ -228,7 +228,8 @@ TEST_F(DpdkDataplaneSinkTest, RunningWorkersReportGenerationAndTraffic) {
   engine::SnapshotCompiler compiler;
   auto compiled = compiler.compile(web_config(), 3);
   ASSERT_TRUE(compiled.errors.empty());
-  sink_->publish(compiled.snapshot);
+  std::string error;
+  EXPECT_TRUE(sink_->publish(compiled.snapshot, &error));  // DPDK never refuses
   runtime_->start();
   const bool applied =
       sink_->wait_applied(3, std::chrono::steady_clock::now() + std::chrono::seconds(10));

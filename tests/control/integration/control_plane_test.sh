@@ -190,6 +190,11 @@ ctl "set-weights --wait" 0 "service/web weights canary=50 stable=50 (revision 3,
   set-weights web stable=50 canary=50 --wait=10
 expect_json "set-weights: saved and applied" \
   "d['revision'], d['worker_generations']" "('3', ['3'])" status
+# Desired vs applied, as sluiced's reconciler reports it: converged, serving.
+expect_json "status: applied 3 of desired 3, serving, no refusal or fault" \
+  "d['applied_revision'], d['published_revision'], d['serving'], d['publish_failures'], d['dataplane_fault']" \
+  "('3', '3', True, '0', '')" status
+ctl "status: health SERVING" 0 "health:     SERVING" status
 expect_json "set-weights: web 50/50, api untouched" \
   "[[(p['name'], p['weight']) for p in s['pools']] for s in d['services']]" \
   "[[('stable', 50), ('canary', 50)], [('blue', 1), ('green', 0)]]" get services

@@ -85,6 +85,11 @@ inline ControlStatus sample_status() {
   s.revision = 7;
   s.uptime_ms = 90500;
   s.version = "0.1.0";
+  s.applied_revision = 6;
+  s.publish_attempts = 9;
+  s.publish_failures = 2;
+  s.dataplane_fault = "XDP program detached";
+  s.serving = false;
   return s;
 }
 

@@ -152,6 +152,11 @@ TEST_F(StatsCollectableTest, DaemonFamilies) {
   EXPECT_THAT(family("sluice_worker_generation"),
               ElementsAre(::testing::_, ::testing::_, "sluice_worker_generation{worker=\"0\"} 7",
                           "sluice_worker_generation{worker=\"1\"} 6"));
+  EXPECT_EQ(family("sluice_config_applied_revision")[2], "sluice_config_applied_revision 6");
+  EXPECT_EQ(family("sluice_publish_attempts_total")[2], "sluice_publish_attempts_total 9");
+  EXPECT_EQ(family("sluice_publish_failures_total")[2], "sluice_publish_failures_total 2");
+  EXPECT_EQ(family("sluice_dataplane_fault")[2], "sluice_dataplane_fault 1");
+  EXPECT_EQ(family("sluice_serving")[2], "sluice_serving 0");
   EXPECT_THAT(family("sluice_worker_health_skips_total"),
               ElementsAre("# HELP sluice_worker_health_skips_total Engine counter per worker: new "
                           "flows moved off a backend failing its health checks (counter_list.h).",

@@ -22,6 +22,19 @@
 
 namespace sluice::control::fakes {
 
+// A status from the fields every dataplane has; the rest keep their
+// defaults (serving, nothing refused, no fault).
+inline ControlStatus status_of(std::string dataplane, std::vector<uint64_t> worker_generations,
+                               uint64_t revision, uint64_t uptime_ms, std::string version) {
+  ControlStatus s;
+  s.dataplane = std::move(dataplane);
+  s.worker_generations = std::move(worker_generations);
+  s.revision = revision;
+  s.uptime_ms = uptime_ms;
+  s.version = std::move(version);
+  return s;
+}
+
 class FakeControlCore final : public ControlCore {
  public:
   // What the last mutation received.
@@ -299,7 +312,7 @@ class FakeControlCore final : public ControlCore {
   mutable std::mutex mutex_;
   std::vector<engine::ServiceConfig> services_;
   uint64_t revision_ = 0;
-  ControlStatus status_{"none", {}, 0, 0, "0.1.0-test"};
+  ControlStatus status_ = status_of("none", {}, 0, 0, "0.1.0-test");
   std::optional<CallError> fail_next_;
   bool applies_ = true;
   std::vector<Call> calls_;

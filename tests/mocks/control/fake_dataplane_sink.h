@@ -11,7 +11,13 @@
 //
 // Workers adopt each published snapshot at once (follow, the default), or
 // only when the test says so (set_follow(false), then advance()), so that
-// a test can hold a worker on an older generation. Thread-safe: the core,
+// a test can hold a worker on an older generation.
+//
+// It can also misbehave as a real dataplane may: fail_publications(n)
+// refuses the next n publications (as the kernel refusing an XDP map
+// update: the workers keep what they had), and set_fault() makes fault()
+// report that this process can no longer vouch for what forwards (an XDP
+// program detached behind sluiced's back). Thread-safe: the core,
 // a DataplaneWatcher thread and the gRPC server call in from their threads.
 #pragma once
 
@@ -87,20 +93,50 @@ class FakeDataplaneSink final : public DataplaneSink {
     std::lock_guard lock(mutex_);
     return published_;
   }
+  // The next `count` publications fail with `error` and change nothing.
+  void fail_publications(uint32_t count, std::string error = "injected publication failure") {
+    std::lock_guard lock(mutex_);
+    failures_left_ = count;
+    failure_error_ = std::move(error);
+  }
+  // Every publish() call, failed ones included.
+  uint32_t publish_calls() const {
+    std::lock_guard lock(mutex_);
+    return publish_calls_;
+  }
+  // What fault() answers ("" for none). While set, wait_applied() answers
+  // false, as the DataplaneSink contract asks.
+  void set_fault(std::string fault) {
+    std::lock_guard lock(mutex_);
+    fault_ = std::move(fault);
+    moved_.notify_all();
+  }
 
   // --- DataplaneSink ---
   std::string kind() const override { return "fake"; }
-  void publish(std::shared_ptr<const engine::Snapshot> snapshot) override {
+  bool publish(std::shared_ptr<const engine::Snapshot> snapshot, std::string* error) override {
     std::lock_guard lock(mutex_);
+    ++publish_calls_;
+    if (failures_left_ > 0) {
+      --failures_left_;
+      *error = failure_error_;
+      return false;
+    }
     published_.push_back(std::move(snapshot));
     if (follow_) adopt_all();
+    return true;
   }
   bool wait_applied(uint64_t generation, std::chrono::steady_clock::time_point until) override {
     std::unique_lock lock(mutex_);
     return moved_.wait_until(lock, until, [&] {
-      return std::all_of(adopted_.begin(), adopted_.end(),
+      return fault_.empty() &&
+             std::all_of(adopted_.begin(), adopted_.end(),
                          [&](const auto& s) { return s && s->generation() >= generation; });
     });
+  }
+  std::string fault() const override {
+    std::lock_guard lock(mutex_);
+    return fault_;
   }
   std::vector<uint64_t> worker_generations() const override {
     std::lock_guard lock(mutex_);
@@ -175,6 +211,10 @@ class FakeDataplaneSink final : public DataplaneSink {
   std::vector<std::shared_ptr<const engine::Snapshot>> published_;
   bool follow_ = true;
   uint32_t now_ms_ = 0;
+  uint32_t failures_left_ = 0;
+  std::string failure_error_;
+  uint32_t publish_calls_ = 0;
+  std::string fault_;
 };
 
 }  // namespace sluice::control::fakes

@@ -18,7 +18,7 @@ namespace sluice::control::fakes {
 class NullDataplaneSink : public DataplaneSink {
  public:
   std::string kind() const override { return "null"; }
-  void publish(std::shared_ptr<const engine::Snapshot>) override {}
+  bool publish(std::shared_ptr<const engine::Snapshot>, std::string*) override { return true; }
   bool wait_applied(uint64_t, std::chrono::steady_clock::time_point) override { return true; }
   std::vector<uint64_t> worker_generations() const override { return {}; }
   DataplaneStats stats(const engine::Snapshot*) const override { return {}; }
