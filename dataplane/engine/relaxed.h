@@ -46,20 +46,37 @@ inline void relaxed_store(T& v, T value) {
   __atomic_store_n(&v, value, __ATOMIC_RELAXED);
 }
 
-// A copy of a record of 64-bit statistics (CircuitStats) that its one
-// writer updates with relaxed_add: each value whole, as relaxed_load.
+// Records copied word by word with atomic loads and stores of the given
+// memory order (relaxed here; release and acquire for seqlock.h): whole
+// aligned 64-bit words, so each word is read or written whole.
 template <typename T>
-inline T relaxed_copy(const T& src) {
-  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % sizeof(uint64_t) == 0 &&
-                    alignof(T) >= alignof(uint64_t),
-                "relaxed_copy copies whole aligned 64-bit words");
+constexpr bool word_record_ok = std::is_trivially_copyable_v<T> &&
+                                sizeof(T) % sizeof(uint64_t) == 0 &&
+                                alignof(T) >= alignof(uint64_t);
+
+template <int Order, typename T>
+inline T load_words(const T& src) {
+  static_assert(word_record_ok<T>, "a shared record is whole aligned 64-bit words");
   T out;
   SharedWord* d = reinterpret_cast<SharedWord*>(&out);
   const SharedWord* s = reinterpret_cast<const SharedWord*>(&src);
-  for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) {
-    d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-  }
+  for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) d[i] = __atomic_load_n(&s[i], Order);
   return out;
+}
+
+template <int Order, typename T>
+inline void store_words(T& dst, const T& src) {
+  static_assert(word_record_ok<T>, "a shared record is whole aligned 64-bit words");
+  SharedWord* d = reinterpret_cast<SharedWord*>(&dst);
+  const SharedWord* s = reinterpret_cast<const SharedWord*>(&src);
+  for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) __atomic_store_n(&d[i], s[i], Order);
+}
+
+// A copy of a record of 64-bit statistics (CircuitStats, PortCounters) that
+// its one writer updates with relaxed_add: each value whole, as relaxed_load.
+template <typename T>
+inline T relaxed_copy(const T& src) {
+  return load_words<__ATOMIC_RELAXED>(src);
 }
 
 }  // namespace sluice::engine

@@ -20,10 +20,7 @@
 // data race in the C++ sense either.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 
 #include "dataplane/engine/relaxed.h"
 
@@ -34,35 +31,18 @@ namespace sluice::engine {
 // only when the writer is descheduled in the middle of one.
 inline constexpr uint32_t kSeqReadAttempts = 64;
 
-template <typename T>
-constexpr bool seq_record_ok =
-    std::is_trivially_copyable_v<T> && sizeof(T) % sizeof(uint64_t) == 0 &&
-    alignof(T) >= alignof(uint64_t);
-
 // Stores src into the shared dst, word by word with release stores
 // (between SeqCount::write_begin and write_end).
 template <typename T>
 inline void seq_store(T& dst, const T& src) {
-  static_assert(seq_record_ok<T>, "a seqlock record is whole aligned 64-bit words");
-  SharedWord* d = reinterpret_cast<SharedWord*>(&dst);
-  const SharedWord* s = reinterpret_cast<const SharedWord*>(&src);
-  for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) {
-    __atomic_store_n(&d[i], s[i], __ATOMIC_RELEASE);
-  }
+  store_words<__ATOMIC_RELEASE>(dst, src);
 }
 
 // Copies the shared src, word by word with acquire loads (between
 // SeqCount::read_begin and read_valid).
 template <typename T>
 inline T seq_load(const T& src) {
-  static_assert(seq_record_ok<T>, "a seqlock record is whole aligned 64-bit words");
-  T out;
-  SharedWord* d = reinterpret_cast<SharedWord*>(&out);
-  const SharedWord* s = reinterpret_cast<const SharedWord*>(&src);
-  for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) {
-    d[i] = __atomic_load_n(&s[i], __ATOMIC_ACQUIRE);
-  }
-  return out;
+  return load_words<__ATOMIC_ACQUIRE>(src);
 }
 
 // The sequence. A plain integer accessed through atomic builtins, so the
