@@ -32,6 +32,16 @@ CircuitState to_state(const sluice_circuit& c, uint32_t now_ms) {
   }
 }
 
+// Whether sluice_circuit_admit (circuit_logic.h) leaves c as it is: a
+// HEALTHY backend, a closed circuit, or an open one with ejection time left.
+// Those are the common cases (every new flow that probes an ejected
+// backend), and they need neither a copy of the slot nor a sequenced store.
+bool admit_changes_nothing(const sluice_circuit& c, uint32_t now_ms, uint8_t health) {
+  return health == SLUICE_HEALTH_HEALTHY || c.phase == SLUICE_CIRCUIT_CLOSED ||
+         (c.phase == SLUICE_CIRCUIT_OPEN &&
+          !sluice_circuit_elapsed(now_ms, c.opened_ms, c.ejection_ms));
+}
+
 uint32_t round_up_pow2(uint32_t n) {
   uint32_t p = 1;
   while (p < n) p <<= 1;
@@ -144,10 +154,13 @@ bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p, u
     release(s);
     return true;
   }
+  if (admit_changes_nothing(s->circuit, now_ms, health)) {
+    return sluice_circuit_available(&s->circuit, now_ms, health) != 0;
+  }
   const sluice_circuit_policy cp = c_policy(p);
   uint32_t events = 0;
-  // Decided on a copy, stored only if it changed: most admissions of a
-  // tracked backend change nothing, and then readers are not disturbed.
+  // Decided on a copy, stored only if it changed (a half-open circuit with
+  // no trial to grant, say, changes nothing either).
   Slot next = *s;
   const bool admitted = sluice_circuit_admit(&next.circuit, now_ms, &cp, health, &events) != 0;
   if (std::memcmp(&next.circuit, &s->circuit, sizeof next.circuit) != 0) {
@@ -192,9 +205,7 @@ bool CircuitTable::read_circuit(uint64_t fp, sluice_circuit* out) const {
         return true;
       }
     }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    seq_pause();
   }
   return false;
 }

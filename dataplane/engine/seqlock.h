@@ -66,6 +66,13 @@ class SeqCount {
   uint32_t seq_ = 0;
 };
 
+// Between two read attempts: lets the writer's core finish its write.
+inline void seq_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 // Reads `src` whole into *out, trying kSeqReadAttempts times; false when
 // every attempt overlapped a write.
 template <typename T>
@@ -76,9 +83,7 @@ inline bool seq_read(const SeqCount& seq, const T& src, T* out) {
       *out = seq_load(src);
       if (seq.read_valid(begin)) return true;
     }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();  // let the writer's core finish the write
-#endif
+    seq_pause();
   }
   return false;
 }
