@@ -2,13 +2,18 @@
 // The DPDK runtime seen by the control core: publication and generation
 // acknowledgements go through the runtime's RCU SnapshotPublisher; counters,
 // circuit states and flow censuses are read from each worker's engine while
-// it forwards (plain reads of what only that worker writes: a moment stale
-// at worst, which is what a reader of statistics accepts); backend health
-// goes into the runtime's one BackendHealthTable.
+// it forwards: counters as relaxed atomics (engine/relaxed.h: each value
+// whole, a moment stale at worst), circuit slots under the table's sequence
+// counter (engine/seqlock.h: a slot as one change left it, or skipped and
+// reported in its last known state, never torn), flow entries copied and
+// checked (engine/flow_census.cc); backend health goes into the runtime's
+// one BackendHealthTable.
 #pragma once
 
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "control/core/dataplane_sink.h"
@@ -54,7 +59,7 @@ class DpdkDataplaneSink final : public DataplaneSink {
       WorkerSample w;
       w.generation = i < generations.size() ? generations[i] : 0;
       w.label = worker_label(i);
-      w.counters = engine.counters();
+      w.counters = engine::read_counters(engine.counters());
       w.circuits = engine.circuits().stats();
       w.circuits_tracked = engine.circuits().tracked();
       w.circuits_capacity = engine.circuits().capacity();
@@ -62,6 +67,7 @@ class DpdkDataplaneSink final : public DataplaneSink {
 #define SLUICE_X(name, help) w.dataplane_counters.emplace_back(#name, port.name);
       SLUICE_PORT_COUNTERS(SLUICE_X)
 #undef SLUICE_X
+      w.dataplane_counters.emplace_back("circuit_reads_skipped", circuit_reads_skipped(i));
       if (i < circuits.size()) w.circuits_not_closed = std::move(circuits[i]);
       out.workers.push_back(std::move(w));
     }
@@ -89,20 +95,37 @@ class DpdkDataplaneSink final : public DataplaneSink {
     return out;
   }
 
+  // A slot the worker kept changing through every read attempt
+  // (CircuitTable::read_state) is reported in the state this sink last read
+  // for it (closed if never), and counted in circuit_reads_skipped: stale
+  // for a second, where a torn read would report a transition that never
+  // happened.
   std::vector<std::vector<CircuitSample>> circuit_states(
       const engine::Snapshot& snapshot) const override {
     const uint32_t now = worker_now_ms();
     std::vector<std::vector<CircuitSample>> out(runtime_.worker_count());
+    std::lock_guard<std::mutex> lock(last_mutex_);
+    last_.resize(runtime_.worker_count());
+    skipped_.resize(runtime_.worker_count());
     for (uint32_t i = 0; i < runtime_.worker_count(); ++i) {
       const engine::CircuitTable& table = runtime_.worker_engine(i).circuits();
+      std::map<uint64_t, engine::CircuitState> read;
       // Healthy backends hold no slot: with none tracked, all are closed.
-      if (table.tracked() == 0) continue;
-      for (const engine::CompiledService& s : snapshot.services()) {
-        for (const engine::CompiledBackend& b : s.backends) {
-          const engine::CircuitState state = table.state(b.fingerprint, now);
-          if (state != engine::CircuitState::kClosed) out[i].push_back({b.fingerprint, state});
+      if (table.tracked() != 0) {
+        for (const engine::CompiledService& s : snapshot.services()) {
+          for (const engine::CompiledBackend& b : s.backends) {
+            engine::CircuitState state;
+            if (!table.read_state(b.fingerprint, now, &state)) {
+              ++skipped_[i];
+              auto it = last_[i].find(b.fingerprint);
+              state = it == last_[i].end() ? engine::CircuitState::kClosed : it->second;
+            }
+            if (state != engine::CircuitState::kClosed) read[b.fingerprint] = state;
+          }
         }
       }
+      for (const auto& [fp, state] : read) out[i].push_back({fp, state});
+      last_[i] = std::move(read);
     }
     return out;
   }
@@ -112,10 +135,20 @@ class DpdkDataplaneSink final : public DataplaneSink {
     return "lcore " + std::to_string(runtime_.worker_lcore(i));
   }
 
+  uint64_t circuit_reads_skipped(uint32_t worker) const {
+    std::lock_guard<std::mutex> lock(last_mutex_);
+    return worker < skipped_.size() ? skipped_[worker] : 0;
+  }
+
   // The workers' millisecond clock (dataplane/dpdk/worker_clock.h).
   uint32_t worker_now_ms() const { return runtime_.clock().now_ms(); }
 
   dpdk::DpdkRuntime& runtime_;
+  // Per worker, the states circuit_states() last reported that are not
+  // closed (what a skipped read falls back to).
+  mutable std::mutex last_mutex_;
+  mutable std::vector<std::map<uint64_t, engine::CircuitState>> last_;
+  mutable std::vector<uint64_t> skipped_;  // reads skipped, per worker
 };
 
 }  // namespace sluice::control

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dataplane/dpdk/runtime.h"
+#include "dataplane/engine/relaxed.h"
 
 namespace sluice::dpdk {
 namespace {
@@ -96,15 +97,15 @@ bool ExceptionPath::relay(WorkerContext& w, uint16_t queue) {
   if (n > 0) {
     const uint16_t sent = rte_eth_tx_burst(options_.tap_port, queue, pkts, static_cast<uint16_t>(n));
     if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    w.counters.host_tx_packets += sent;
-    w.counters.host_tx_dropped += n - sent;
+    engine::relaxed_add(w.counters.host_tx_packets, sent);
+    engine::relaxed_add(w.counters.host_tx_dropped, n - sent);
   }
   const uint16_t m = rte_eth_rx_burst(options_.tap_port, queue, pkts, kBurst);
   if (m > 0) {
     const unsigned queued =
         rte_ring_sp_enqueue_burst(w.from_host, reinterpret_cast<void**>(pkts), m, nullptr);
     if (queued < m) rte_pktmbuf_free_bulk(pkts + queued, m - queued);
-    w.counters.host_rx_ring_full += m - queued;
+    engine::relaxed_add(w.counters.host_rx_ring_full, m - queued);
   }
   return n > 0 || m > 0;
 }

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "dataplane/dpdk/numa_placement.h"
+#include "dataplane/engine/relaxed.h"
 
 namespace sluice::dpdk {
 namespace {
@@ -471,18 +472,18 @@ void DpdkRuntime::stop() {
 
 engine::WorkerCounters DpdkRuntime::engine_counters() const {
   engine::WorkerCounters total;
-  for (const auto& e : engines_) total.add(e->counters());
+  for (const auto& e : engines_) total.add(engine::read_counters(e->counters()));
   return total;
 }
 
 PortCounters DpdkRuntime::worker_port_counters(uint32_t worker) const {
-  return contexts_[worker]->counters;
+  return engine::relaxed_copy(contexts_[worker]->counters);
 }
 
 PortCounters DpdkRuntime::port_counters() const {
   PortCounters total;
   for (const auto& c : contexts_) {
-#define SLUICE_X(name, help) total.name += c->counters.name;
+#define SLUICE_X(name, help) total.name += engine::relaxed_load(c->counters.name);
     SLUICE_PORT_COUNTERS(SLUICE_X)
 #undef SLUICE_X
   }

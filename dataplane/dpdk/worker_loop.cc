@@ -5,6 +5,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "dataplane/engine/relaxed.h"
+
 namespace sluice::dpdk {
 namespace {
 
@@ -23,8 +25,8 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
   rte_mbuf* rx[kMaxBurst];
   const uint16_t n = rte_eth_rx_burst(w.nic_port, w.nic_queue, rx, w.burst_size);
   if (n == 0) return;
-  w.counters.rx_bursts++;
-  w.counters.rx_packets += n;
+  engine::relaxed_inc(w.counters.rx_bursts);
+  engine::relaxed_add(w.counters.rx_packets, n);
 
   engine::Packet pkts[kMaxBurst];
   engine::Verdict verdicts[kMaxBurst];
@@ -37,7 +39,7 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
     rte_mbuf* m = rx[i];
     if (m->nb_segs != 1) {
       // The engine sees one contiguous buffer; jumbo chains are not served.
-      w.counters.multi_segment_dropped++;
+      engine::relaxed_inc(w.counters.multi_segment_dropped);
       rte_pktmbuf_free(m);
       continue;
     }
@@ -68,7 +70,7 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
           host[n_host++] = m;
         } else {
           gone[n_gone++] = m;
-          w.counters.host_policed++;
+          engine::relaxed_inc(w.counters.host_policed);
         }
         break;
       case engine::Action::kDrop:
@@ -78,8 +80,8 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
   }
   if (n_gone) rte_pktmbuf_free_bulk(gone, n_gone);
   const uint16_t sent = send_or_free(w.nic_port, w.nic_queue, tx, n_tx);
-  w.counters.tx_packets += sent;
-  w.counters.tx_full_dropped += n_tx - sent;
+  engine::relaxed_add(w.counters.tx_packets, sent);
+  engine::relaxed_add(w.counters.tx_full_dropped, n_tx - sent);
   if (n_host) {
     // To the exception thread: an enqueue into a lock-free ring, never a
     // system call here (exception_path.h).
@@ -88,7 +90,7 @@ void process_nic_burst(WorkerContext& w, const engine::Snapshot* snapshot, const
                                               nullptr)
                   : 0;
     if (queued < n_host) rte_pktmbuf_free_bulk(host + queued, n_host - queued);
-    w.counters.host_ring_full += n_host - queued;
+    engine::relaxed_add(w.counters.host_ring_full, n_host - queued);
   }
 }
 
@@ -100,8 +102,8 @@ void relay_from_host(WorkerContext& w) {
       rte_ring_sc_dequeue_burst(w.from_host, reinterpret_cast<void**>(pkts), w.burst_size, nullptr));
   if (n == 0) return;
   const uint16_t sent = send_or_free(w.nic_port, w.nic_queue, pkts, n);
-  w.counters.host_rx_packets += sent;
-  w.counters.host_rx_dropped += n - sent;
+  engine::relaxed_add(w.counters.host_rx_packets, sent);
+  engine::relaxed_add(w.counters.host_rx_dropped, n - sent);
 }
 
 }  // namespace

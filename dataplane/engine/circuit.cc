@@ -2,6 +2,7 @@
 #include "dataplane/engine/circuit.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/engine/flow_hash.h"
 
@@ -16,6 +17,29 @@ namespace {
 sluice_circuit_policy c_policy(const CircuitPolicy& p) {
   return {p.consecutive_failures, p.base_ejection_ms, p.max_ejection_ms, p.half_open_trials,
           p.max_ejected_percent, p.failure_window_ms};
+}
+
+CircuitState to_state(const sluice_circuit& c, uint32_t now_ms) {
+  switch (sluice_circuit_state(&c, now_ms)) {
+    case SLUICE_CIRCUIT_OPEN:
+      return CircuitState::kOpen;
+    case SLUICE_CIRCUIT_HALF_OPEN:
+      return CircuitState::kHalfOpen;
+    case SLUICE_CIRCUIT_SUSPECTED:
+      return CircuitState::kSuspected;
+    default:
+      return CircuitState::kClosed;
+  }
+}
+
+// Whether sluice_circuit_admit (circuit_logic.h) leaves c as it is: a
+// HEALTHY backend, a closed circuit, or an open one with ejection time left.
+// Those are the common cases (every new flow that probes an ejected
+// backend), and they need neither a copy of the slot nor a sequenced store.
+bool admit_changes_nothing(const sluice_circuit& c, uint32_t now_ms, uint8_t health) {
+  return health == SLUICE_HEALTH_HEALTHY || c.phase == SLUICE_CIRCUIT_CLOSED ||
+         (c.phase == SLUICE_CIRCUIT_OPEN &&
+          !sluice_circuit_elapsed(now_ms, c.opened_ms, c.ejection_ms));
 }
 
 uint32_t round_up_pow2(uint32_t n) {
@@ -78,10 +102,11 @@ CircuitTable::Slot* CircuitTable::find_or_claim(uint64_t fp, uint32_t now_ms,
   if (slot == nullptr) {
     if (free_slot == nullptr || size_ >= capacity_) return nullptr;
     slot = free_slot;
-    ++size_;
+    relaxed_store(size_, size_ + 1);
   }
-  slot->fp = fp;
-  sluice_circuit_init(&slot->circuit);
+  Slot claimed{fp, {}};
+  sluice_circuit_init(&claimed.circuit);
+  store(slot, claimed);
   return slot;
 }
 
@@ -101,36 +126,47 @@ void CircuitTable::release(Slot* s) {
       if (c.circuit.phase == SLUICE_CIRCUIT_FREE) break;
       const uint32_t displacement = (j - home(c.fp)) & mask_;
       if (displacement >= d) {
-        slots_[hole] = c;
+        store(&slots_[hole], c);
         hole = j;
         moved = true;
         break;
       }
     }
   }
-  slots_[hole] = Slot{};
-  --size_;
+  store(&slots_[hole], Slot{});
+  relaxed_store(size_, size_ - 1);
 }
 
 void CircuitTable::count(uint32_t events) {
-  if (events & SLUICE_CIRCUIT_EV_HALF_OPENED) ++stats_.half_opened;
-  if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED)) ++stats_.opened;
-  if (events & SLUICE_CIRCUIT_EV_CLOSED) ++stats_.closed;
-  if (events & SLUICE_CIRCUIT_EV_REFUSED) ++stats_.refused_by_max_ejected;
-  if (events & SLUICE_CIRCUIT_EV_SUSPECTED) ++stats_.suspected;
-  if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE) ++stats_.repeat_sources;
+  if (events & SLUICE_CIRCUIT_EV_HALF_OPENED) relaxed_inc(stats_.half_opened);
+  if (events & (SLUICE_CIRCUIT_EV_OPENED | SLUICE_CIRCUIT_EV_REOPENED)) relaxed_inc(stats_.opened);
+  if (events & SLUICE_CIRCUIT_EV_CLOSED) relaxed_inc(stats_.closed);
+  if (events & SLUICE_CIRCUIT_EV_REFUSED) relaxed_inc(stats_.refused_by_max_ejected);
+  if (events & SLUICE_CIRCUIT_EV_SUSPECTED) relaxed_inc(stats_.suspected);
+  if (events & SLUICE_CIRCUIT_EV_REPEAT_SOURCE) relaxed_inc(stats_.repeat_sources);
 }
 
 bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p, uint8_t health) {
   Slot* s = find(fp);
   if (s == nullptr) return true;
   if (!p.enabled) {
+    Change change(seq_);
     release(s);
     return true;
   }
+  if (admit_changes_nothing(s->circuit, now_ms, health)) {
+    return sluice_circuit_available(&s->circuit, now_ms, health) != 0;
+  }
   const sluice_circuit_policy cp = c_policy(p);
   uint32_t events = 0;
-  const bool admitted = sluice_circuit_admit(&s->circuit, now_ms, &cp, health, &events) != 0;
+  // Decided on a copy, stored only if it changed (a half-open circuit with
+  // no trial to grant, say, changes nothing either).
+  Slot next = *s;
+  const bool admitted = sluice_circuit_admit(&next.circuit, now_ms, &cp, health, &events) != 0;
+  if (std::memcmp(&next.circuit, &s->circuit, sizeof next.circuit) != 0) {
+    Change change(seq_);
+    store(s, next);
+  }
   count(events);
   return admitted;
 }
@@ -142,35 +178,67 @@ bool CircuitTable::available(uint64_t fp, uint32_t now_ms, uint8_t health) const
 
 CircuitState CircuitTable::state(uint64_t fp, uint32_t now_ms) const {
   const Slot* s = find(fp);
-  if (s == nullptr) return CircuitState::kClosed;
-  switch (sluice_circuit_state(&s->circuit, now_ms)) {
-    case SLUICE_CIRCUIT_OPEN:
-      return CircuitState::kOpen;
-    case SLUICE_CIRCUIT_HALF_OPEN:
-      return CircuitState::kHalfOpen;
-    case SLUICE_CIRCUIT_SUSPECTED:
-      return CircuitState::kSuspected;
-    default:
-      return CircuitState::kClosed;
+  return s == nullptr ? CircuitState::kClosed : to_state(s->circuit, now_ms);
+}
+
+bool CircuitTable::read_circuit(uint64_t fp, sluice_circuit* out) const {
+  const uint32_t h = home(fp);
+  const uint32_t probes = std::min(kMaxProbe, mask_ + 1);
+  for (uint32_t attempt = 0; attempt < kSeqReadAttempts; ++attempt) {
+    const uint32_t begin = seq_.read_begin();
+    if ((begin & 1u) == 0) {
+      // The probe of find(), on whole-slot copies: a slot moved by
+      // release() mid-probe fails the check below rather than hiding fp.
+      Slot hit{};
+      if (relaxed_load(size_) != 0) {
+        for (uint32_t d = 0; d < probes; ++d) {
+          const Slot s = seq_load(slots_[(h + d) & mask_]);
+          if (s.circuit.phase == SLUICE_CIRCUIT_FREE) break;
+          if (s.fp == fp) {
+            hit = s;
+            break;
+          }
+        }
+      }
+      if (seq_.read_valid(begin)) {
+        *out = hit.circuit;
+        return true;
+      }
+    }
+    seq_pause();
   }
+  return false;
+}
+
+bool CircuitTable::read_state(uint64_t fp, uint32_t now_ms, CircuitState* out) const {
+  sluice_circuit c;
+  if (!read_circuit(fp, &c)) return false;
+  *out = c.phase == SLUICE_CIRCUIT_FREE ? CircuitState::kClosed : to_state(c, now_ms);
+  return true;
 }
 
 CircuitTransition CircuitTable::record_success(uint64_t fp, uint32_t now_ms,
                                                const CircuitPolicy& p, uint32_t source,
                                                uint8_t health) {
-  ++stats_.successes;
+  relaxed_inc(stats_.successes);
   Slot* s = find(fp);
   if (s == nullptr) return CircuitTransition::kNone;  // closed, no history: nothing to reset
+  Change change(seq_);
   if (!p.enabled) {
     release(s);
     return CircuitTransition::kNone;
   }
   const sluice_circuit_policy cp = c_policy(p);
   uint32_t events = 0;
-  sluice_circuit_record_success(&s->circuit, now_ms, &cp, source, health, &events);
+  Slot next = *s;
+  sluice_circuit_record_success(&next.circuit, now_ms, &cp, source, health, &events);
   count(events);
   // Keep the slot only while its state still matters.
-  if (events & SLUICE_CIRCUIT_EV_RELEASE) release(s);
+  if (events & SLUICE_CIRCUIT_EV_RELEASE) {
+    release(s);
+  } else {
+    store(s, next);
+  }
   return (events & SLUICE_CIRCUIT_EV_CLOSED) ? CircuitTransition::kClosed
                                              : CircuitTransition::kNone;
 }
@@ -179,20 +247,29 @@ CircuitTransition CircuitTable::record_failure(uint64_t fp, uint32_t now_ms,
                                                const CircuitPolicy& p, uint32_t pool_size,
                                                uint32_t pool_open_count, uint32_t source,
                                                uint8_t health) {
-  ++stats_.failures;
+  relaxed_inc(stats_.failures);
   if (!p.enabled) {
-    if (Slot* s = find(fp)) release(s);
+    if (Slot* s = find(fp)) {
+      Change change(seq_);
+      release(s);
+    }
     return CircuitTransition::kNone;
   }
   const sluice_circuit_policy cp = c_policy(p);
-  Slot* s = find_or_claim(fp, now_ms, cp);
-  if (s == nullptr) {
-    ++stats_.untracked;
-    return CircuitTransition::kUntracked;
-  }
   uint32_t events = 0;
-  sluice_circuit_record_failure(&s->circuit, now_ms, &cp, pool_size, pool_open_count, source,
-                                health, &events);
+  {
+    // Claiming a slot and recording in it are one change for readers.
+    Change change(seq_);
+    Slot* s = find_or_claim(fp, now_ms, cp);
+    if (s == nullptr) {
+      relaxed_inc(stats_.untracked);
+      return CircuitTransition::kUntracked;
+    }
+    Slot next = *s;
+    sluice_circuit_record_failure(&next.circuit, now_ms, &cp, pool_size, pool_open_count,
+                                  source, health, &events);
+    store(s, next);
+  }
   count(events);
   if (events & SLUICE_CIRCUIT_EV_OPENED) return CircuitTransition::kOpened;
   if (events & SLUICE_CIRCUIT_EV_REOPENED) return CircuitTransition::kReopened;

@@ -40,6 +40,15 @@
 //
 // The state machine of one backend is dataplane/engine/circuit_logic.h,
 // shared with the XDP program; this class is the table that holds it.
+//
+// One thread owns a table (its worker) and is the only one to call the
+// non-const methods and state()/available(). Other threads (sluiced's
+// control thread) read it only through read_state(), read_circuit(),
+// tracked() and stats(), while the owner runs: slot changes go through a
+// sequence counter (seqlock.h) around the whole table, so a reader gets
+// every slot as one write left it (a slot is 80 bytes: a plain copy could
+// mix two writes and report a circuit event that never happened), or is
+// told it could not; statistics are relaxed atomics (relaxed.h).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +56,8 @@
 
 #include "dataplane/engine/circuit_logic.h"
 #include "dataplane/engine/config.h"
+#include "dataplane/engine/relaxed.h"
+#include "dataplane/engine/seqlock.h"
 
 namespace sluice::engine {
 
@@ -142,14 +153,36 @@ class CircuitTable {
   // within the last failure window, kSuspected).
   CircuitState state(uint64_t fp, uint32_t now_ms) const;
 
+  // --- From any thread, while the owner runs ---
+  // state(), read under the table's sequence counter: false when each of
+  // kSeqReadAttempts tries overlapped a change (the caller reports the
+  // backend skipped, its last known state stale).
+  bool read_state(uint64_t fp, uint32_t now_ms, CircuitState* out) const;
+  // fp's stored circuit as one change left it (zeroed, phase
+  // SLUICE_CIRCUIT_FREE, when fp holds no slot); false as read_state.
+  bool read_circuit(uint64_t fp, sluice_circuit* out) const;
+  // Changes made to slots so far (each one write under the sequence).
+  uint32_t changes() const { return seq_.writes(); }
+
   uint32_t capacity() const { return capacity_; }
-  uint32_t tracked() const { return size_; }  // backends holding a slot
-  CircuitStats stats() const { return stats_; }
+  uint32_t tracked() const { return relaxed_load(size_); }  // backends holding a slot
+  CircuitStats stats() const { return relaxed_copy(stats_); }
 
  private:
   struct Slot {
     uint64_t fp = 0;
     sluice_circuit circuit{};  // phase SLUICE_CIRCUIT_FREE: the slot is free
+  };
+  // A change of slots, as readers see it: one write of the sequence.
+  class Change {
+   public:
+    explicit Change(SeqCount& seq) : seq_(seq) { seq_.write_begin(); }
+    ~Change() { seq_.write_end(); }
+    Change(const Change&) = delete;
+    Change& operator=(const Change&) = delete;
+
+   private:
+    SeqCount& seq_;
   };
 
   uint32_t home(uint64_t fp) const;
@@ -161,12 +194,16 @@ class CircuitTable {
   void release(Slot* s);
   // Adds what a circuit_logic call reported to stats_.
   void count(uint32_t events);
+  // Stores a slot changed on the side (inside a Change): readers load slots
+  // word by word, so every store to one must be atomic too.
+  static void store(Slot* s, const Slot& value) { seq_store(*s, value); }
 
   std::unique_ptr<Slot[]> slots_;
   uint32_t mask_ = 0;      // slot count - 1
   uint32_t capacity_ = 0;  // most backends tracked at once
-  uint32_t size_ = 0;
+  uint32_t size_ = 0;  // written by the owner only, read by others (relaxed)
   CircuitStats stats_;
+  SeqCount seq_;  // around every change of slots_ (and size_)
 };
 
 }  // namespace sluice::engine

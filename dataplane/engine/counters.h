@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Per-core counters of one engine worker. Each worker owns its block and is
-// its only writer (plain increments, no atomics); readers aggregate blocks
-// across workers and accept slightly stale values.
+// its only writer (relaxed atomic load and store, relaxed.h: plain moves on
+// x86-64, no read-modify-write); readers on other threads copy a block with
+// read_counters() and accept slightly stale values, each one whole.
 //
 // Worker-wide counters are declared once, as an X-macro, so the struct, the
 // names printed by tools and the exported stats cannot drift apart.
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "dataplane/engine/counter_list.h"
+#include "dataplane/engine/relaxed.h"
 #include "dataplane/engine/signal_list.h"
 #include "dataplane/engine/verdict.h"
 
@@ -42,9 +44,10 @@ struct TrafficCounter {
 struct HandshakeHistogram : sluice_handshake_histogram {
   HandshakeHistogram() : sluice_handshake_histogram{} {}
 
+  // By the worker that owns it (relaxed.h).
   void record(uint32_t ms) {
-    buckets[sluice_handshake_bucket(ms)]++;
-    sum_ms += ms;
+    relaxed_inc(buckets[sluice_handshake_bucket(ms)]);
+    relaxed_add(sum_ms, ms);
   }
   uint64_t count() const {
     uint64_t n = 0;
@@ -78,9 +81,44 @@ struct WorkerCounters {
   std::vector<HandshakeHistogram> pool_handshakes;
   std::vector<HandshakeHistogram> backend_handshakes;
 
-  // Adds another worker's counts (for aggregation by readers).
+  // Adds another worker's counts (for aggregation by readers, on copies).
   void add(const WorkerCounters& other);
 };
+
+// A copy of a block its worker is counting into, from another thread: every
+// value loaded whole (relaxed.h). The vectors are sized before the worker
+// starts and never resized, so their sizes are read plainly.
+inline WorkerCounters read_counters(const WorkerCounters& live) {
+  WorkerCounters out;
+#define SLUICE_X(name, help) out.name = relaxed_load(live.name);
+  SLUICE_WORKER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+  for (int i = 0; i < kDropReasonCount; ++i) out.drops[i] = relaxed_load(live.drops[i]);
+  auto traffic = [](std::vector<TrafficCounter>& to, const std::vector<TrafficCounter>& from) {
+    to.resize(from.size());
+    for (size_t i = 0; i < from.size(); ++i) {
+#define SLUICE_X(name, help) to[i].name = relaxed_load(from[i].name);
+      SLUICE_SLOT_SIGNALS(SLUICE_X)
+#undef SLUICE_X
+    }
+  };
+  auto histograms = [](std::vector<HandshakeHistogram>& to,
+                       const std::vector<HandshakeHistogram>& from) {
+    to.resize(from.size());
+    for (size_t i = 0; i < from.size(); ++i) {
+      for (int b = 0; b < SLUICE_HANDSHAKE_BUCKETS; ++b) {
+        to[i].buckets[b] = relaxed_load(from[i].buckets[b]);
+      }
+      to[i].sum_ms = relaxed_load(from[i].sum_ms);
+    }
+  };
+  traffic(out.services, live.services);
+  traffic(out.pools, live.pools);
+  traffic(out.backends, live.backends);
+  histograms(out.pool_handshakes, live.pool_handshakes);
+  histograms(out.backend_handshakes, live.backend_handshakes);
+  return out;
+}
 
 inline void WorkerCounters::add(const WorkerCounters& other) {
 #define SLUICE_X(name, help) name += other.name;

@@ -45,7 +45,7 @@ Decision drop(DropReason reason) {
 // One more `event` in counter slot `slot`; slots beyond the sizes chosen at
 // start-up are not counted (bounded memory), as in Worker::count.
 inline void bump(std::vector<TrafficCounter>& v, uint32_t slot, uint64_t TrafficCounter::*event) {
-  if (slot < v.size()) ++(v[slot].*event);
+  if (slot < v.size()) relaxed_inc(v[slot].*event);
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ Worker::Worker(const WorkerOptions& options)
 void Worker::adopt(const Snapshot* snapshot) {
   if (snapshot && snapshot->generation() != generation_) {
     generation_ = snapshot->generation();
-    counters_.snapshot_switches++;
+    relaxed_inc(counters_.snapshot_switches);
   }
 }
 
@@ -96,7 +96,7 @@ void Worker::process_burst(const Snapshot* snapshot, Packet* packets, Verdict* v
   for (uint32_t i = 0; i < n && i < kPrefetchOffset; ++i) __builtin_prefetch(packets[i].data);
   for (uint32_t i = 0; i < n; ++i) {
     if (i + kPrefetchOffset < n) __builtin_prefetch(packets[i + kPrefetchOffset].data);
-    counters_.rx_packets++;
+    relaxed_inc(counters_.rx_packets);
     if (snapshot) {
       classify(*snapshot, packets[i], scratch_[i]);
     } else {
@@ -138,7 +138,7 @@ void Worker::process_burst(const Snapshot* snapshot, Packet* packets, Verdict* v
 
 Decision Worker::process_one(const Snapshot* snapshot, Packet& packet, uint64_t now_ns) {
   adopt(snapshot);
-  counters_.rx_packets++;
+  relaxed_inc(counters_.rx_packets);
   Scratch& s = scratch_[0];
   const uint32_t rx_len = packet.len;
   Decision d;
@@ -212,13 +212,13 @@ Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPack
   if (is_echo_request(p)) {
     const DropReason r = make_echo_reply(pkt, p);
     if (r != DropReason::kNone) return drop(r);
-    counters_.replied++;
+    relaxed_inc(counters_.replied);
     Decision d;
     d.verdict = {Action::kForward, DropReason::kNone};
     return d;
   }
   if (!is_pmtu_error(p)) {
-    counters_.icmp_to_host++;
+    relaxed_inc(counters_.icmp_to_host);
     Decision host;
     host.verdict = {Action::kHost, DropReason::kNone};
     return host;
@@ -247,7 +247,7 @@ Decision Worker::handle_icmp(const Snapshot& snap, Packet& pkt, const ParsedPack
     if (d.verdict.action == Action::kDrop) return drop(DropReason::kNoFlowForIcmp);
   }
   d = forward(snap, pkt, p, d, h, now_ms);
-  if (d.verdict.action == Action::kForward) counters_.icmp_errors_forwarded++;
+  if (d.verdict.action == Action::kForward) relaxed_inc(counters_.icmp_errors_forwarded);
   return d;
 }
 
@@ -264,14 +264,14 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
   FlowEntry* expired = nullptr;
   FlowEntry* e = flows_.lookup(p.key, s.flow_hash, now_ms, timeouts, &expired);
   if (e) {
-    counters_.flow_hits++;
+    relaxed_inc(counters_.flow_hits);
     // Re-find the backend when the configuration changed since the entry
     // last cached its index; draining backends keep their flows, removed or
     // disabled ones do not.
     if (e->generation != gen32) {
       const uint16_t idx = svc.find_backend(e->backend_fingerprint);
       if (idx == kNoBackendIndex || svc.backends[idx].state == BackendState::kDisabled) {
-        counters_.flows_rescheduled++;
+        relaxed_inc(counters_.flows_rescheduled);
         e = nullptr;
       } else {
         e->backend_index = idx;
@@ -292,7 +292,7 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
   // off its backend once that fails its checks. Only such services read
   // the health table here, so a tracked flow of any other costs nothing.
   if (e && svc.reschedule_unhealthy && unhealthy(svc.backends[e->backend_index])) [[unlikely]] {
-    counters_.unhealthy_rescheduled++;
+    relaxed_inc(counters_.unhealthy_rescheduled);
     e = nullptr;
   }
 
@@ -312,7 +312,7 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       // time since the flow's first SYN (retries and steering included),
       // and the flow is confirmed.
       flows_.set_state(e, FlowState::kEstablished);
-      counters_.handshakes_completed++;
+      relaxed_inc(counters_.handshakes_completed);
       count_handshake(svc, svc.backends[e->backend_index], now_ms - e->first_seen_ms);
       if (policy.enabled &&
           circuits_.record_success(e->backend_fingerprint, now_ms, policy,
@@ -325,7 +325,7 @@ Decision Worker::handle_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint
       // The second packet of a flow first seen mid-stream (TCP) or of a UDP
       // flow: confirmed (flow_table.h FlowState).
       flows_.set_state(e, tcp ? FlowState::kEstablished : FlowState::kUdp);
-      counters_.flows_confirmed++;
+      relaxed_inc(counters_.flows_confirmed);
     }
     if (tcp && (p.tcp_flags & (SLUICE_TCP_FIN | SLUICE_TCP_RST)) && e->state != FlowState::kClosing) {
       flows_.set_state(e, FlowState::kClosing);
@@ -354,7 +354,7 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
   const ForwardingConfig& fwd = snap.forwarding();
   const bool admitted =
       sluice_token_bucket_take(&new_flow_bucket_, now_ms, fwd.new_flow_rate, fwd.new_flow_burst);
-  if (!admitted) counters_.flows_stateless_rate++;
+  if (!admitted) relaxed_inc(counters_.flows_stateless_rate);
   // Scheduled before the entry is taken, so that a flow with no backend
   // (dropped) leaves the table as it was: the XDP program does the same.
   // A flow then refused by a full pair of buckets has taken a half-open
@@ -367,13 +367,13 @@ Decision Worker::new_flow(const Snapshot& snap, Packet& pkt, Scratch& s, uint32_
     e = flows_.insert(p.key, s.flow_hash, now_ms, svc.config.timeouts, &reclaimed_);
     // The slot may have held another flow's expired entry (a full bucket).
     if (reclaimed_.state == FlowState::kSynSent) [[unlikely]] count_expired(snap, reclaimed_);
-    if (e == nullptr) counters_.flows_stateless_full++;
+    if (e == nullptr) relaxed_inc(counters_.flows_stateless_full);
   }
   if (e == nullptr) return forward(snap, pkt, p, d, s.flow_hash, now_ms);
   const CompiledBackend& b = svc.backends[d.backend];
-  counters_.new_flows++;
+  relaxed_inc(counters_.new_flows);
   count_event<&TrafficCounter::new_flows>(svc, b);
-  if (tcp && !syn) counters_.untracked_tcp++;
+  if (tcp && !syn) relaxed_inc(counters_.untracked_tcp);
   e->backend_fingerprint = b.fingerprint;
   e->backend_index = d.backend;
   e->pool = d.pool;
@@ -420,7 +420,7 @@ void Worker::retry_syn(const Snapshot& snap, const CompiledService& svc, const S
     e.backend_fingerprint = svc.backends[next].fingerprint;
     d.backend = next;
     d.steered = true;
-    counters_.syn_retry_steered++;
+    relaxed_inc(counters_.syn_retry_steered);
   }
 }
 
@@ -431,13 +431,13 @@ Decision Worker::schedule(const Snapshot& snap, const CompiledService& svc,
     return refusal(svc, b, now_ms, consume, /*exclude_fp=*/0);
   });
   if (consume) {
-    counters_.rule_matches += p.rule_matched;
+    if (p.rule_matched) relaxed_inc(counters_.rule_matches);
     // Once per new flow, for what its own pool's Maglev probes passed over.
     if (p.skips != 0) [[unlikely]] {
-      counters_.circuit_skips += (p.skips & kSkipCircuit) != 0;
-      counters_.health_skips += (p.skips & kSkipHealth) != 0;
+      relaxed_add(counters_.circuit_skips, (p.skips & kSkipCircuit) != 0);
+      relaxed_add(counters_.health_skips, (p.skips & kSkipHealth) != 0);
     }
-    counters_.fallback_used += p.fallback && p.backend != kNoBackendIndex;
+    if (p.fallback && p.backend != kNoBackendIndex) relaxed_inc(counters_.fallback_used);
   }
   if (p.drop == DropReason::kNoPool) return drop(DropReason::kNoPool);
   if (p.drop == DropReason::kNoBackend) {
@@ -504,7 +504,7 @@ uint16_t Worker::pick_backend(const CompiledService& svc, uint8_t pool_index, ui
 void Worker::record_connect_failure(const Snapshot& snap, const CompiledService& svc,
                                     uint16_t backend, uint32_t source, uint32_t now_ms) {
   const CompiledBackend& b = svc.backends[backend];
-  counters_.connect_failures++;
+  relaxed_inc(counters_.connect_failures);
   count_event<&TrafficCounter::connect_failures>(svc, b);
   const uint32_t service = snap.service_index(svc);
   const uint32_t ejected = ejected_count(snap, service, b.pool, now_ms);
@@ -512,8 +512,8 @@ void Worker::record_connect_failure(const Snapshot& snap, const CompiledService&
       circuits_.record_failure(b.fingerprint, now_ms, svc.config.circuit,
                                svc.pools[b.pool].active_count, ejected, source, health_of(b));
   // Evidence a spoofer can forge blind, kept from ejecting (circuit_logic.h).
-  counters_.circuit_repeat_sources += t == CircuitTransition::kRepeatSource;
-  counters_.circuit_suspected += t == CircuitTransition::kSuspected;
+  relaxed_add(counters_.circuit_repeat_sources, t == CircuitTransition::kRepeatSource);
+  relaxed_add(counters_.circuit_suspected, t == CircuitTransition::kSuspected);
   // An ejection: the circuit opened, or reopened after a failed trial
   // (circuit_logic.h events SLUICE_CIRCUIT_EV_OPENED | _REOPENED). Only an
   // opening changes the pool's count: a half-open backend was ejected
@@ -667,13 +667,13 @@ Decision Worker::too_big(const Snapshot& snap, Packet& pkt, const ParsedPacket& 
   switch (sluice_too_big_answer(v6, p.dont_fragment, p.is_fragment, p.key.proto, p.icmp_type,
                                 p.key.src, inner_len)) {
     case SLUICE_TOO_BIG_ANSWER: break;
-    case SLUICE_TOO_BIG_NO_DF: counters_.too_big_no_df++; return d;
+    case SLUICE_TOO_BIG_NO_DF: relaxed_inc(counters_.too_big_no_df); return d;
     default: return d;
   }
   const ForwardingConfig& fwd = snap.forwarding();
   if (!sluice_token_bucket_take(&too_big_bucket_, now_ms, fwd.icmp_too_big_rate,
                                 fwd.icmp_too_big_burst)) {
-    counters_.too_big_rate_limited++;
+    relaxed_inc(counters_.too_big_rate_limited);
     return d;
   }
   const DropReason r = make_too_big_reply(pkt, p, sluice_too_big_mtu(v6, limit, overhead));
@@ -681,7 +681,7 @@ Decision Worker::too_big(const Snapshot& snap, Packet& pkt, const ParsedPacket& 
     d.verdict.reason = r;
     return d;
   }
-  counters_.too_big_icmp_sent++;
+  relaxed_inc(counters_.too_big_icmp_sent);
   Decision answer;
   answer.verdict = {Action::kForward, DropReason::kNone};
   return answer;
@@ -690,22 +690,22 @@ Decision Worker::too_big(const Snapshot& snap, Packet& pkt, const ParsedPacket& 
 void Worker::count(const Decision& d, uint32_t bytes) {
   switch (d.verdict.action) {
     case Action::kHost:
-      counters_.to_host++;
+      relaxed_inc(counters_.to_host);
       return;
     case Action::kDrop:
-      counters_.dropped++;
-      counters_.drops[static_cast<int>(d.verdict.reason)]++;
+      relaxed_inc(counters_.dropped);
+      relaxed_inc(counters_.drops[static_cast<int>(d.verdict.reason)]);
       return;
     case Action::kForward:
       break;
   }
   if (!d.service) return;  // an echo reply
-  counters_.forwarded++;
+  relaxed_inc(counters_.forwarded);
   // Slots beyond the sizes chosen at start-up are not counted (bounded memory).
   auto add = [bytes](std::vector<TrafficCounter>& v, uint32_t slot) {
     if (slot < v.size()) {
-      v[slot].packets++;
-      v[slot].bytes += bytes;
+      relaxed_inc(v[slot].packets);
+      relaxed_add(v[slot].bytes, bytes);
     }
   };
   add(counters_.services, d.service->counter_slot);

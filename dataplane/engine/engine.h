@@ -6,8 +6,11 @@
 //
 // A Worker owns all its mutable state (flow table, circuit table, counters)
 // and is used by exactly one thread, so nothing on the hot path locks or
-// uses atomics (but for relaxed byte loads from the shared, read-only
-// BackendHealthTable). The configuration arrives as an immutable Snapshot pointer
+// waits. What other threads read while it runs is written with relaxed or
+// release atomic stores (plain moves on x86-64): counters (relaxed.h; copy
+// them with read_counters) and circuit slots (a sequence counter,
+// circuit.h: CircuitTable::read_state). It also loads bytes of the shared
+// BackendHealthTable (relaxed). The configuration arrives as an immutable Snapshot pointer
 // per burst; the caller (the DPDK runtime) decides when a new one is safe.
 // After construction nothing allocates.
 #pragma once
@@ -90,6 +93,8 @@ class Worker {
 
   // Generation of the last snapshot this worker used (0 before any).
   uint64_t generation() const { return generation_; }
+  // The live counters: for the owning thread; others copy them with
+  // read_counters(counters()).
   const WorkerCounters& counters() const { return counters_; }
   const FlowTable& flows() const { return flows_; }
   // Takes over a kept flow table (WorkerOptions::keep_flows): FlowTable::adopt.

@@ -5,6 +5,7 @@
 SLUICE_PACKAGES=(
   # build
   meson ninja-build pkg-config g++
+  ccache  # the ThreadSanitizer build (tools/lib/tsan.sh) recompiles what the main one did
   # BPF programs, fuzzers
   clang llvm lld libbpf-dev bpftool
   # dataplane and control plane libraries

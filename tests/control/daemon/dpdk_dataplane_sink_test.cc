@@ -158,7 +158,7 @@ TEST_F(DpdkDataplaneSinkTest, FlowTableInItsStateFile) {
 }
 
 // Before any snapshot: one worker on lcore 1 at generation 0, every port
-// counter by name, no circuit.
+// counter by name (and the circuit reads the sink skipped), no circuit.
 TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
   EXPECT_EQ(sink_->kind(), "dpdk");
   const DataplaneStats s = sink_->stats(nullptr);
@@ -175,7 +175,8 @@ TEST_F(DpdkDataplaneSinkTest, IdleWorker) {
                                             "host_tx_packets", "host_tx_dropped",
                                             "host_rx_ring_full", "host_rx_packets",
                                             "host_rx_dropped", "flows_adopted",
-                                            "flows_adopt_dropped", "flow_state_refused"));
+                                            "flows_adopt_dropped", "flow_state_refused",
+                                            "circuit_reads_skipped"));
   const std::string json = stats_file(nullptr, 42);
   expect_strict_json(json);
   EXPECT_THAT(json, StartsWith(R"({"uptime_ms":42,"generation":0,"workers":[{"id":0,)"
