@@ -41,6 +41,7 @@ struct CallError {
 
 struct Caller {
   std::string peer;         // for the audit log
+  std::string peer_key;     // the identity alone (AuditRecord::peer_key)
   bool may_mutate = true;   // false for read-only identities
 };
 

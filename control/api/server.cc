@@ -144,6 +144,7 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
   int selected_port = 0;
   if (options.tcp) builder.AddListeningPort(options.tcp->address, tcp_credentials, &selected_port);
