@@ -146,9 +146,16 @@ grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
     caller->may_mutate = role == Role::kOperator;
     return grpc::Status::OK;
   }
-  // Whoever can open the unix socket (mode 0660) is an operator.
+  // Whoever can open the unix socket (mode 0660) is an operator. The relay
+  // named the connection after the caller's SO_PEERCRED; the uid alone is
+  // the identity the refusal limit counts by (every call has its own pid).
   if (address.rfind("unix:", 0) == 0) {
-    caller->peer = caller->peer_key = address;
+    if (std::optional<std::string> who = peer_from_relay_name(address, relay_prefix_)) {
+      caller->peer = "unix:" + *who;
+      caller->peer_key = caller->peer.substr(0, caller->peer.find(",pid="));
+    } else {
+      caller->peer = caller->peer_key = address;
+    }
     caller->may_mutate = true;
     return grpc::Status::OK;
   }

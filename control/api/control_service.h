@@ -24,6 +24,7 @@
 
 #include "control/api/access_policy.h"
 #include "control/api/control_core.h"
+#include "control/api/unix_peer_relay.h"
 #include "sluice/v1/control.grpc.pb.h"
 
 namespace sluice::control::api {
@@ -41,6 +42,16 @@ class ControlServiceImpl final : public v1::Control::Service {
   // caller is refused (no TLS identities, no insecure TCP).
   explicit ControlServiceImpl(ControlCore& core, AccessPolicy policy = {})
       : core_(core), policy_(std::move(policy)) {}
+
+  // The relay that names unix-socket callers (unix_peer_relay.h); it lives
+  // as long as this service, or until replaced (nullptr stops it). Set by
+  // start_control_server before the first call.
+  UnixPeerRelay* set_unix_peer_relay(std::unique_ptr<UnixPeerRelay> relay) {
+    relay_ = std::move(relay);
+    relay_prefix_ = relay_ ? relay_->peer_prefix() : std::string();
+    return relay_.get();
+  }
+  UnixPeerRelay* unix_peer_relay() const { return relay_.get(); }
 
   // v1::Control::Service
   grpc::Status ApplyService(grpc::ServerContext* context, const v1::ApplyServiceRequest* request,
@@ -88,6 +99,8 @@ class ControlServiceImpl final : public v1::Control::Service {
 
   ControlCore& core_;
   const AccessPolicy policy_;
+  std::unique_ptr<UnixPeerRelay> relay_;
+  std::string relay_prefix_;
 };
 
 }  // namespace sluice::control::api

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -262,6 +263,33 @@ TEST_F(AuditAbuseTest, ControlCharactersEscapedEverywhere) {
   EXPECT_FALSE(set_weight(*stub("viewer"), evil, evil).ok());
   expect_no_control_characters(read_all(audit_path_));
   EXPECT_THAT(read_all(audit_path_), HasSubstr("a\\\\nb\\\\r\\\\x1b[2J"));
+}
+
+// A caller on the unix socket is named by uid and pid (SO_PEERCRED through
+// the relay of unix_peer_relay.h) in the audit log; its refusals are
+// limited per uid.
+TEST_F(AuditAbuseTest, UnixCallersNamedByCredentials) {
+  auto local = v1::Control::NewStub(
+      grpc::CreateChannel("unix:" + dir_ + "/sluiced.sock", grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(set_weight(*local, "web", "canary").ok());
+  EXPECT_EQ(set_weight(*local, "web", "nope").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string who =
+      "unix:uid=" + std::to_string(::getuid()) + ",pid=" + std::to_string(::getpid());
+  const std::string text = read_all(audit_path_);
+  EXPECT_THAT(text, HasSubstr("\"peer\":\"" + who + "\",\"method\":\"SetWeights\",\"service\":"
+                              "\"web\",\"revision_before\":1,\"revision_after\":2,\"accepted\":true"));
+  EXPECT_THAT(text, HasSubstr("\"peer\":\"" + who + "\",\"method\":\"SetWeights\",\"service\":"
+                              "\"web\",\"revision_before\":2,\"revision_after\":2,\"accepted\":false"));
+  // The relay's private directory holds gRPC's listener and nothing else.
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (e.path().filename().string().rfind(".sluiced-", 0) != 0) continue;
+    for (const auto& inner : std::filesystem::directory_iterator(e.path())) {
+      EXPECT_EQ(inner.path().filename(), "grpc");
+      ++entries;
+    }
+  }
+  EXPECT_EQ(entries, 1u);
 }
 
 }  // namespace
