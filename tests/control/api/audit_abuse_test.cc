@@ -21,6 +21,7 @@
 #include "control/state/file_audit_log.h"
 #include "tests/control/api/test_certificates.h"
 #include "tests/control/api/test_services.h"
+#include "tests/mocks/control/memory_state_store.h"
 #include "tests/mocks/control/null_dataplane_sink.h"
 
 namespace sluice::control::api {
@@ -28,18 +29,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-class MemoryStore final : public StateStore {
- public:
-  std::optional<DesiredState> load(std::string*) override { return state_; }
-  bool save(const DesiredState& state, std::string*) override {
-    state_ = state;
-    return true;
-  }
-
- private:
-  DesiredState state_;
-};
 
 size_t size_of(const std::string& path) {
   struct stat st {};
@@ -139,7 +128,7 @@ class AuditAbuseTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<TestCertificates> certs_;
   std::string audit_path_;
-  MemoryStore store_;
+  fakes::MemoryStateStore store_;
   fakes::NullDataplaneSink dataplane_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<ControlCoreImpl> core_;
