@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/api/unix_peer_relay.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -38,6 +39,35 @@ bool write_all(int fd, const char* data, size_t size) {
   return true;
 }
 
+// Whether something accepts connections on the unix socket at `path`.
+bool listening(const std::string& path) {
+  sockaddr_un address;
+  if (!fill_address(path, &address)) return false;
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return true;  // cannot tell: assume it does
+  const bool up =
+      ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(probe);
+  return up;
+}
+
+// Relay directories left by a sluiced that was killed (-9) before its
+// stop(): nothing listens in them any more. One that still serves belongs
+// to a running sluiced (on another socket in the same directory): kept.
+void remove_stale_directories(const std::string& parent) {
+  DIR* d = ::opendir(parent.empty() ? "/" : parent.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(".sluiced-", 0) != 0 || name.size() != 15) continue;
+    const std::string dir = parent + "/" + name;
+    if (listening(dir + "/grpc")) continue;
+    ::unlink((dir + "/grpc").c_str());
+    ::rmdir(dir.c_str());  // fails, harmlessly, if anything else is in it
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 std::unique_ptr<UnixPeerRelay> UnixPeerRelay::create(const std::string& public_path,
@@ -52,6 +82,7 @@ std::unique_ptr<UnixPeerRelay> UnixPeerRelay::create(const std::string& public_p
              " bytes at most)";
     return nullptr;
   }
+  remove_stale_directories(parent);
   // mkdtemp makes it 0700: nobody but sluiced's user enters it.
   if (::mkdtemp(pattern.data()) == nullptr) {
     *error = pattern + ": cannot make the peer relay's directory: " + std::strerror(errno);
@@ -103,15 +134,7 @@ void UnixPeerRelay::stop() {
   listener_ = -1;
 }
 
-bool UnixPeerRelay::serving() const {
-  sockaddr_un grpc;
-  if (!fill_address(dir_ + "/grpc", &grpc)) return false;
-  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return true;  // cannot tell: keep it
-  const bool up = ::connect(probe, reinterpret_cast<const sockaddr*>(&grpc), sizeof(grpc)) == 0;
-  ::close(probe);
-  return up;
-}
+bool UnixPeerRelay::serving() const { return listening(dir_ + "/grpc"); }
 
 void UnixPeerRelay::accept_loop() {
   uint64_t serial = 0;

@@ -17,7 +17,8 @@
 // DIR is a directory of mode 0700 made at start, so only sluiced can bind
 // a name in it or connect to gRPC's listener there: a name under DIR
 // cannot be forged. The bound name is unlinked at once (the peer name
-// stays with the socket), and DIR is removed at stop.
+// stays with the socket), and DIR is removed at stop; one left by a
+// sluiced killed with -9 (nothing listening in it) goes at the next start.
 //
 // The pid is the one that connected (a client that passes its socket on
 // keeps the name of the process that opened it). One thread per relayed
