@@ -14,6 +14,7 @@ size_t limit_of(const std::string& field) {
   if (field == "name" || field == "service" || field == "pool" || field == "fallback_pool") {
     return kMaxNameBytes;
   }
+  if (field == "target") return kMaxTargetBytes;
   if (field == "http_path" || field == "http_host") return kMaxHttpFieldBytes;
   return kMaxStringBytes;
 }

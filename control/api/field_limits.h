@@ -9,6 +9,8 @@
 //     63 bytes, the engine's own limit (dataplane/engine/config_validate.cc)
 //     checked here too, so that the caller hears it before its name is
 //     echoed anywhere
+//   target (GetDrainStatus: a pool name or an address): 64 bytes, as
+//     GetDrainStatus checks it
 //   http_path, http_host: 1024 bytes (an HTTP request line)
 //   any other string (addresses, CIDRs, a drain target): 256 bytes
 // Above them, gRPC refuses a request over kMaxRequestBytes itself
@@ -26,6 +28,7 @@
 namespace sluice::control::api {
 
 inline constexpr size_t kMaxNameBytes = 63;
+inline constexpr size_t kMaxTargetBytes = 64;
 inline constexpr size_t kMaxHttpFieldBytes = 1024;
 inline constexpr size_t kMaxStringBytes = 256;
 
