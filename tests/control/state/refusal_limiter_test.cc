@@ -10,16 +10,8 @@
 namespace sluice::control {
 namespace {
 
-RefusalLimits limits() {
-  RefusalLimits l;
-  l.per_peer_rate = 1;
-  l.per_peer_burst = 5;
-  l.all_rate = 100;
-  l.all_burst = 1000;
-  l.max_peers = 4;
-  l.summary_interval_ms = 10000;
-  return l;
-}
+// 1 line/s and 5 at once per peer, 100/s and 1000 for all, 4 peers, 10 s.
+RefusalLimits limits() { return {1, 5, 100, 1000, 4, 10000}; }
 
 int admitted(RefusalLimiter& limiter, const std::string& peer, int calls, uint32_t now) {
   int n = 0;
