@@ -65,6 +65,7 @@ class FileAuditLog final : public AuditLog {
   FileAuditLog(std::string path, AuditLogOptions options)
       : path_(std::move(path)), options_(std::move(options)), limiter_(options_.refusals) {
     if (!options_.clock_ms) options_.clock_ms = steady_ms;
+    if (!options_.sync_fd) options_.sync_fd = ::fdatasync;
   }
   // Refusals still held back are summarised on the way out.
   ~FileAuditLog() override {
@@ -159,7 +160,7 @@ bool FileAuditLog::append(const std::string& line, bool sync, std::string* error
     return false;
   }
   if (!sync) return true;
-  if (::fdatasync(fd) != 0) {
+  if (options_.sync_fd(fd) != 0) {
     const int e = errno;
     return fail(e, "cannot sync audit log");
   }

@@ -60,6 +60,9 @@ struct AuditLogOptions {
   // Wrapping milliseconds of a monotonic clock, for the rate limit; the
   // default is CLOCK_MONOTONIC. Tests pass their own.
   std::function<uint32_t()> clock_ms;
+  // Flushes a line's data to disk; the default is fdatasync(2). Tests
+  // count the calls.
+  std::function<int(int)> sync_fd;
 };
 
 // The log at `path` (created with mode 0640 on the first record; its

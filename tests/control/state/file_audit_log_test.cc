@@ -343,5 +343,34 @@ TEST_F(FileAuditLogTest, FloodOfHugeRefusalsIsBounded) {
   EXPECT_LE(file_size(path()), 30 * kMaxAuditLine);
 }
 
+// An accepted change's line is synced before record() returns (the core
+// acknowledges after it); a refusal's is not, nor a summary's.
+TEST_F(FileAuditLogTest, OnlyAcceptedChangesAreSynced) {
+  int syncs = 0;
+  AuditLogOptions options;
+  options.sync_fd = [&syncs](int fd) {
+    ++syncs;
+    return ::fdatasync(fd);
+  };
+  auto log = make_file_audit_log(path(), options);
+  ASSERT_TRUE(log->record(sample(1), &error_));
+  EXPECT_EQ(syncs, 1);
+  AuditRecord dry = sample(2);
+  dry.dry_run = true;
+  ASSERT_TRUE(log->record(dry, &error_));
+  EXPECT_EQ(syncs, 2);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->record(refusal("unix:uid=7", "web"), &error_));
+  EXPECT_EQ(syncs, 2);
+  // A failing sync is reported (error names it), not hidden.
+  options.sync_fd = [](int) {
+    errno = EIO;
+    return -1;
+  };
+  auto failing = make_file_audit_log(path(), options);
+  EXPECT_FALSE(failing->record(sample(3), &error_));
+  EXPECT_THAT(error_, HasSubstr("cannot sync audit log"));
+  EXPECT_TRUE(failing->record(refusal("unix:uid=7", "web"), &error_));
+}
+
 }  // namespace
 }  // namespace sluice::control
