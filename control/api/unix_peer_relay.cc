@@ -103,7 +103,9 @@ bool UnixPeerRelay::start(std::string* error) {
     *error = public_path_ + ": too long for a unix socket";
     return false;
   }
-  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking: a caller that leaves between poll() and accept() must not
+  // leave the acceptor blocked in accept(), where stop() cannot wake it.
+  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listener_ < 0 || ::pipe2(wake_, O_CLOEXEC) != 0 ||
       ::bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 ||
       ::listen(listener_, 128) != 0) {
@@ -145,8 +147,14 @@ void UnixPeerRelay::accept_loop() {
       return;
     }
     if (fds[1].revents) return;
+    // The accepted socket blocks (accept4 does not pass O_NONBLOCK on).
     const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;  // the caller left already, or out of fds: try the next
+    if (client < 0) {
+      // The caller left already (EAGAIN), or no fd is free (EMFILE): the
+      // latter stays readable, so pause rather than spin.
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) ::usleep(100000);
+      continue;
+    }
     ucred credentials{};
     socklen_t length = sizeof(credentials);
     std::lock_guard lock(mutex_);

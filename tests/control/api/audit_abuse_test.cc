@@ -8,9 +8,13 @@
 // every string field come back, and go into the log, escaped.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -279,6 +283,34 @@ TEST_F(AuditAbuseTest, UnixCallersNamedByCredentials) {
     }
   }
   EXPECT_EQ(entries, 1u);
+}
+
+// The relay holds at most kMaxConnections connections (a thread each): one
+// more is closed at once, and once they go, callers are served again.
+TEST_F(AuditAbuseTest, UnixConnectionsBounded) {
+  const std::string path = dir_ + "/sluiced.sock";
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  std::vector<int> held;
+  for (size_t i = 0; i < UnixPeerRelay::kMaxConnections; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+    held.push_back(fd);
+  }
+  // A fresh channel each time, waiting for it to connect until the deadline.
+  const auto status_within = [&](int ms) {
+    auto local = v1::Control::NewStub(
+        grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+    v1::GetStatusResponse response;
+    return local->GetStatus(&context, v1::GetStatusRequest(), &response);
+  };
+  EXPECT_FALSE(status_within(300).ok());
+  for (int fd : held) ::close(fd);
+  EXPECT_TRUE(status_within(10000).ok());
 }
 
 }  // namespace
