@@ -62,6 +62,7 @@
 #include "control/state/file_state_store.h"
 #include "dataplane/dpdk/runtime.h"
 #include "sluice/v1/control.grpc.pb.h"
+#include "tests/mocks/control/memory_state_store.h"
 
 namespace sluice::perf {
 namespace {
@@ -169,19 +170,8 @@ class TimedSink final : public DataplaneSink {
   Parts& parts_;
 };
 
-// The store and audit log that cost nothing: what is left is the core.
-class MemoryStore final : public StateStore {
- public:
-  std::optional<DesiredState> load(std::string*) override { return state_; }
-  bool save(const DesiredState& state, std::string*) override {
-    state_ = state;
-    return true;
-  }
-
- private:
-  DesiredState state_;
-};
-
+// The store (fakes::MemoryStateStore) and audit log that cost nothing:
+// what is left is the core.
 class NullAudit final : public AuditLog {
  public:
   bool record(const AuditRecord&, std::string*) override { return true; }
@@ -595,7 +585,7 @@ class Bench {
       tmpfs_store = control::make_file_state_store(tmpfs_dir_ + "/state");
       tmpfs_audit = control::make_file_audit_log(tmpfs_dir_ + "/audit.log");
     }
-    MemoryStore memory_store;
+    control::fakes::MemoryStateStore memory_store;
     NullAudit null_audit;
 
     // The service exists before the first row.

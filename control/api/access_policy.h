@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Who may do what through the control API: a role per caller.
 //
-// - unix socket: operator. The socket's mode (0660) is the access control.
+// - unix socket: operator. The socket's mode (0660) is the access control;
+//   the caller is named by uid and pid (unix_peer_relay.h).
 // - TCP with TLS: the client certificate, verified against the client CA,
 //   is looked up among the configured identities: an operator identity may
 //   read and change the configuration; a read-only identity may only read;

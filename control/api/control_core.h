@@ -42,6 +42,7 @@ struct CallError {
 struct Caller {
   std::string peer;         // for the audit log
   bool may_mutate = true;   // false for read-only identities
+  std::string peer_key{};   // the identity alone (AuditRecord::peer_key)
 };
 
 struct MutationOptions {

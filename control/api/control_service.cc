@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "control/api/event_messages.h"
+#include "control/api/field_limits.h"
 #include "control/api/mutation_options.h"
 #include "control/api/stats_messages.h"
 #include "control/api/status_codes.h"
 #include "control/config/service_mapping.h"
+#include "control/state/audit_text.h"
 #include "dataplane/engine/pool_split.h"
 
 namespace sluice::control::api {
@@ -23,15 +25,18 @@ using engine::ConfigError;
 
 grpc::Status invalid(const std::vector<ConfigError>& errors) {
   // The same form as the core's own validation errors ("; " between them).
+  // Printable: validation quotes what the caller sent (audit_text.h).
   std::string message;
   for (const ConfigError& e : errors) message += (message.empty() ? "" : "; ") + e.to_string();
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, printable(message));
 }
 
 grpc::Status invalid(const std::string& field, const std::string& message) {
   return invalid({{field, message}});
 }
 
+// Raw: every status built from it goes through printable() once
+// (invalid(), not_found()), so that nothing is escaped twice.
 std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 
 // Whether `text` can be a service name (the engine's rule, checked here so
@@ -117,31 +122,46 @@ grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
   // In-process channels have no security connector at all, hence no
   // transport security type: only code inside this process calls that way.
   if (!auth || auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME).empty()) {
-    caller->peer = "in-process";
+    caller->peer = caller->peer_key = "in-process";
     caller->may_mutate = true;
     return grpc::Status::OK;
   }
   const std::optional<PeerCertificate> certificate = peer_certificate(*auth);
   if (certificate) {
+    // A certificate's subject is text its holder chose: bounded and
+    // printable before it goes into a log, an event or a message.
+    const std::string label = bounded(certificate->label(), kMaxAuditField);
     const Identity* matched = nullptr;
     const Role role = policy_.role_of(*certificate, &matched);
     if (role == Role::kNone) {
-      caller->peer = "tls:" + certificate->label() + " (no role) from " + address;
+      caller->peer_key = "tls:" + label + " (no role)";
+      caller->peer = caller->peer_key + " from " + address;
       caller->may_mutate = false;
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          "the client certificate " + certificate->label() +
+                          "the client certificate " + label +
                               " is not named by any operator or read-only identity of sluiced");
     }
-    caller->peer = "tls:" + matched->label() + " (" + role_name(role) + ") from " + address;
+    caller->peer_key = "tls:" + printable(matched->label()) + " (" + role_name(role) + ")";
+    caller->peer = caller->peer_key + " from " + address;
     caller->may_mutate = role == Role::kOperator;
     return grpc::Status::OK;
   }
-  // Whoever can open the unix socket (mode 0660) is an operator.
+  // Whoever can open the unix socket (mode 0660) is an operator. The relay
+  // named the connection after the caller's SO_PEERCRED; the uid alone is
+  // the identity the refusal limit counts by (every call has its own pid).
   if (address.rfind("unix:", 0) == 0) {
-    caller->peer = address;
+    if (std::optional<std::string> who = peer_from_relay_name(address, relay_prefix_)) {
+      caller->peer = "unix:" + *who;
+      caller->peer_key = caller->peer.substr(0, caller->peer.find(",pid="));
+    } else {
+      caller->peer = caller->peer_key = address;
+    }
     caller->may_mutate = true;
     return grpc::Status::OK;
   }
+  // "ipv4:10.0.0.1:40000": the host, without the port (which every
+  // connection changes), is who calls.
+  caller->peer_key = address.substr(0, address.rfind(':'));
   if (policy_.insecure_tcp_allowed) {
     caller->peer = address + " (insecure TCP)";
     caller->may_mutate = true;
@@ -152,6 +172,35 @@ grpc::Status ControlServiceImpl::identify(const grpc::ServerContext& context,
   caller->may_mutate = false;
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "calls over TCP need TLS with a client certificate");
+}
+
+grpc::Status ControlServiceImpl::admit_read(const grpc::ServerContext& context,
+                                            const google::protobuf::Message& request,
+                                            Caller* caller) const {
+  if (grpc::Status refused = identify(context, caller); !refused.ok()) return refused;
+  if (std::vector<ConfigError> errors = oversized_fields(request); !errors.empty()) {
+    return invalid(errors);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::admit_change(const grpc::ServerContext& context,
+                                              const google::protobuf::Message& request,
+                                              const char* method, const std::string& service,
+                                              bool dry_run, Caller* caller) {
+  grpc::Status status = identify(context, caller);
+  // Authorised first: a read-only caller hears PERMISSION_DENIED whatever
+  // it sent, and the core's own check stays as a second line.
+  if (status.ok() && !caller->may_mutate) {
+    status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          caller->peer + " may not change the configuration");
+  }
+  if (status.ok()) {
+    if (std::vector<ConfigError> errors = oversized_fields(request); !errors.empty()) {
+      status = invalid(errors);
+    }
+  }
+  return status.ok() ? status : refuse(*caller, method, service, dry_run, status);
 }
 
 grpc::Status ControlServiceImpl::refuse(const Caller& caller, const char* method,
@@ -167,8 +216,10 @@ grpc::Status ControlServiceImpl::ApplyService(grpc::ServerContext* context,
   constexpr char kMethod[] = "ApplyService";
   const std::string& name = request->service().name();
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
-    return refuse(caller, kMethod, name, request->dry_run(), refused);
+  if (grpc::Status refused =
+          admit_change(*context, *request, kMethod, name, request->dry_run(), &caller);
+      !refused.ok()) {
+    return refused;
   }
   if (!request->has_service()) {
     return refuse(caller, kMethod, name, request->dry_run(), invalid("service", "must be set"));
@@ -193,8 +244,10 @@ grpc::Status ControlServiceImpl::DeleteService(grpc::ServerContext* context,
                                                v1::MutationResponse* response) {
   constexpr char kMethod[] = "DeleteService";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
-    return refuse(caller, kMethod, request->name(), request->dry_run(), refused);
+  if (grpc::Status refused =
+          admit_change(*context, *request, kMethod, request->name(), request->dry_run(), &caller);
+      !refused.ok()) {
+    return refused;
   }
   if (request->name().empty()) {
     return refuse(caller, kMethod, "", request->dry_run(), invalid("name", "must be set"));
@@ -209,14 +262,16 @@ grpc::Status ControlServiceImpl::GetService(grpc::ServerContext* context,
                                             const v1::GetServiceRequest* request,
                                             v1::GetServiceResponse* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   if (request->name().empty()) return invalid("name", "must be set");
   uint64_t revision = 0;
   std::optional<engine::ServiceConfig> service = core_.get_service(request->name(), &revision);
   if (!service) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "no service named " + quoted(request->name()) + " (revision " +
-                            std::to_string(revision) + ")");
+                        printable("no service named " + quoted(request->name()) + " (revision " +
+                                  std::to_string(revision) + ")"));
   }
   *response->mutable_service() = config::service_to_proto(*service);
   response->set_revision(revision);
@@ -224,10 +279,12 @@ grpc::Status ControlServiceImpl::GetService(grpc::ServerContext* context,
 }
 
 grpc::Status ControlServiceImpl::ListServices(grpc::ServerContext* context,
-                                              const v1::ListServicesRequest*,
+                                              const v1::ListServicesRequest* request,
                                               v1::ListServicesResponse* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   uint64_t revision = 0;
   for (const engine::ServiceConfig& s : core_.list_services(&revision)) {
     *response->add_services() = config::service_to_proto(s);
@@ -241,8 +298,10 @@ grpc::Status ControlServiceImpl::SetWeights(grpc::ServerContext* context,
                                             v1::MutationResponse* response) {
   constexpr char kMethod[] = "SetWeights";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
-    return refuse(caller, kMethod, request->service(), request->dry_run(), refused);
+  if (grpc::Status refused = admit_change(*context, *request, kMethod, request->service(),
+                                          request->dry_run(), &caller);
+      !refused.ok()) {
+    return refused;
   }
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
@@ -272,8 +331,10 @@ grpc::Status ControlServiceImpl::SetBackendState(grpc::ServerContext* context,
                                                  v1::MutationResponse* response) {
   constexpr char kMethod[] = "SetBackendState";
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) {
-    return refuse(caller, kMethod, request->service(), request->dry_run(), refused);
+  if (grpc::Status refused = admit_change(*context, *request, kMethod, request->service(),
+                                          request->dry_run(), &caller);
+      !refused.ok()) {
+    return refused;
   }
   std::vector<ConfigError> errors;
   if (request->service().empty()) errors.push_back({"service", "must be set"});
@@ -289,10 +350,12 @@ grpc::Status ControlServiceImpl::SetBackendState(grpc::ServerContext* context,
 }
 
 grpc::Status ControlServiceImpl::GetStatus(grpc::ServerContext* context,
-                                           const v1::GetStatusRequest*,
+                                           const v1::GetStatusRequest* request,
                                            v1::GetStatusResponse* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   const ControlStatus status = core_.status();
   response->set_dataplane(status.dataplane);
   for (uint64_t generation : status.worker_generations) {
@@ -316,7 +379,9 @@ grpc::Status ControlServiceImpl::ExplainFlow(grpc::ServerContext* context,
                                              const v1::ExplainFlowRequest* request,
                                              v1::ExplainFlowResponse* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   FlowQuery query;
   std::vector<ConfigError> errors;
   auto address = [&errors](const std::string& field, const std::string& text) {
@@ -363,7 +428,9 @@ grpc::Status ControlServiceImpl::GetStats(grpc::ServerContext* context,
                                           const v1::GetStatsRequest* request,
                                           v1::GetStatsResponse* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   if (!request->service().empty() && !is_name(request->service())) {
     return invalid("service", quoted(request->service()) +
                                   " is not a service name (1 to 63 letters, digits, '-', '_' "
@@ -379,7 +446,9 @@ grpc::Status ControlServiceImpl::GetDrainStatus(grpc::ServerContext* context,
                                                 const v1::GetDrainStatusRequest* request,
                                                 v1::DrainStatus* response) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   if (!is_name(request->service())) {
     return invalid("service", quoted(request->service()) +
                                   " is not a service name (1 to 63 letters, digits, '-', '_' "
@@ -435,7 +504,9 @@ grpc::Status ControlServiceImpl::WatchEvents(grpc::ServerContext* context,
                                              const v1::WatchEventsRequest* request,
                                              grpc::ServerWriter<v1::Event>* writer) {
   Caller caller;
-  if (grpc::Status refused = identify(*context, &caller); !refused.ok()) return refused;
+  if (grpc::Status refused = admit_read(*context, *request, &caller); !refused.ok()) {
+    return refused;
+  }
   std::optional<uint64_t> start;
   if (request->has_start_sequence()) start = request->start_sequence();
   SubscribeResult subscribed = core_.watch_events(start);

@@ -6,11 +6,14 @@
 // MutationOptions, and maps CallError codes onto gRPC status codes.
 //
 // Every call is first given a role by the AccessPolicy (access_policy.h):
-// a caller without one is refused before its request is looked at; a
-// read-only caller reaches the core with may_mutate false, so the core
-// refuses its changes (PERMISSION_DENIED) and audits the refusal. A change
-// this layer refuses itself (no role, a request it cannot map) is audited
-// too, through ControlCore::audit_refusal.
+// a caller without one is refused before its request is looked at, and so
+// is a read-only caller's change (PERMISSION_DENIED; the core, which gets
+// may_mutate false, would refuse it too). Then every string of the request
+// is held to its size limit (field_limits.h), before anything echoes it.
+// A change this layer refuses itself (no role, read-only, an oversized or
+// unmappable request) is audited through ControlCore::audit_refusal.
+// Messages that quote what the caller sent are made printable
+// (control/state/audit_text.h): no raw control character goes back out.
 //
 // WatchEvents holds one server thread per stream. It reads its
 // subscription with a short timeout so that a client going away ends it
@@ -21,6 +24,7 @@
 
 #include "control/api/access_policy.h"
 #include "control/api/control_core.h"
+#include "control/api/unix_peer_relay.h"
 #include "sluice/v1/control.grpc.pb.h"
 
 namespace sluice::control::api {
@@ -38,6 +42,16 @@ class ControlServiceImpl final : public v1::Control::Service {
   // caller is refused (no TLS identities, no insecure TCP).
   explicit ControlServiceImpl(ControlCore& core, AccessPolicy policy = {})
       : core_(core), policy_(std::move(policy)) {}
+
+  // The relay that names unix-socket callers (unix_peer_relay.h); it lives
+  // as long as this service, or until replaced (nullptr stops it). Set by
+  // start_control_server before the first call.
+  UnixPeerRelay* set_unix_peer_relay(std::unique_ptr<UnixPeerRelay> relay) {
+    relay_ = std::move(relay);
+    relay_prefix_ = relay_ ? relay_->peer_prefix() : std::string();
+    return relay_.get();
+  }
+  UnixPeerRelay* unix_peer_relay() const { return relay_.get(); }
 
   // v1::Control::Service
   grpc::Status ApplyService(grpc::ServerContext* context, const v1::ApplyServiceRequest* request,
@@ -70,12 +84,23 @@ class ControlServiceImpl final : public v1::Control::Service {
   // Fills *caller (audit peer, may_mutate); a status other than OK refuses
   // the call (caller->peer still names the peer then).
   grpc::Status identify(const grpc::ServerContext& context, Caller* caller) const;
+  // For a read: identify, then the size limits of field_limits.h.
+  grpc::Status admit_read(const grpc::ServerContext& context,
+                          const google::protobuf::Message& request, Caller* caller) const;
+  // For a change: identify, authorise (a read-only caller is refused
+  // before its request is looked at), then the size limits; a refusal is
+  // audited (bounded: file_audit_log.h) and returned.
+  grpc::Status admit_change(const grpc::ServerContext& context,
+                            const google::protobuf::Message& request, const char* method,
+                            const std::string& service, bool dry_run, Caller* caller);
   // Audits a mutation refused by this layer; returns `status`.
   grpc::Status refuse(const Caller& caller, const char* method, const std::string& service,
                       bool dry_run, grpc::Status status);
 
   ControlCore& core_;
   const AccessPolicy policy_;
+  std::unique_ptr<UnixPeerRelay> relay_;
+  std::string relay_prefix_;
 };
 
 }  // namespace sluice::control::api

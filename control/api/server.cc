@@ -137,14 +137,25 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
     if (!tcp_credentials) return nullptr;
   }
   const std::string& path = options.unix_socket_path;
+  // The relay of an earlier server of this service that was shut down
+  // gives the path up; one whose server still serves keeps it (and the
+  // check below refuses the path as taken).
+  if (service.unix_peer_relay() && !service.unix_peer_relay()->serving()) {
+    service.set_unix_peer_relay(nullptr);
+  }
   if (!prepare_socket_path(path, error)) return nullptr;
+  // gRPC listens in the relay's private directory; the relay, on `path`,
+  // names each caller by SO_PEERCRED (unix_peer_relay.h says why).
+  std::unique_ptr<UnixPeerRelay> relay = UnixPeerRelay::create(path, error);
+  if (!relay) return nullptr;
 
   // Both are process-wide switches read when a server is built.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.AddListeningPort(relay->grpc_target(), grpc::InsecureServerCredentials());
   int selected_port = 0;
   if (options.tcp) builder.AddListeningPort(options.tcp->address, tcp_credentials, &selected_port);
   builder.RegisterService(&service);
@@ -162,8 +173,14 @@ std::unique_ptr<grpc::Server> start_control_server(ControlServiceImpl& service,
     return nullptr;
   }
   if (tcp_port) *tcp_port = selected_port;
+  if (!service.set_unix_peer_relay(std::move(relay))->start(error)) {
+    service.set_unix_peer_relay(nullptr);
+    server->Shutdown();
+    return nullptr;
+  }
   if (::chmod(path.c_str(), options.unix_socket_mode) != 0) {
     *error = path + ": cannot set the socket's mode: " + errno_text(errno);
+    service.set_unix_peer_relay(nullptr);
     server->Shutdown();
     return nullptr;
   }

@@ -21,6 +21,12 @@
 
 namespace sluice::control::api {
 
+// The largest request gRPC accepts (it answers RESOURCE_EXHAUSTED above,
+// before sluiced reads a byte of it): 2 MiB. The largest service the
+// engine accepts (8 pools of 4096 backends and 4096 rules) encodes to about
+// 1 MB; gRPC's default would be 4 MiB.
+inline constexpr int kMaxRequestBytes = 2 * 1024 * 1024;
+
 struct ServerOptions {
   // The unix socket to listen on, e.g. "/run/sluice/sluiced.sock". Its
   // directory must exist. A socket file left there by a process that died

@@ -168,6 +168,7 @@ void ControlCoreImpl::audit(const Caller& caller, const std::string& method,
                             const std::string& summary) {
   AuditRecord r;
   r.peer = caller.peer;
+  r.peer_key = caller.peer_key;
   r.method = method;
   r.service = service;
   r.revision_before = before;

@@ -14,51 +14,11 @@
 #include <utility>
 
 #include "control/daemon/json_writer.h"
+#include "control/state/audit_text.h"
+#include "control/state/refusal_limiter.h"
 
 namespace sluice::control {
 namespace {
-
-// `text` with every byte that is not part of a well-formed UTF-8 sequence
-// (overlong forms, surrogates and code points past U+10FFFF included)
-// replaced by U+FFFD, so the JSON line stays valid whatever a peer sent.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    size_t length = 0;
-    uint32_t min = 0;
-    uint32_t code = 0;
-    if (lead < 0x80) {
-      out += static_cast<char>(lead);
-      ++i;
-      continue;
-    }
-    if ((lead & 0xe0) == 0xc0) {
-      length = 2, min = 0x80, code = lead & 0x1f;
-    } else if ((lead & 0xf0) == 0xe0) {
-      length = 3, min = 0x800, code = lead & 0x0f;
-    } else if ((lead & 0xf8) == 0xf0) {
-      length = 4, min = 0x10000, code = lead & 0x07;
-    }
-    bool ok = length != 0 && i + length <= text.size();
-    for (size_t k = 1; ok && k < length; ++k) {
-      const auto c = static_cast<unsigned char>(text[i + k]);
-      ok = (c & 0xc0) == 0x80;
-      code = (code << 6) | (c & 0x3f);
-    }
-    ok = ok && code >= min && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
-    if (ok) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out += "\xef\xbf\xbd";  // U+FFFD, for this one byte; resync on the next
-      ++i;
-    }
-  }
-  return out;
-}
 
 // "2024-05-01T12:34:56.789Z"
 std::string rfc3339_utc(int64_t unix_ms) {
@@ -84,29 +44,72 @@ int64_t now_unix_ms() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint32_t steady_ms() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint32_t>(static_cast<uint64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000);
+}
+
+// The line that stands for refusals the limiter held back.
+AuditRecord summary_record(const RefusalLimiter::Summary& s) {
+  AuditRecord r;
+  r.peer = s.peer;
+  r.method = kSuppressedMethod;
+  r.summary = "suppressed " + std::to_string(s.suppressed) + " refusal lines from " + s.peer +
+              " in " + std::to_string((s.over_ms + 999) / 1000) + " s";
+  return r;
+}
+
 class FileAuditLog final : public AuditLog {
  public:
-  explicit FileAuditLog(std::string path) : path_(std::move(path)) {}
+  FileAuditLog(std::string path, AuditLogOptions options)
+      : path_(std::move(path)), options_(std::move(options)), limiter_(options_.refusals) {
+    if (!options_.clock_ms) options_.clock_ms = steady_ms;
+    if (!options_.sync_fd) options_.sync_fd = ::fdatasync;
+  }
+  // Refusals still held back are summarised on the way out.
+  ~FileAuditLog() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string ignored;
+    for (const auto& s : limiter_.all(options_.clock_ms())) {
+      append(audit_line(summary_record(s), now_unix_ms()), false, &ignored);
+    }
+  }
 
   // AuditLog
   bool record(const AuditRecord& record, std::string* error) override;
 
  private:
-  bool append(const std::string& line, std::string* error);
+  bool append(const std::string& line, bool sync, std::string* error);
 
   const std::string path_;
+  AuditLogOptions options_;
   // One record at a time: the torn-line and short-write handling below
   // looks at the end of the file, which another thread's append would move.
   std::mutex mutex_;
+  RefusalLimiter limiter_;  // under mutex_
 };
 
 bool FileAuditLog::record(const AuditRecord& record, std::string* error) {
-  const std::string line = audit_line(record, now_unix_ms());
+  const int64_t now = now_unix_ms();
   std::lock_guard<std::mutex> lock(mutex_);
-  return append(line, error);
+  const uint32_t now_ms = options_.clock_ms();
+  // Summaries whose interval ended go first, so that the file stays in
+  // time order. They are refusals too: written, not synced.
+  for (const auto& s : limiter_.due(now_ms)) {
+    std::string ignored;
+    append(audit_line(summary_record(s), now), false, &ignored);
+  }
+  if (record.accepted) return append(audit_line(record, now), true, error);
+  // The key is bounded like the peer field, so that the table's memory is
+  // bounded too.
+  const std::string key =
+      bounded(record.peer_key.empty() ? record.peer : record.peer_key, kMaxAuditField);
+  if (!limiter_.admit(key, now_ms)) return true;  // counted, summarised later
+  return append(audit_line(record, now), false, error);
 }
 
-bool FileAuditLog::append(const std::string& line, std::string* error) {
+bool FileAuditLog::append(const std::string& line, bool sync, std::string* error) {
   auto fail = [&](int saved_errno, const std::string& what) {
     *error = what + " " + path_ + ": " + std::strerror(saved_errno);
     return false;
@@ -156,7 +159,8 @@ bool FileAuditLog::append(const std::string& line, std::string* error) {
              (truncated == 0 ? "" : ", and the partial line could not be removed");
     return false;
   }
-  if (::fdatasync(fd) != 0) {
+  if (!sync) return true;
+  if (options_.sync_fd(fd) != 0) {
     const int e = errno;
     return fail(e, "cannot sync audit log");
   }
@@ -179,24 +183,40 @@ bool FileAuditLog::append(const std::string& line, std::string* error) {
 
 }  // namespace
 
-std::string audit_line(const AuditRecord& record, int64_t unix_ms) {
+namespace {
+
+std::string json_line(const AuditRecord& record, int64_t unix_ms, const std::string& summary) {
   JsonWriter w;
   w.begin_object()
       .field("time", std::string_view(rfc3339_utc(unix_ms)))
-      .field("peer", std::string_view(valid_utf8(record.peer)))
-      .field("method", std::string_view(valid_utf8(record.method)))
-      .field("service", std::string_view(valid_utf8(record.service)))
+      .field("peer", std::string_view(bounded(record.peer, kMaxAuditField)))
+      .field("method", std::string_view(bounded(record.method, kMaxAuditField)))
+      .field("service", std::string_view(bounded(record.service, kMaxAuditField)))
       .field("revision_before", static_cast<uint64_t>(record.revision_before))
       .field("revision_after", static_cast<uint64_t>(record.revision_after))
       .field("accepted", record.accepted)
       .field("dry_run", record.dry_run)
-      .field("summary", std::string_view(valid_utf8(record.summary)))
+      .field("summary", std::string_view(summary))
       .end_object();
   return w.str() + "\n";
 }
 
-std::unique_ptr<AuditLog> make_file_audit_log(const std::string& path) {
-  return std::make_unique<FileAuditLog>(path);
+}  // namespace
+
+std::string audit_line(const AuditRecord& record, int64_t unix_ms) {
+  // Bounded fields: at most 3 x 256 + 1024 printable bytes, which JSON
+  // escaping (only '\\' and '"' are left to escape) at most doubles, plus
+  // about 200 bytes of names and numbers: under kMaxAuditLine. The check
+  // below holds the cap should a field limit ever grow.
+  std::string line = json_line(record, unix_ms, truncated(record.summary, kMaxAuditSummary));
+  if (line.size() > kMaxAuditLine) {
+    line = json_line(record, unix_ms, bounded(record.summary, 0));
+  }
+  return line;
+}
+
+std::unique_ptr<AuditLog> make_file_audit_log(const std::string& path, AuditLogOptions options) {
+  return std::make_unique<FileAuditLog>(path, std::move(options));
 }
 
 }  // namespace sluice::control

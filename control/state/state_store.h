@@ -38,6 +38,9 @@ class StateStore {
 // One line of the audit log.
 struct AuditRecord {
   std::string peer;     // who called: "unix:uid=0", a certificate subject, ...
+  // The caller's identity without what changes from call to call (a TCP
+  // port, a pid), for rate-limiting refusal lines; empty: the peer.
+  std::string peer_key;
   std::string method;   // "ApplyService", "SetWeights", ...
   std::string service;  // the service the call was about ("" for none)
   uint64_t revision_before = 0;

@@ -238,12 +238,13 @@ TEST_F(TlsServerTest, ReadOnlyBySanDns) {
   auto stub = tls_stub("deployer");
   EXPECT_TRUE(get_status(*stub).ok());
   EXPECT_EQ(set_canary(*stub, 30).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  ASSERT_EQ(core_.refused().size(), 1u);
-  EXPECT_THAT(core_.refused()[0].peer, StartsWith("tls:DNS:deploy.example.com (read-only)"));
+  ASSERT_EQ(fake_.refusals().size(), 1u);
+  EXPECT_THAT(fake_.refusals()[0].caller.peer,
+              StartsWith("tls:DNS:deploy.example.com (read-only)"));
 }
 
-// A read-only identity reads; its change reaches the core with may_mutate
-// false and is refused there: PERMISSION_DENIED, nothing changed.
+// A read-only identity reads; its change is refused before the core (the
+// API authorises first) and audited: PERMISSION_DENIED, nothing changed.
 TEST_F(TlsServerTest, ReadOnlyMayReadButNotMutate) {
   ASSERT_TRUE(start());
   auto stub = tls_stub("viewer");
@@ -258,10 +259,13 @@ TEST_F(TlsServerTest, ReadOnlyMayReadButNotMutate) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(fake_.calls().empty());
   EXPECT_EQ(fake_.revision(), 1u);
-  const auto refused = core_.refused();
+  EXPECT_TRUE(core_.refused().empty());
+  const auto refused = fake_.refusals();
   ASSERT_EQ(refused.size(), 1u);
-  EXPECT_FALSE(refused[0].may_mutate);
-  EXPECT_THAT(refused[0].peer,
+  EXPECT_FALSE(refused[0].caller.may_mutate);
+  EXPECT_EQ(refused[0].caller.peer_key, "tls:CN=viewer (read-only)");
+  EXPECT_EQ(refused[0].reason, refused[0].caller.peer + " may not change the configuration");
+  EXPECT_THAT(refused[0].caller.peer,
               MatchesRegex("tls:CN=viewer \\(read-only\\) from ipv4:127\\.0\\.0\\.1:[0-9]+"));
 }
 

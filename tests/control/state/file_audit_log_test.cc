@@ -4,11 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "control/config/json_syntax.h"
+#include "control/state/audit_text.h"
 #include "tests/control/state/state_test_util.h"
 
 namespace sluice::control {
@@ -88,7 +93,8 @@ TEST_F(FileAuditLogTest, TimeFormatting) {
 }
 
 // Quotes, backslashes, newlines and control bytes are escaped: one line,
-// valid JSON, the text recoverable.
+// valid JSON, and no control character even once the JSON is decoded
+// (printable(): a reader that prints the decoded field gets one line).
 TEST_F(FileAuditLogTest, StringsAreEscaped) {
   AuditRecord r = sample(1);
   r.summary = "pool \"canary\"\nweight\t\\ 50\r\x01 end";
@@ -97,8 +103,8 @@ TEST_F(FileAuditLogTest, StringsAreEscaped) {
   EXPECT_EQ(line.find('\n'), line.size() - 1);
   expect_valid_json(line.substr(0, line.size() - 1));
   EXPECT_THAT(line, HasSubstr(
-      "\"summary\":\"pool \\\"canary\\\"\\nweight\\t\\\\ 50\\r\\u0001 end\""));
-  EXPECT_THAT(line, HasSubstr("\"peer\":\"CN=\\\"evil\\\"\\n{\\\"accepted\\\":true}\""));
+      R"("summary":"pool \"canary\"\\nweight\\t\\\\ 50\\r\\x01 end")"));
+  EXPECT_THAT(line, HasSubstr(R"("peer":"CN=\"evil\"\\n{\"accepted\":true}")"));
 }
 
 // Bytes that are not UTF-8 become U+FFFD; valid multi-byte text is kept.
@@ -211,6 +217,159 @@ TEST_F(FileAuditLogTest, ConcurrentRecordsStayWhole) {
     seen.insert(line.substr(at, line.find(',', at) - at));
   }
   EXPECT_EQ(seen.size(), 100u);
+}
+
+AuditRecord refusal(const std::string& peer, const std::string& service) {
+  AuditRecord r;
+  r.peer = peer;
+  r.method = "SetWeights";
+  r.service = service;
+  r.revision_before = r.revision_after = 7;
+  r.summary = peer + " may not change the configuration";
+  return r;
+}
+
+size_t file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
+// A refusal carrying 4 MB in every field adds one bounded line: each field
+// by its size and hash, the summary's head, never the payload.
+TEST_F(FileAuditLogTest, OversizedFieldsRecordedBySizeAndHash) {
+  auto log = make_file_audit_log(path());
+  const std::string huge(4 << 20, 'N');
+  AuditRecord r = refusal(huge, huge);
+  r.method = huge;
+  r.summary = "no service named \"" + huge + "\"";
+  ASSERT_TRUE(log->record(r, &error_)) << error_;
+  const std::string text = read_text(path());
+  EXPECT_LE(text.size(), kMaxAuditLine);
+  // The fields hold no N at all; the summary keeps at most its first 1 KiB.
+  EXPECT_LE(static_cast<size_t>(std::count(text.begin(), text.end(), 'N')), kMaxAuditSummary);
+  const auto lines = lines_of(text);
+  ASSERT_EQ(lines.size(), 1u);
+  expect_valid_json(lines[0]);
+  EXPECT_THAT(lines[0], ::testing::ContainsRegex(
+                            "\"peer\":\"<4194304 bytes, sha256 [0-9a-f]{16}>\",\"method\":\"<4194304"));
+  EXPECT_THAT(lines[0], ::testing::ContainsRegex(
+                            "\"summary\":\"no service named .*4194323 bytes in all, sha256"));
+}
+
+// A line whose every field is escaped to the limit still stays under the
+// line cap.
+TEST_F(FileAuditLogTest, LineCapHolds) {
+  AuditRecord r = refusal(std::string(64, '"'), std::string(64, '\\'));
+  r.method = std::string(64, '"');
+  r.summary = std::string(256, '\\') + std::string(10000, '\x01');
+  EXPECT_LE(audit_line(r, 0).size(), kMaxAuditLine);
+}
+
+// 10,000 refusals from one peer: the burst is written, the rest become one
+// summary line after the interval; accepted changes in between are all
+// written, and a summary still pending is written at close.
+TEST_F(FileAuditLogTest, RefusalsRateLimitedPerPeer) {
+  uint32_t now = 1000;
+  AuditLogOptions options;
+  options.refusals.per_peer_burst = 20;
+  options.refusals.summary_interval_ms = 60000;
+  options.clock_ms = [&now] { return now; };
+  {
+    auto log = make_file_audit_log(path(), options);
+    for (int i = 0; i < 10000; ++i) {
+      ASSERT_TRUE(log->record(refusal("tls:CN=viewer (read-only) from ipv4:127.0.0.1:4000" +
+                                          std::to_string(i % 10), "web"),
+                              &error_));
+      if (i % 1000 == 0) {
+        ASSERT_TRUE(log->record(sample(static_cast<uint64_t>(i)), &error_));
+      }
+    }
+    // Another peer is not silenced by the first one's flood.
+    ASSERT_TRUE(log->record(refusal("tls:CN=other (none)", "web"), &error_));
+  }
+  std::vector<std::string> lines = lines_of(read_text(path()));
+  // Without a key every port is another peer: one burst per port.
+  EXPECT_EQ(lines.size(), 10u * 20 + 10 + 1 + 10);
+
+  std::filesystem::remove(path());
+  {
+    auto log = make_file_audit_log(path(), options);
+    for (int i = 0; i < 10000; ++i) {
+      AuditRecord r = refusal("tls:CN=viewer (read-only) from ipv4:127.0.0.1:" +
+                                  std::to_string(40000 + i), "web");
+      r.peer_key = "tls:CN=viewer (read-only)";
+      ASSERT_TRUE(log->record(r, &error_));
+      if (i % 1000 == 0) {
+        ASSERT_TRUE(log->record(sample(static_cast<uint64_t>(i)), &error_));
+      }
+    }
+    now += 60000;  // the interval ends: the next record brings the summary
+    ASSERT_TRUE(log->record(sample(99999), &error_));
+    for (int i = 0; i < 100; ++i) {
+      AuditRecord r = refusal("tls:CN=viewer (read-only) from ipv4:127.0.0.1:1", "web");
+      r.peer_key = "tls:CN=viewer (read-only)";
+      ASSERT_TRUE(log->record(r, &error_));
+    }
+  }
+  lines = lines_of(read_text(path()));
+  // 20 refusals, 10 + 1 accepted, the summary, then 20 more refusals (a
+  // full bucket after 60 s) and, at close, the summary of the other 80.
+  ASSERT_EQ(lines.size(), 20u + 11 + 1 + 20 + 1);
+  size_t accepted = 0;
+  std::vector<std::string> summaries;
+  for (const std::string& line : lines) {
+    expect_valid_json(line);
+    if (line.find("\"accepted\":true") != std::string::npos) ++accepted;
+    if (line.find(kSuppressedMethod) != std::string::npos) summaries.push_back(line);
+  }
+  EXPECT_EQ(accepted, 11u);
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_THAT(summaries[0], HasSubstr("\"summary\":\"suppressed 9980 refusal lines from "
+                                      "tls:CN=viewer (read-only) in 60 s\""));
+  EXPECT_THAT(summaries[1], HasSubstr("suppressed 80 refusal lines from tls:CN=viewer"));
+}
+
+// 10,000 refusals with a 4 MB name: the file grows by a bounded amount.
+TEST_F(FileAuditLogTest, FloodOfHugeRefusalsIsBounded) {
+  auto log = make_file_audit_log(path());
+  const std::string huge(4 << 20, 'x');
+  for (int i = 0; i < 10000; ++i) {
+    AuditRecord r = refusal("tls:CN=stranger (no role) from ipv4:127.0.0.1:5", huge);
+    r.peer_key = "tls:CN=stranger (no role)";
+    ASSERT_TRUE(log->record(r, &error_));
+  }
+  // The default burst of 20 lines (and at most a few more refilled while
+  // the loop runs, at 1 a second), each under kMaxAuditLine.
+  EXPECT_LE(file_size(path()), 30 * kMaxAuditLine);
+}
+
+// An accepted change's line is synced before record() returns (the core
+// acknowledges after it); a refusal's is not, nor a summary's.
+TEST_F(FileAuditLogTest, OnlyAcceptedChangesAreSynced) {
+  int syncs = 0;
+  AuditLogOptions options;
+  options.sync_fd = [&syncs](int fd) {
+    ++syncs;
+    return ::fdatasync(fd);
+  };
+  auto log = make_file_audit_log(path(), options);
+  ASSERT_TRUE(log->record(sample(1), &error_));
+  EXPECT_EQ(syncs, 1);
+  AuditRecord dry = sample(2);
+  dry.dry_run = true;
+  ASSERT_TRUE(log->record(dry, &error_));
+  EXPECT_EQ(syncs, 2);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->record(refusal("unix:uid=7", "web"), &error_));
+  EXPECT_EQ(syncs, 2);
+  // A failing sync is reported (error names it), not hidden.
+  options.sync_fd = [](int) {
+    errno = EIO;
+    return -1;
+  };
+  auto failing = make_file_audit_log(path(), options);
+  EXPECT_FALSE(failing->record(sample(3), &error_));
+  EXPECT_THAT(error_, HasSubstr("cannot sync audit log"));
+  EXPECT_TRUE(failing->record(refusal("unix:uid=7", "web"), &error_));
 }
 
 }  // namespace
