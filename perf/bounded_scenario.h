@@ -3,7 +3,7 @@
 // item 2: "bounded work per packet"), for bounded_bench.cc (the engine)
 // and xdp_bounded_bench.cc (the XDP program under BPF_PROG_TEST_RUN). The
 // scenario needs nothing newer than the engine's public API, so the same
-// files build against older trees to measure "before" (perf/README.md).
+// files build against older trees to measure "before" (perf/hardening.md).
 //
 // Configuration: the tests' big pool (bounded_scenarios.h): service "big"
 // (192.0.2.50:80, flow affinity) with pool "big" of 4096 backends taking

@@ -15,7 +15,7 @@
 //       the established capture with a flood frame after every ACK: "host",
 //       UDP from random sources to the appliance's own address (handed to
 //       the exception path); "drop", UDP to a VIP on a port no service has
-//       (dropped by the engine). perf/README.md "Host floods".
+//       (dropped by the engine). perf/hardening.md "Host floods".
 //   dpdk_bench run EAL-ARGS -- [--warm-pcap FILE] [--flow-capacity N]
 //       [--seconds N] [--mbufs N] [--mbuf-size N] [--mbuf-cache N]
 //       [--burst N] [--port NAME] [--exception]

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # What a flood of non-VIP traffic costs VIP throughput on the DPDK dataplane
 # (issue 10, item 4), measured in the namespace lab (tools/lab) with real
-# TCP: perf/README.md "Host floods and VIP throughput".
+# TCP: perf/hardening.md "Host floods and VIP throughput".
 #
 # VIP traffic: one iperf3 TCP upload from client1 to the VIP (port 5201),
 # balanced by sluiced (DPDK, lab profile: worker on CPU 1) to stable1, whose
@@ -22,7 +22,7 @@
 # policed, ring full); then the ratios lb/vip (what a flood costs because it
 # is for the host) and lb/none. On this 2-vCPU VM the veth and AF_XDP
 # receive path, not the worker, is what a flood at the generator's rate
-# saturates (perf/README.md "Host floods"). Then, in a flood-to-lb phase, the system
+# saturates (perf/hardening.md "Host floods"). Then, in a flood-to-lb phase, the system
 # calls of the worker thread for 3 s (strace -c on that thread only).
 #
 # Usage: perf/host_flood_lab.sh [--rounds N] [--seconds N] [--build DIR]

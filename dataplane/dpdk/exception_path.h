@@ -21,7 +21,7 @@
 // exception path costs no core. Why the policer is in the workers: a frame
 // policed there is freed into the worker's own mempool cache, at the cost
 // of a drop; policed here, every frame of a flood would first cross a ring
-// and be freed from another thread (perf/README.md "Host floods").
+// and be freed from another thread (perf/hardening.md "Host floods").
 #pragma once
 
 #include <atomic>
