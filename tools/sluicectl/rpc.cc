@@ -60,7 +60,14 @@ void set_deadline(grpc::ClientContext& context, std::chrono::milliseconds extra)
 }
 
 int report_rpc_error(Context& ctx, const grpc::Status& status, const grpc::ClientContext& context) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // sluiced names the revision in every answer to a change; a transport
+  // failure (no sluiced, wrong socket, TLS) carries no trailer. So an
+  // UNAVAILABLE with the revision is sluiced's own answer: saved, but its
+  // dataplane cannot take it now (a fault).
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto revision = trailers.find("sluice-revision");
+  const bool answered = revision != trailers.end();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !answered) {
     ctx.err() << "sluicectl: cannot reach sluiced at " << ctx.connection().describe() << ": "
               << status.error_message()
               << (ctx.connection().address.empty()
@@ -71,10 +78,10 @@ int report_rpc_error(Context& ctx, const grpc::Status& status, const grpc::Clien
   }
   ctx.err() << "sluicectl: " << code_name(status.error_code()) << ": " << status.error_message()
             << "\n";
-  // A wait that timed out still saved the change: say which revision it is.
-  const auto& trailers = context.GetServerTrailingMetadata();
-  const auto revision = trailers.find("sluice-revision");
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && revision != trailers.end()) {
+  // A wait that timed out, or a faulted dataplane, still saved the change:
+  // say which revision it is.
+  if ((status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+       status.error_code() == grpc::StatusCode::UNAVAILABLE) && answered) {
     ctx.err() << "sluicectl: the change is saved as revision "
               << std::string(revision->second.data(), revision->second.size())
               << "; run `sluicectl status` to see which workers have it\n";

@@ -185,20 +185,24 @@ ip -n "$P-n1" link set dev "$P-a" xdp off
 expect_logged "detach behind its back logged" \
   "XDP FAULT: sluiced's XDP program (id $OUR_ID) was detached from $P-a"
 echo "    noticed after $(($(date +%s%3N) - detached_at)) ms (the log polled every 50 ms)"
-ctl "set-weights --wait while detached" 1 "not every worker forwards with it" \
+ctl "set-weights --wait while detached" 1 "is not applied: the dataplane has a fault" \
   set-weights web stable=50 canary=50 --wait=2
 not_in_output "set-weights --wait while detached" "applied on every worker"
+not_in_output "set-weights --wait while detached" "cannot reach sluiced"
+ctl "status while detached" 0 "NOT SERVING" status
 
 reattach_ours "our program attached again clears the fault"
 ctl "set-weights --wait after re-attach" 0 "applied on every worker" \
   set-weights web stable=60 canary=40 --wait=5
+ctl "status after re-attach" 0 "SERVING" status
+not_in_output "status after re-attach" "NOT SERVING"
 
 mark
 ip -n "$P-n1" link set dev "$P-a" xdp off
 ip -n "$P-n1" link set dev "$P-a" xdp obj "$XDP_PASS" sec xdp
 expect_logged "replacement logged, naming the other program" \
   "another XDP program (id $(attached_id), \"sluice_xdp_pass\") replaced sluiced's XDP program (id $OUR_ID) on $P-a"
-ctl "set-weights --wait while replaced" 1 "not every worker forwards with it" \
+ctl "set-weights --wait while replaced" 1 "is not applied: the dataplane has a fault" \
   set-weights web stable=70 canary=30 --wait=2
 ip -n "$P-n1" link set dev "$P-a" xdp off
 reattach_ours "our program back after the replacement"
