@@ -106,7 +106,19 @@ struct sluice_circuit {
 	uint32_t sources[SLUICE_CIRCUIT_SOURCES]; /* prefixes counted; 0: empty */
 	uint8_t phase;         /* enum sluice_circuit_phase */
 	uint8_t next_source;   /* where the next prefix is written in sources */
-	uint8_t pad[6];
+	uint8_t pad[2];
+	/*
+	 * Change counter for readers outside the writer's CPU: odd while a
+	 * change is being written, even otherwise, +2 per change. The XDP
+	 * program keeps it (ebpf/xdp/lib/circuit.h) and sluiced reads the
+	 * map by it (dataplane/xdp/circuit_read.h); it is the last field so
+	 * that the kernel's ascending copy of a map value reads it after the
+	 * data. The engine ignores it (its CircuitTable has a table-wide
+	 * sequence) and nothing here writes it: sluice_circuit_init runs inside
+	 * a change and must leave it odd. Was pad[2..5] before: layout version
+	 * 8 holds either (an old program leaves it 0: always "consistent").
+	 */
+	uint32_t seq;
 };
 
 SLUICE_CIRCUIT_INLINE int sluice_circuit_elapsed(uint32_t now_ms, uint32_t since_ms, uint32_t duration_ms)
@@ -160,7 +172,7 @@ SLUICE_CIRCUIT_INLINE void sluice_circuit_init(struct sluice_circuit *c)
 	c->sources[0] = c->sources[1] = c->sources[2] = c->sources[3] = 0;
 	c->phase = SLUICE_CIRCUIT_CLOSED;
 	c->next_source = 0;
-	c->pad[0] = c->pad[1] = c->pad[2] = c->pad[3] = c->pad[4] = c->pad[5] = 0;
+	c->pad[0] = c->pad[1] = 0;
 }
 
 /* Forgets the failures counted and their prefixes (a new window). */
