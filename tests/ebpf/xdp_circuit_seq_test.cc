@@ -24,22 +24,14 @@ class XdpCircuitSeqTest : public XdpParityHarness {
   void SetUp() override {
     XdpParityHarness::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    EngineConfig c = test_forwarding_config();
-    ServiceConfig web = test_web_service(90, 10);
-    web.circuit = CircuitPolicy{};
-    c.services = {web};
-    publish(c, 1);
+    publish(test_circuit_web_config(), 1);
   }
 
+  // The frame from client src:sport (network order) at now_ns.
   void run(Bytes& frame, uint32_t src, uint16_t sport, uint64_t now_ns) {
-    Bytes out(4096);
     std::memcpy(frame.data() + kIpSrcOffset, &src, 4);
     std::memcpy(frame.data() + kTcpSportOffset, &sport, 2);
-    skel_->bss->sluice_test_now_ns = now_ns;
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
-                .data_size_in = static_cast<uint32_t>(frame.size()),
-                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
-    ASSERT_EQ(bpf_prog_test_run_opts(prog_fd_, &opts), 0);
+    ASSERT_EQ(run_xdp(frame, now_ns).action, XDP_TX);
   }
 
   // This CPU's circuit of every backend that has a key.
