@@ -303,6 +303,22 @@ SLUICE_CIRCUIT_INLINE int sluice_circuit_admit(struct sluice_circuit *c, uint32_
 	return 0;
 }
 
+/*
+ * Whether sluice_circuit_admit leaves c as it is: a HEALTHY backend, a
+ * closed circuit, or an open one with ejection time left. Those are the
+ * common cases (every new flow that probes an ejected backend), and they
+ * need neither the engine's copy of the slot and sequenced store nor the
+ * XDP program's sequence bump (which would make sluiced's reads of a
+ * backend probed by a SYN flood retry for nothing).
+ */
+SLUICE_CIRCUIT_INLINE int sluice_circuit_admit_keeps(const struct sluice_circuit *c, uint32_t now_ms,
+					     uint8_t health)
+{
+	return health == SLUICE_HEALTH_HEALTHY || c->phase == SLUICE_CIRCUIT_CLOSED ||
+	       (c->phase == SLUICE_CIRCUIT_OPEN &&
+		!sluice_circuit_elapsed(now_ms, c->opened_ms, c->ejection_ms));
+}
+
 /* The answer admit would give, changing nothing. */
 SLUICE_CIRCUIT_INLINE int sluice_circuit_available(const struct sluice_circuit *c, uint32_t now_ms,
 					   uint8_t health)

@@ -90,13 +90,18 @@ SLUICE_XDP_INLINE bool sluice_circuit_admit_backend(uint64_t fp, uint32_t now_ms
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
-	int admitted;
+	int admitted, changes;
 
 	if (!c)
 		return true;
-	sluice_circuit_change_begin(c); /* admit may turn it half-open, take a trial */
+	/* Bumped only when admit may turn it half-open or take a trial: a
+	 * closed or ejected backend probed by every new flow stays readable. */
+	changes = !sluice_circuit_admit_keeps(c, now_ms, health);
+	if (changes)
+		sluice_circuit_change_begin(c);
 	admitted = sluice_circuit_admit(c, now_ms, p, health, &events);
-	sluice_circuit_change_end(c);
+	if (changes)
+		sluice_circuit_change_end(c);
 	return admitted;
 }
 
