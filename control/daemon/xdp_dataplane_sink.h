@@ -100,6 +100,9 @@ class XdpDataplaneSink final : public DataplaneSink {
       w.circuits_capacity = reader_.circuits_capacity();
       if (cpu < circuits.size()) {
         w.circuits_tracked = circuits[cpu].tracked;
+        // Copies the program kept changing: reported in their last known
+        // state (dataplane/xdp/circuit_read.h), as the DPDK sink does.
+        w.dataplane_counters.emplace_back("circuit_reads_skipped", circuits[cpu].reads_skipped);
         for (const xdp::XdpCircuit& c : circuits[cpu].not_closed) {
           w.circuits_not_closed.push_back({c.fingerprint, c.state});
         }

@@ -32,16 +32,6 @@ CircuitState to_state(const sluice_circuit& c, uint32_t now_ms) {
   }
 }
 
-// Whether sluice_circuit_admit (circuit_logic.h) leaves c as it is: a
-// HEALTHY backend, a closed circuit, or an open one with ejection time left.
-// Those are the common cases (every new flow that probes an ejected
-// backend), and they need neither a copy of the slot nor a sequenced store.
-bool admit_changes_nothing(const sluice_circuit& c, uint32_t now_ms, uint8_t health) {
-  return health == SLUICE_HEALTH_HEALTHY || c.phase == SLUICE_CIRCUIT_CLOSED ||
-         (c.phase == SLUICE_CIRCUIT_OPEN &&
-          !sluice_circuit_elapsed(now_ms, c.opened_ms, c.ejection_ms));
-}
-
 uint32_t round_up_pow2(uint32_t n) {
   uint32_t p = 1;
   while (p < n) p <<= 1;
@@ -154,7 +144,7 @@ bool CircuitTable::admit(uint64_t fp, uint32_t now_ms, const CircuitPolicy& p, u
     release(s);
     return true;
   }
-  if (admit_changes_nothing(s->circuit, now_ms, health)) {
+  if (sluice_circuit_admit_keeps(&s->circuit, now_ms, health)) {
     return sluice_circuit_available(&s->circuit, now_ms, health) != 0;
   }
   const sluice_circuit_policy cp = c_policy(p);

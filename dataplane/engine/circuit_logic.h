@@ -106,7 +106,19 @@ struct sluice_circuit {
 	uint32_t sources[SLUICE_CIRCUIT_SOURCES]; /* prefixes counted; 0: empty */
 	uint8_t phase;         /* enum sluice_circuit_phase */
 	uint8_t next_source;   /* where the next prefix is written in sources */
-	uint8_t pad[6];
+	uint8_t pad[2];
+	/*
+	 * Change counter for readers outside the writer's CPU: odd while a
+	 * change is being written, even otherwise, +2 per change. The XDP
+	 * program keeps it (ebpf/xdp/lib/circuit.h) and sluiced reads the
+	 * map by it (dataplane/xdp/circuit_read.h); it is the last field so
+	 * that the kernel's ascending copy of a map value reads it after the
+	 * data. The engine ignores it (its CircuitTable has a table-wide
+	 * sequence) and nothing here writes it: sluice_circuit_init runs inside
+	 * a change and must leave it odd. Was pad[2..5] before: layout version
+	 * 8 holds either (an old program leaves it 0: always "consistent").
+	 */
+	uint32_t seq;
 };
 
 SLUICE_CIRCUIT_INLINE int sluice_circuit_elapsed(uint32_t now_ms, uint32_t since_ms, uint32_t duration_ms)
@@ -160,7 +172,7 @@ SLUICE_CIRCUIT_INLINE void sluice_circuit_init(struct sluice_circuit *c)
 	c->sources[0] = c->sources[1] = c->sources[2] = c->sources[3] = 0;
 	c->phase = SLUICE_CIRCUIT_CLOSED;
 	c->next_source = 0;
-	c->pad[0] = c->pad[1] = c->pad[2] = c->pad[3] = c->pad[4] = c->pad[5] = 0;
+	c->pad[0] = c->pad[1] = 0;
 }
 
 /* Forgets the failures counted and their prefixes (a new window). */
@@ -289,6 +301,22 @@ SLUICE_CIRCUIT_INLINE int sluice_circuit_admit(struct sluice_circuit *c, uint32_
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * Whether sluice_circuit_admit leaves c as it is: a HEALTHY backend, a
+ * closed circuit, or an open one with ejection time left. Those are the
+ * common cases (every new flow that probes an ejected backend), and they
+ * need neither the engine's copy of the slot and sequenced store nor the
+ * XDP program's sequence bump (which would make sluiced's reads of a
+ * backend probed by a SYN flood retry for nothing).
+ */
+SLUICE_CIRCUIT_INLINE int sluice_circuit_admit_keeps(const struct sluice_circuit *c, uint32_t now_ms,
+					     uint8_t health)
+{
+	return health == SLUICE_HEALTH_HEALTHY || c->phase == SLUICE_CIRCUIT_CLOSED ||
+	       (c->phase == SLUICE_CIRCUIT_OPEN &&
+		!sluice_circuit_elapsed(now_ms, c->opened_ms, c->ejection_ms));
 }
 
 /* The answer admit would give, changing nothing. */

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "dataplane/engine/circuit_logic.h"
+#include "dataplane/xdp/circuit_read.h"
 #include "dataplane/xdp/map_io.h"
 #include "ebpf/xdp/xdp_layout.h"
 
@@ -23,7 +24,6 @@ static_assert(sizeof(sluice_handshake_histogram) % 8 == 0);
 // The program's slot counters are the engine's TrafficCounter, field for
 // field (both expand SLUICE_SLOT_SIGNALS).
 static_assert(sizeof(sluice_xdp_traffic) == sizeof(engine::TrafficCounter));
-static_assert(sizeof(sluice_circuit) % 8 == 0);
 
 engine::WorkerCounters to_engine(const sluice_xdp_counters& c) {
   engine::WorkerCounters w;
@@ -136,13 +136,27 @@ std::vector<XdpCpuCircuits> XdpStatsReader::read_circuits(const engine::Snapshot
   }
   const auto cpus = static_cast<size_t>(cpus_);
   std::vector<XdpCpuCircuits> out(cpus);
-  std::vector<sluice_circuit> per_cpu(cpus);
+  std::vector<sluice_circuit> per_cpu;
+  std::vector<uint8_t> skipped;
+  std::lock_guard<std::mutex> lock(circuits_mutex_);
+  last_circuits_.resize(cpus);
+  reads_skipped_.resize(cpus);
+  std::vector<std::unordered_map<uint64_t, sluice_circuit>> seen(cpus);
   // Only backends that have misbehaved somewhere hold a key: a short walk.
   for (const uint64_t fp : all_keys<uint64_t>(maps_.circuits, "circuits")) {
-    if (!lookup_element(maps_.circuits, "circuits", &fp, per_cpu.data())) continue;  // evicted
+    const CircuitLookup lookup = [&](sluice_circuit* values) {
+      return lookup_element(maps_.circuits, "circuits", &fp, values);
+    };
+    if (!read_circuit_consistent(lookup, cpus, per_cpu, skipped)) continue;  // evicted
     for (size_t cpu = 0; cpu < cpus; ++cpu) {
-      const sluice_circuit& c = per_cpu[cpu];
+      sluice_circuit c = per_cpu[cpu];
+      if (skipped[cpu]) {
+        ++reads_skipped_[cpu];
+        const auto it = last_circuits_[cpu].find(fp);
+        c = it == last_circuits_[cpu].end() ? sluice_circuit{} : it->second;
+      }
       if (c.phase == SLUICE_CIRCUIT_FREE) continue;
+      seen[cpu].emplace(fp, c);
       ++out[cpu].tracked;
       const engine::CircuitState state = to_engine(sluice_circuit_state(&c, now_ms));
       if (state != engine::CircuitState::kClosed && asked.count(fp)) {
@@ -150,6 +164,8 @@ std::vector<XdpCpuCircuits> XdpStatsReader::read_circuits(const engine::Snapshot
       }
     }
   }
+  last_circuits_ = std::move(seen);
+  for (size_t cpu = 0; cpu < cpus; ++cpu) out[cpu].reads_skipped = reads_skipped_[cpu];
   return out;
 }
 

@@ -6,12 +6,16 @@
 // backend slot) and its circuit breakers (the per-CPU "circuits" map, read
 // with the engine's own state function).
 //
-// Control-thread reads of maps the program writes without atomics: values
-// may be a moment stale (as the DPDK runtime's), never torn beyond one
-// 8-byte counter.
+// Control-thread reads of maps the program writes without atomics: counter
+// values may be a moment stale (as the DPDK runtime's), never torn beyond
+// one 8-byte counter; circuits are read by their sequence (circuit_read.h):
+// as one change left them, or skipped and reported in their last known
+// state, never torn.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "dataplane/engine/circuit.h"
@@ -39,6 +43,9 @@ struct XdpCircuit {
 struct XdpCpuCircuits {
   uint32_t tracked = 0;  // backends with state on this CPU (not the default)
   std::vector<XdpCircuit> not_closed;  // of the backends asked about
+  // Circuit copies of this CPU the program kept changing through every read
+  // attempt, since the reader was made: reported in their last known state.
+  uint64_t reads_skipped = 0;
 };
 
 class XdpStatsReader {
@@ -57,7 +64,9 @@ class XdpStatsReader {
 
   // Circuit breakers of every possible CPU: how many backends hold state,
   // and which of the backends of `snapshot` (none when null) are not closed
-  // at `now_ms` (the program's clock: now_ms()). Throws XdpError.
+  // at `now_ms` (the program's clock: now_ms()). A CPU's value that changed
+  // through every read attempt is taken from the previous call's reading
+  // (none: no state), and counted in reads_skipped. Throws XdpError.
   std::vector<XdpCpuCircuits> read_circuits(const engine::Snapshot* snapshot,
                                             uint32_t now_ms) const;
 
@@ -79,6 +88,12 @@ class XdpStatsReader {
   int cpus_ = 0;
   uint32_t circuits_capacity_ = 0;
   uint32_t counter_slots_ = 0;  // size of each traffic map
+  // Per CPU, the last consistent copy of each key read_circuits found with
+  // state (what a skipped copy falls back to; only keys still in the map),
+  // and the copies skipped so far.
+  mutable std::mutex circuits_mutex_;
+  mutable std::vector<std::unordered_map<uint64_t, sluice_circuit>> last_circuits_;
+  mutable std::vector<uint64_t> reads_skipped_;
 };
 
 }  // namespace sluice::xdp

@@ -125,6 +125,17 @@ inline ServiceConfig test_web_service(uint32_t stable, uint32_t canary) {
   return s;
 }
 
+// The forwarding settings with only "web" (90/10), its circuits on under the
+// default policy an operator gets (xdp_spoofed_signals_test,
+// xdp_circuit_seq_test).
+inline EngineConfig test_circuit_web_config() {
+  EngineConfig c = test_forwarding_config();
+  ServiceConfig web = test_web_service(90, 10);
+  web.circuit = CircuitPolicy{};
+  c.services = {web};
+  return c;
+}
+
 inline SourceRule rule(const char* cidr, const char* pool_name) {
   SourceRule r;
   r.source = *Cidr::parse(cidr);

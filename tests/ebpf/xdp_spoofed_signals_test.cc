@@ -26,11 +26,7 @@ class XdpSpoofedSignalsTest : public XdpParityHarness {
   void SetUp() override {
     XdpParityHarness::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    EngineConfig c = test_forwarding_config();
-    ServiceConfig web = test_web_service(90, 10);
-    web.circuit = CircuitPolicy{};  // the defaults an operator gets
-    c.services = {web};
-    publish(c, 1);
+    publish(test_circuit_web_config(), 1);
   }
 
   void mark_all(uint8_t health) {

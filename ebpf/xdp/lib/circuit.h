@@ -53,6 +53,28 @@ SLUICE_XDP_INLINE void sluice_circuit_policy_of(const struct sluice_xdp_service 
 /* A zeroed circuit (phase FREE): what a new key of "circuits" starts as. */
 static const struct sluice_circuit sluice_circuit_none = {};
 
+/*
+ * Every in-place change of a circuit is bracketed by these two, so that
+ * sluiced, copying the value from another CPU with bpf_map_lookup_elem,
+ * can tell a copy taken mid-change (dataplane/xdp/circuit_read.h): the
+ * sequence turns odd before the first store of a change and even after the
+ * last. The empty asm is a compiler barrier (clang keeps the stores on its
+ * side of it); the JIT emits stores in program order and x86 makes them
+ * visible in that order. Two extra stores per change, and only changes
+ * (failures, successes, trials of a backend with state) pay them.
+ */
+SLUICE_XDP_INLINE void sluice_circuit_change_begin(struct sluice_circuit *c)
+{
+	*(volatile uint32_t *)&c->seq = c->seq + 1;
+	asm volatile("" ::: "memory");
+}
+
+SLUICE_XDP_INLINE void sluice_circuit_change_end(struct sluice_circuit *c)
+{
+	asm volatile("" ::: "memory");
+	*(volatile uint32_t *)&c->seq = c->seq + 1;
+}
+
 /* This CPU's stored state for a backend, or NULL. */
 SLUICE_XDP_INLINE struct sluice_circuit *sluice_circuit_find(uint64_t fp)
 {
@@ -68,8 +90,19 @@ SLUICE_XDP_INLINE bool sluice_circuit_admit_backend(uint64_t fp, uint32_t now_ms
 {
 	struct sluice_circuit *c = sluice_circuit_find(fp);
 	uint32_t events = 0;
+	int admitted, changes;
 
-	return !c || sluice_circuit_admit(c, now_ms, p, health, &events);
+	if (!c)
+		return true;
+	/* Bumped only when admit may turn it half-open or take a trial: a
+	 * closed or ejected backend probed by every new flow stays readable. */
+	changes = !sluice_circuit_admit_keeps(c, now_ms, health);
+	if (changes)
+		sluice_circuit_change_begin(c);
+	admitted = sluice_circuit_admit(c, now_ms, p, health, &events);
+	if (changes)
+		sluice_circuit_change_end(c);
+	return admitted;
 }
 
 /* CircuitTable::available. */
@@ -106,9 +139,11 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_success(uint64_t fp, uint32_t now_ms,
 
 	if (!c)
 		return 0; /* closed, no history: nothing to reset */
+	sluice_circuit_change_begin(c);
 	sluice_circuit_record_success(c, now_ms, p, source, health, &events);
 	if (events & SLUICE_CIRCUIT_EV_RELEASE)
 		sluice_circuit_forget(c);
+	sluice_circuit_change_end(c);
 	return events;
 }
 
@@ -132,9 +167,11 @@ SLUICE_XDP_INLINE uint32_t sluice_circuit_failure(uint64_t fp, uint32_t now_ms,
 		if (!c)
 			return 0;
 	}
+	sluice_circuit_change_begin(c);
 	if (c->phase == SLUICE_CIRCUIT_FREE)
 		sluice_circuit_init(c);
 	sluice_circuit_record_failure(c, now_ms, p, pool_size, pool_open_count, source, health,
 				      &events);
+	sluice_circuit_change_end(c);
 	return events;
 }

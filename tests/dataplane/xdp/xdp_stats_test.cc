@@ -199,6 +199,44 @@ TEST_F(XdpStatsTest, CircuitsPerCpu) {
   EXPECT_TRUE(reader.read_circuits(nullptr, now)[0].not_closed.empty());
 }
 
+// A CPU's value caught mid-change (odd sequence, as the program leaves it
+// while it writes) through every read attempt is not taken: the circuit is
+// reported as the previous reading found it, and the skip is counted; once
+// the change ends (even sequence) the new state is read. The other CPU is
+// read as usual.
+TEST_F(XdpStatsTest, CircuitMidChangeKeepsLastKnownState) {
+  engine::SnapshotCompiler compiler;
+  auto snap = test::compile(compiler, test::sample_config(), 1);
+  const uint64_t a = snap->services()[0].backends[0].fingerprint;
+  const uint32_t now = 1000000;
+  std::vector<sluice_circuit> v(cpus_);
+  v[0] = circuit(0, 1, now - 10, 60000, SLUICE_CIRCUIT_OPEN);
+  v[0].seq = 2;
+  ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &a, v.data(), BPF_ANY), 0);
+  XdpStatsReader reader(maps_);
+  auto circuits = reader.read_circuits(snap.get(), now);
+  ASSERT_EQ(circuits[0].not_closed.size(), 1u);
+  EXPECT_EQ(circuits[0].reads_skipped, 0u);
+
+  // Mid-change: half-written data (closed, failures) under an odd sequence.
+  v[0] = circuit(3, 0, 0, 0, SLUICE_CIRCUIT_CLOSED);
+  v[0].seq = 3;
+  ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &a, v.data(), BPF_ANY), 0);
+  circuits = reader.read_circuits(snap.get(), now);
+  EXPECT_EQ(circuits[0].reads_skipped, 1u);
+  EXPECT_EQ(circuits[0].tracked, 1u);
+  ASSERT_EQ(circuits[0].not_closed.size(), 1u);
+  EXPECT_EQ(circuits[0].not_closed[0].state, engine::CircuitState::kOpen);
+  if (cpus_ > 1) EXPECT_EQ(circuits[1].reads_skipped, 0u);
+
+  v[0].seq = 4;  // the change ended
+  ASSERT_EQ(bpf_map_update_elem(maps_.circuits, &a, v.data(), BPF_ANY), 0);
+  circuits = reader.read_circuits(snap.get(), now);
+  EXPECT_EQ(circuits[0].reads_skipped, 1u);  // counted since the reader was made
+  EXPECT_EQ(circuits[0].tracked, 1u);
+  EXPECT_TRUE(circuits[0].not_closed.empty());
+}
+
 // What the program counts for one forwarded SYN, run on CPU 0, is read back
 // on worker 0: the frame, the new flow, its service's traffic.
 TEST_F(XdpStatsTest, ProgramCountsReadBack) {
