@@ -110,7 +110,10 @@ EOF
 }
 
 LAB="$PROFILES/lab-af-packet.ini"
-BASE=(--profile "$LAB" --hash-seed "$SEED")
+# port.iface named after this test: a refusal that comes after sluiced
+# took its interface lock leaves a lock file of our name (cleaned up
+# above), never one of the profile's default veth-lb.
+BASE=(--profile "$LAB" --profile-set "port.iface=$P-a" --hash-seed "$SEED")
 
 # --- 1. Refusals before DPDK starts (no root needed) ---
 
