@@ -179,6 +179,17 @@ reattach_ours() {
   expect_logged "$1" "XDP program id $OUR_ID is attached to $P-a again"
 }
 
+# settle_status serving|faulted: status's health follows the reconciler's
+# next look at the dataplane (every 100 ms); wait up to 2 s for it.
+settle_status() {
+  local _
+  for _ in $(seq 20); do
+    "$SLUICECTL" --socket "$TMP/a.sock" status >"$TMP/out" 2>&1
+    if grep -qF "NOT SERVING" "$TMP/out"; then [ "$1" = faulted ] && return; else [ "$1" = serving ] && return; fi
+    sleep 0.1
+  done
+}
+
 mark
 detached_at=$(date +%s%3N)
 ip -n "$P-n1" link set dev "$P-a" xdp off
@@ -189,11 +200,13 @@ ctl "set-weights --wait while detached" 1 "is not applied: the dataplane has a f
   set-weights web stable=50 canary=50 --wait=2
 not_in_output "set-weights --wait while detached" "applied on every worker"
 not_in_output "set-weights --wait while detached" "cannot reach sluiced"
+settle_status faulted
 ctl "status while detached" 0 "NOT SERVING" status
 
 reattach_ours "our program attached again clears the fault"
 ctl "set-weights --wait after re-attach" 0 "applied on every worker" \
   set-weights web stable=60 canary=40 --wait=5
+settle_status serving
 ctl "status after re-attach" 0 "SERVING" status
 not_in_output "status after re-attach" "NOT SERVING"
 
