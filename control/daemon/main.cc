@@ -48,6 +48,7 @@
 #include "control/state/file_state_store.h"
 #include "control/daemon/logging.h"
 #include "control/daemon/stats_report.h"
+#include "control/util/atomic_file.h"
 #include "control/health/health_checker.h"
 #include "control/metrics/allocator_tuning.h"
 #include "control/metrics/metrics_server.h"

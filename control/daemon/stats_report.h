@@ -18,9 +18,4 @@ namespace sluice::control {
 // One line of JSON, ending in a newline.
 std::string stats_json(const ControlStats& stats);
 
-// Writes `content` to a temporary file beside `path`, fsyncs it, then
-// renames it over `path`: readers see the old or the new file, never half.
-bool write_file_atomically(const std::string& path, const std::string& content,
-                           std::string* error);
-
 }  // namespace sluice::control

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/host/exception_tap.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,8 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+
+#include "control/util/atomic_file.h"
 
 namespace sluice::host {
 namespace {
@@ -117,14 +118,8 @@ void ExceptionTap::write_record() const {
                      "): addresses to give back to " + options_.nic + " if sluiced died\n";
   for (const auto& a : moved_) text += "moved " + a + "\n";
   for (const auto& a : added_) text += "added " + a + "\n";
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw LinkError(tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw LinkError(path + ": " + std::strerror(errno));
+  if (std::string error; !control::write_file_atomically(path, text, &error)) {
+    throw LinkError(error);
   }
 }
 
